@@ -1,0 +1,113 @@
+import path from "node:path";
+import { z } from "zod";
+
+// The one place that reads process.env (SPEC §3). Everything else receives a parsed `Env`.
+
+const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const portSchema = z
+  .string()
+  .trim()
+  .regex(/^\d+$/, { error: "expected a whole number between 0 and 65535" })
+  .transform(Number)
+  .refine((port) => port <= 65535, { error: "expected a whole number between 0 and 65535" });
+
+const httpUrlSchema = z
+  .url({ protocol: /^https?$/, error: "expected an http:// or https:// URL" })
+  .transform((value) => value.replace(/\/+$/, ""));
+
+const postgresUrlSchema = z.url({
+  protocol: /^postgres(ql)?$/,
+  error: "expected a postgres:// or postgresql:// connection URL",
+});
+
+const envSchema = z.object({
+  NODE_ENV: z
+    .enum(["development", "production", "test"], {
+      error: "expected development, production or test",
+    })
+    .default("production"),
+  PORT: portSchema.default(3000),
+  HOST: z.string().trim().min(1, { error: "expected a host name or IP address" }).default("127.0.0.1"),
+  PUBLIC_URL: httpUrlSchema.optional(),
+  DATA_DIR: z.string().trim().min(1, { error: "expected a folder path" }).default(".data"),
+  DATABASE_URL: postgresUrlSchema.optional(),
+  LOG_LEVEL: z
+    .enum(logLevels, { error: `expected one of ${logLevels.join(", ")}` })
+    .default("info"),
+});
+
+export type Env = Omit<z.output<typeof envSchema>, "PUBLIC_URL"> & { PUBLIC_URL: string };
+
+export class EnvError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
+    this.name = "EnvError";
+  }
+}
+
+/** Parses settings from a plain record; throws EnvError naming every bad variable. */
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  // An empty variable (`PORT=`) means "not set", as in most tools.
+  const present = Object.fromEntries(
+    Object.entries(source).filter(([, value]) => value !== undefined && value !== ""),
+  );
+  const result = envSchema.safeParse(present);
+  if (!result.success) {
+    throw new EnvError(
+      result.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? "environment");
+        const received = present[name];
+        const shown = received === undefined ? "" : ` (got ${JSON.stringify(redactUrl(received))})`;
+        return `${name}: ${issue.message}${shown}`;
+      }),
+    );
+  }
+  const env = result.data;
+  return {
+    ...env,
+    DATA_DIR: path.resolve(env.DATA_DIR),
+    PUBLIC_URL: env.PUBLIC_URL ?? `http://localhost:${env.PORT}`,
+  };
+}
+
+/** Reads and parses this process's environment. */
+export function loadEnv(): Env {
+  return parseEnv(process.env);
+}
+
+/**
+ * Runs `read` over this process's settings; on an EnvError prints every problem and exits
+ * with status 78 (EX_CONFIG) before anything else starts.
+ */
+export function readSettingsOrExit<T>(read: (env: Env) => T): T {
+  try {
+    return read(loadEnv());
+  } catch (error) {
+    if (!(error instanceof EnvError)) throw error;
+    process.stderr.write(`${error.message}\nSee the settings table in README.md.\n`);
+    process.exit(78);
+  }
+}
+
+/** DATABASE_URL, which every process but the launcher (server/start.ts) needs. */
+export function requireDatabaseUrl(env: Env): string {
+  if (env.DATABASE_URL) return env.DATABASE_URL;
+  throw new EnvError([
+    "DATABASE_URL: not set. `npm start` starts an embedded PostgreSQL and sets it for you; " +
+      "when running this program on its own, set DATABASE_URL=postgres://user:password@host:5432/database",
+  ]);
+}
+
+/** The environment for a child process of ours: this one's, with overrides. */
+export function childEnvironment(overrides: Record<string, string>): NodeJS.ProcessEnv {
+  const inherited = Object.entries(process.env).filter(
+    (entry): entry is [string, string] => entry[1] !== undefined,
+  );
+  return { ...Object.fromEntries(inherited), ...overrides } as NodeJS.ProcessEnv;
+}
+
+// A connection URL's password must not reach an error message or a log line.
+function redactUrl(value: string): string {
+  return value.replace(/\/\/([^:/@]+):[^@/]*@/, "//$1:***@");
+}

@@ -1,0 +1,64 @@
+// The one typed error that services throw (SPEC §11), and the one place that maps it to
+// tRPC codes and HTTP statuses.
+
+export const appErrorStatus = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PRECONDITION_FAILED: 412,
+  TOO_MANY_REQUESTS: 429,
+  SERVICE_UNAVAILABLE: 503,
+} as const;
+
+export type AppErrorCode = keyof typeof appErrorStatus;
+
+/** An expected failure whose message is safe to show: it says what went wrong and how to fix it. */
+export class AppError extends Error {
+  constructor(
+    readonly code: AppErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "AppError";
+  }
+}
+
+export function httpStatusOf(code: AppErrorCode): number {
+  return appErrorStatus[code];
+}
+
+export type ProblemDetails = {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+};
+
+const genericDetail =
+  "Something went wrong on our side. Try again; if it keeps happening, report it with the request id.";
+
+/** RFC 7807 body for any thrown value; unknown errors become a generic 500. */
+export function toProblemDetails(error: unknown, instance?: string): ProblemDetails {
+  if (error instanceof AppError) {
+    return {
+      type: `urn:cloud-ai-workspaces:error:${error.code.toLowerCase()}`,
+      title: error.code.replaceAll("_", " ").toLowerCase(),
+      status: httpStatusOf(error.code),
+      detail: error.message,
+      instance,
+    };
+  }
+  return {
+    type: "urn:cloud-ai-workspaces:error:internal",
+    title: "internal server error",
+    status: 500,
+    detail: genericDetail,
+    instance,
+  };
+}
+
+export const internalErrorMessage = genericDetail;

@@ -1,0 +1,113 @@
+import { randomUUID } from "node:crypto";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { ServerBuild } from "@remix-run/node";
+import { createRequestHandler } from "@remix-run/node";
+import sirv from "sirv";
+import type { Database } from "../../db/client.ts";
+import type { Env } from "../env.ts";
+import { toProblemDetails } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import type { ReadinessCheck } from "../services/health.ts";
+import { sendFetchResponse, toFetchRequest } from "./fetch-adapter.ts";
+import type { HttpMetrics } from "./metrics.ts";
+import { sendProblem } from "./problem.ts";
+
+export type AppServerOptions = {
+  env: Env;
+  logger: Logger;
+  db: Database;
+  version: string;
+  build: ServerBuild;
+  publicDir: string;
+  metrics: HttpMetrics;
+  checkReadiness: ReadinessCheck;
+};
+
+type Handler = (req: IncomingMessage, res: ServerResponse, log: Logger) => Promise<void>;
+
+/** The control plane's one HTTP server: probes and metrics, static assets, then Remix. */
+export function createAppServer(options: AppServerOptions): http.Server {
+  const { env, logger, metrics } = options;
+  const origin = new URL(env.PUBLIC_URL).origin;
+  const handleRemix = createRequestHandler(options.build, "production");
+  const serveAssets = createAssetHandler(options.publicDir);
+  const routes: Record<string, Handler> = {
+    "/healthz": async (_req, res) => sendJson(res, 200, { status: "ok" }),
+    "/readyz": async (_req, res) => {
+      const readiness = await options.checkReadiness();
+      sendJson(res, readiness.ready ? 200 : 503, readiness);
+    },
+    "/metrics": async (_req, res) => {
+      res.setHeader("content-type", metrics.registry.contentType);
+      res.end(await metrics.registry.metrics());
+    },
+  };
+
+  return http.createServer(async (req, res) => {
+    const requestId = acceptRequestId(req.headers["x-request-id"]) ?? randomUUID();
+    const log = logger.child({ requestId });
+    const started = performance.now();
+    // Only the path is logged: query strings can carry codes and tokens.
+    const pathname = new URL(req.url ?? "/", origin).pathname;
+    res.setHeader("x-request-id", requestId);
+    setSecurityHeaders(res);
+    res.once("finish", () => {
+      const seconds = (performance.now() - started) / 1000;
+      metrics.observeRequest({ method: req.method ?? "GET", pathname, status: res.statusCode, seconds });
+      const level = pathname === "/healthz" || pathname === "/metrics" ? "debug" : "info";
+      log[level]({ method: req.method, path: pathname, status: res.statusCode, ms: Math.round(seconds * 1000) }, "request");
+    });
+    try {
+      const route = routes[pathname];
+      if (route) return await route(req, res, log);
+      if (await serveAssets(req, res)) return;
+      const loadContext = { env, db: options.db, logger: log, requestId, version: options.version, checkReadiness: options.checkReadiness };
+      const response = await handleRemix(toFetchRequest(req, res, origin), loadContext);
+      await sendFetchResponse(res, response);
+    } catch (error) {
+      if (isClientGone(error, res)) return;
+      log.error({ err: error }, "request failed");
+      if (!res.headersSent) sendProblem(res, toProblemDetails(error, requestId));
+      else res.destroy();
+    }
+  });
+}
+
+function createAssetHandler(publicDir: string) {
+  const assets = sirv(publicDir, {
+    etag: true,
+    setHeaders(res, pathname) {
+      // Files under /build/ carry a content hash in their names, so they never change.
+      const immutable = pathname.startsWith("/build/");
+      res.setHeader("cache-control", immutable ? "public, max-age=31536000, immutable" : "public, max-age=3600");
+    },
+  });
+  return (req: IncomingMessage, res: ServerResponse) =>
+    new Promise<boolean>((resolve) => {
+      if (req.method !== "GET" && req.method !== "HEAD") return resolve(false);
+      res.once("finish", () => resolve(true));
+      assets(req, res, () => resolve(false));
+    });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.statusCode = status;
+  res.setHeader("content-type", "application/json");
+  res.setHeader("cache-control", "no-store");
+  res.end(JSON.stringify(body));
+}
+
+function setSecurityHeaders(res: ServerResponse): void {
+  res.setHeader("x-content-type-options", "nosniff");
+  res.setHeader("referrer-policy", "same-origin");
+  res.setHeader("x-frame-options", "DENY");
+}
+
+// A caller-supplied id is kept only if it is short and plain, so it cannot forge log lines.
+function acceptRequestId(value: string | string[] | undefined): string | undefined {
+  return typeof value === "string" && /^[\w.:-]{1,100}$/.test(value) ? value : undefined;
+}
+
+function isClientGone(error: unknown, res: ServerResponse): boolean {
+  return res.destroyed || (error instanceof Error && error.name === "AbortError");
+}

@@ -1,0 +1,23 @@
+import type { Database } from "../../db/client.ts";
+import type { Env } from "../env.ts";
+import type { Logger } from "../logger.ts";
+import type { ReadinessCheck } from "../services/health.ts";
+
+/**
+ * What server/main.ts hands to every Remix loader, action and tRPC call. The Remix server
+ * bundle holds its own copy of our modules, so anything with state (the pool, the logger)
+ * must come through here rather than from a module-level singleton.
+ */
+export type AppLoadContextValue = {
+  env: Env;
+  db: Database;
+  logger: Logger;
+  requestId: string;
+  version: string;
+  checkReadiness: ReadinessCheck;
+};
+
+declare module "@remix-run/server-runtime" {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface AppLoadContext extends AppLoadContextValue {}
+}

@@ -1,0 +1,46 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+
+export type HttpMetrics = ReturnType<typeof createHttpMetrics>;
+
+const knownMethods = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/** A registry with process metrics and HTTP request counters (SPEC §11). */
+export function createHttpMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  // These gauges break Prometheus naming rules (`_total` is for counters) and repeat what
+  // nodejs_active_handles / _requests / _resources already report; promtool flags them.
+  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) {
+    registry.removeSingleMetric(name);
+  }
+  const requests = new Counter({
+    name: "http_requests_total",
+    help: "HTTP requests answered, by method, route and status code.",
+    labelNames: ["method", "route", "status"] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "http_request_duration_seconds",
+    help: "Time to answer HTTP requests, by method and route.",
+    labelNames: ["method", "route"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  return {
+    registry,
+    observeRequest(sample: { method: string; pathname: string; status: number; seconds: number }) {
+      const method = knownMethods.has(sample.method) ? sample.method : "OTHER";
+      const route = routeLabel(sample.pathname);
+      requests.inc({ method, route, status: String(sample.status) });
+      duration.observe({ method, route }, sample.seconds);
+    },
+  };
+}
+
+// Labels must have few values: raw paths would grow the series without bound.
+export function routeLabel(pathname: string): string {
+  if (pathname === "/healthz" || pathname === "/readyz" || pathname === "/metrics") return pathname;
+  if (pathname.startsWith("/api/trpc/")) return "/api/trpc";
+  if (pathname.startsWith("/build/")) return "/build";
+  return "page";
+}

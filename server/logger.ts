@@ -1,0 +1,31 @@
+import { pino, stdTimeFunctions, type Logger } from "pino";
+
+export type { Logger };
+
+// Paths pino blanks out wherever they appear, as a second line of defence: code should
+// never hand a secret to the logger in the first place.
+const redactedPaths = [
+  "password",
+  "token",
+  "secret",
+  "authorization",
+  "cookie",
+  "*.password",
+  "*.token",
+  "*.secret",
+  "*.authorization",
+  "*.cookie",
+  "headers.authorization",
+  "headers.cookie",
+  'headers["set-cookie"]',
+];
+
+export function createLogger(options: { level: string; service: string }): Logger {
+  return pino({
+    level: options.level,
+    base: { service: options.service, pid: process.pid },
+    timestamp: stdTimeFunctions.isoTime,
+    redact: { paths: redactedPaths, censor: "[redacted]" },
+    formatters: { level: (label) => ({ level: label }) },
+  });
+}

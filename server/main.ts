@@ -1,0 +1,66 @@
+import { once } from "node:events";
+import { readFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { ServerBuild } from "@remix-run/node";
+import { createDb } from "../db/client.ts";
+import { readMigrationJournal } from "../db/migrate.ts";
+import { readSettingsOrExit, requireDatabaseUrl } from "./env.ts";
+import { createAppServer } from "./http/app-server.ts";
+import { createHttpMetrics } from "./http/metrics.ts";
+import { createLogger } from "./logger.ts";
+import { onShutdownSignal } from "./process/shutdown.ts";
+import { createReadinessCheck } from "./services/health.ts";
+
+// The web program (SPEC §3): Remix pages, /api/trpc, probes and metrics on one node:http server.
+
+const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+const { env, databaseUrl } = readSettingsOrExit((env) => ({ env, databaseUrl: requireDatabaseUrl(env) }));
+const logger = createLogger({ level: env.LOG_LEVEL, service: "web" });
+
+const version = await readVersion();
+const build = await loadRemixBuild();
+const database = createDb(databaseUrl, { applicationName: "caw-web" });
+const checkReadiness = createReadinessCheck(database.sql, await readMigrationJournal());
+const server = createAppServer({
+  env,
+  logger,
+  db: database.db,
+  version,
+  build,
+  publicDir: path.join(projectRoot, "public"),
+  metrics: createHttpMetrics(),
+  checkReadiness,
+});
+
+server.listen(env.PORT, env.HOST, () => {
+  const { port } = server.address() as AddressInfo;
+  logger.info({ port, host: env.HOST, url: env.PUBLIC_URL, version }, "web server listening");
+});
+
+onShutdownSignal(logger, async () => {
+  server.close();
+  server.closeIdleConnections();
+  // Requests still running get a grace period, then their connections are cut.
+  const cut = setTimeout(() => server.closeAllConnections(), 10_000);
+  await once(server, "close");
+  clearTimeout(cut);
+  await database.close();
+  logger.info("web server stopped");
+});
+
+async function readVersion(): Promise<string> {
+  const manifest = JSON.parse(await readFile(path.join(projectRoot, "package.json"), "utf8")) as { version: string };
+  return manifest.version;
+}
+
+async function loadRemixBuild(): Promise<ServerBuild> {
+  const file = path.join(projectRoot, "build", "index.js");
+  try {
+    return (await import(pathToFileURL(file).href)) as ServerBuild;
+  } catch (error) {
+    logger.fatal({ err: error, file }, "cannot load the Remix build: run `npm run build` first (npm start does)");
+    process.exit(1);
+  }
+}

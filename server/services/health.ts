@@ -1,0 +1,67 @@
+import type postgres from "postgres";
+import type { MigrationJournal } from "../../db/migrate.ts";
+
+export type Readiness = {
+  ready: boolean;
+  database: "reachable" | "unreachable";
+  migrations: "current" | "pending" | "unknown";
+  /** What is wrong and what to do about it; empty when ready. */
+  reason: string;
+};
+
+export type ReadinessCheck = () => Promise<Readiness>;
+
+const checkTimeoutMs = 3_000;
+
+/**
+ * Checks that the database answers and that every migration this code expects has been
+ * applied (drizzle records each applied migration's journal timestamp).
+ */
+export function createReadinessCheck(sql: postgres.Sql, journal: MigrationJournal): ReadinessCheck {
+  const expectedLatest = Math.max(0, ...journal.entries.map((entry) => entry.when));
+  return async () => {
+    let latest: number;
+    try {
+      latest = await withTimeout(readLatestMigration(sql), checkTimeoutMs);
+    } catch (error) {
+      return {
+        ready: false,
+        database: "unreachable",
+        migrations: "unknown",
+        reason: `The database is unreachable (${describe(error)}). Check that PostgreSQL is running and DATABASE_URL points at it.`,
+      };
+    }
+    if (latest < expectedLatest) {
+      return {
+        ready: false,
+        database: "reachable",
+        migrations: "pending",
+        reason: "Database migrations are pending. Run `npm run db:migrate` (npm start does this by itself).",
+      };
+    }
+    return { ready: true, database: "reachable", migrations: "current", reason: "" };
+  };
+}
+
+async function readLatestMigration(sql: postgres.Sql): Promise<number> {
+  const [table] = await sql<{ exists: boolean }[]>`
+    select to_regclass('drizzle.__drizzle_migrations') is not null as exists`;
+  if (!table?.exists) return 0;
+  const [row] = await sql<{ latest: string | null }[]>`
+    select max(created_at)::text as latest from drizzle.__drizzle_migrations`;
+  return Number(row?.latest ?? 0);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// Only the driver's error code or our timeout text: driver messages can echo connection details.
+function describe(error: unknown): string {
+  if (error && typeof error === "object" && "code" in error) return String(error.code);
+  return error instanceof Error && error.message.startsWith("no answer") ? error.message : "connection failed";
+}

@@ -1,0 +1,36 @@
+import type { Database } from "../../db/client.ts";
+import { installation } from "../../db/schema.ts";
+import type { ReadinessCheck } from "./health.ts";
+
+export type SystemInfo = {
+  name: string;
+  version: string;
+  database: { status: "ok" | "unreachable" | "migrations pending"; detail: string };
+  installedAt: Date | null;
+};
+
+/** What a client needs to know about this control plane before it does anything else. */
+export async function getSystemInfo(deps: {
+  db: Database;
+  version: string;
+  checkReadiness: ReadinessCheck;
+}): Promise<SystemInfo> {
+  const readiness = await deps.checkReadiness();
+  const status = readiness.ready
+    ? "ok"
+    : readiness.database === "unreachable"
+      ? "unreachable"
+      : "migrations pending";
+  const installedAt = readiness.ready ? await readInstalledAt(deps.db) : null;
+  return {
+    name: "Cloud AI Workspaces",
+    version: deps.version,
+    database: { status, detail: readiness.reason },
+    installedAt,
+  };
+}
+
+async function readInstalledAt(db: Database): Promise<Date | null> {
+  const [row] = await db.select({ createdAt: installation.createdAt }).from(installation).limit(1);
+  return row?.createdAt ?? null;
+}

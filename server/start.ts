@@ -1,0 +1,77 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { provideDatabase, type ProvidedDatabase } from "./database/provide-database.ts";
+import { childEnvironment, readSettingsOrExit } from "./env.ts";
+import { createLogger } from "./logger.ts";
+import { onShutdownSignal } from "./process/shutdown.ts";
+
+// The launcher behind `npm start` (SPEC §10): provides a database (embedded PostgreSQL when
+// DATABASE_URL is unset), migrates it, then runs the web and worker programs as child
+// processes and stops everything, database last, when they stop.
+//
+//   server/start.ts [web] [worker] [--deno]     (no program named = both)
+
+type Program = "web" | "worker";
+
+const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+const entries: Record<Program, string> = {
+  web: path.join(projectRoot, "server", "main.ts"),
+  worker: path.join(projectRoot, "server", "worker", "main.ts"),
+};
+
+const args = process.argv.slice(2);
+const useDeno = args.includes("--deno");
+const named = args.filter((arg): arg is Program => arg === "web" || arg === "worker");
+const programs: Program[] = named.length > 0 ? named : ["web", "worker"];
+
+const env = readSettingsOrExit((env) => env);
+const logger = createLogger({ level: env.LOG_LEVEL, service: "launcher" });
+
+let database: ProvidedDatabase | undefined;
+let failed = false;
+const children = new Map<Program, ChildProcess>();
+
+onShutdownSignal(logger, async (signal) => {
+  for (const child of children.values()) child.kill(signal as NodeJS.Signals);
+  return stopWhenChildrenExit();
+});
+
+try {
+  database = await provideDatabase(env, logger);
+  for (const program of programs) children.set(program, startProgram(program, database.url));
+  if (programs.includes("web")) logger.info({ url: env.PUBLIC_URL }, `Cloud AI Workspaces is starting at ${env.PUBLIC_URL}`);
+} catch (error) {
+  logger.fatal({ err: error }, "start-up failed");
+  process.exit(1);
+}
+
+function startProgram(program: Program, databaseUrl: string): ChildProcess {
+  const [command, commandArgs] =
+    useDeno && program === "web"
+      ? [path.join(projectRoot, "node_modules", ".bin", "deno"), ["run", "--allow-all", "--no-lock", entries[program]]]
+      : [process.execPath, ["--import", "tsx", entries[program]]];
+  const child = spawn(command, commandArgs, {
+    cwd: projectRoot,
+    stdio: "inherit",
+    env: childEnvironment({ DATABASE_URL: databaseUrl }),
+  });
+  child.once("exit", (code, signal) => {
+    children.delete(program);
+    if (signal === null && code === 0) return;
+    failed = true;
+    logger.error({ program, code, signal }, `${program} stopped unexpectedly; stopping everything`);
+    process.kill(process.pid, "SIGTERM");
+  });
+  return child;
+}
+
+async function stopWhenChildrenExit(): Promise<number> {
+  await Promise.all(
+    [...children.values()].map(
+      (child) => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once("exit", () => resolve()))),
+    ),
+  );
+  await database?.stop();
+  return failed ? 1 : 0;
+}
