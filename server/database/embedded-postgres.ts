@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { access, chown, mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { childEnvironment } from "../env.ts";
 import type { Logger } from "../logger.ts";
+import { findFreePort } from "../process/free-port.ts";
 import {
   findPostgresInstall,
   prepareDataFolder,
@@ -200,17 +200,6 @@ async function createDatabaseIfMissing(adminUrl: string, database: string): Prom
   } finally {
     await sql.end({ timeout: 5 });
   }
-}
-
-async function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 async function exists(file: string): Promise<boolean> {

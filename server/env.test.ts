@@ -1,0 +1,61 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { EnvError, parseEnv, requireDatabaseUrl } from "./env.ts";
+
+function problemsOf(source: Record<string, string>): string[] {
+  try {
+    parseEnv(source);
+  } catch (error) {
+    if (error instanceof EnvError) return error.problems;
+    throw error;
+  }
+  throw new Error("expected parseEnv to fail");
+}
+
+describe("parseEnv", () => {
+  it("gives the one-machine defaults when nothing is set", () => {
+    const env = parseEnv({});
+    expect(env.PORT).toBe(3000);
+    expect(env.PUBLIC_URL).toBe("http://localhost:3000");
+    expect(env.DATA_DIR).toBe(path.resolve(".data"));
+    expect(env.DATABASE_URL).toBeUndefined();
+    expect(env.LOG_LEVEL).toBe("info");
+  });
+
+  it("derives PUBLIC_URL from PORT and trims a trailing slash from an explicit one", () => {
+    expect(parseEnv({ PORT: "4100" }).PUBLIC_URL).toBe("http://localhost:4100");
+    expect(parseEnv({ PUBLIC_URL: "https://ws.example.com/" }).PUBLIC_URL).toBe("https://ws.example.com");
+  });
+
+  it("treats an empty variable as unset", () => {
+    const env = parseEnv({ PORT: "", DATABASE_URL: "" });
+    expect(env.PORT).toBe(3000);
+    expect(env.DATABASE_URL).toBeUndefined();
+  });
+
+  it("names the variable, what it expects and what it got", () => {
+    expect(problemsOf({ PORT: "abc" })).toEqual([
+      'PORT: expected a whole number between 0 and 65535 (got "abc")',
+    ]);
+    expect(problemsOf({ PORT: "70000" })[0]).toMatch(/^PORT: expected a whole number/);
+    expect(problemsOf({ LOG_LEVEL: "loud" })[0]).toMatch(/^LOG_LEVEL: expected one of fatal, error/);
+    expect(problemsOf({ PUBLIC_URL: "ftp://x" })[0]).toMatch(/^PUBLIC_URL: expected an http/);
+  });
+
+  it("reports every bad variable at once", () => {
+    expect(problemsOf({ PORT: "x", LOG_LEVEL: "y" })).toHaveLength(2);
+  });
+
+  it("never echoes a database password in its error", () => {
+    const [problem] = problemsOf({ DATABASE_URL: "mysql://app:hunter2@db:3306/x" });
+    expect(problem).toContain("DATABASE_URL: expected a postgres://");
+    expect(problem).not.toContain("hunter2");
+  });
+});
+
+describe("requireDatabaseUrl", () => {
+  it("explains how to get a database when none is set", () => {
+    expect(() => requireDatabaseUrl(parseEnv({}))).toThrow(/npm start.*embedded PostgreSQL/);
+    expect(requireDatabaseUrl(parseEnv({ DATABASE_URL: "postgres://a@b/c" }))).toBe("postgres://a@b/c");
+  });
+});

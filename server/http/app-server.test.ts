@@ -1,0 +1,134 @@
+import { execFile } from "node:child_process";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import type { ServerBuild } from "@remix-run/node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readMigrationJournal } from "../../db/migrate.ts";
+import { parseEnv } from "../env.ts";
+import { createLogger } from "../logger.ts";
+import { createReadinessCheck } from "../services/health.ts";
+import { projectRoot } from "../testing/program.ts";
+import { createTestDatabase, type TestDatabase } from "../testing/test-database.ts";
+import { createAppServer } from "./app-server.ts";
+import { createHttpMetrics } from "./metrics.ts";
+
+const run = promisify(execFile);
+
+async function startServer(database: TestDatabase) {
+  const build = (await import(pathToFileURL(path.join(projectRoot, "build", "index.js")).href)) as ServerBuild;
+  const server = createAppServer({
+    env: parseEnv({}),
+    logger: createLogger({ level: "silent", service: "test" }),
+    db: database.db,
+    version: "1.2.3",
+    build,
+    publicDir: path.join(projectRoot, "public"),
+    metrics: createHttpMetrics(),
+    checkReadiness: createReadinessCheck(database.sql, await readMigrationJournal()),
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { base, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+describe("the web server", () => {
+  let database: TestDatabase;
+  let server: Awaited<ReturnType<typeof startServer>>;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    server = await startServer(database);
+  });
+  afterAll(async () => {
+    await server.close();
+    await database.drop();
+  });
+
+  it("answers /healthz and /readyz", async () => {
+    const health = await fetch(`${server.base}/healthz`);
+    expect(health.status).toBe(200);
+    const ready = await fetch(`${server.base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ ready: true, migrations: "current" });
+  });
+
+  it("renders the home page with security headers and a request id", async () => {
+    const response = await fetch(`${server.base}/`, { headers: { "x-request-id": "trace-42" } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/html");
+    expect(response.headers.get("x-request-id")).toBe("trace-42");
+    expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(await response.text()).toContain("Cloud AI Workspaces");
+  });
+
+  it("replaces a request id that could forge log lines", async () => {
+    const response = await fetch(`${server.base}/healthz`, { headers: { "x-request-id": "a\tb {}" } });
+    expect(response.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("serves system.info over tRPC", async () => {
+    const response = await fetch(`${server.base}/api/trpc/system.info`);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { result: { data: { json: { version: string } } } };
+    expect(body.result.data.json.version).toBe("1.2.3");
+  });
+
+  it("answers an unknown tRPC procedure with a 404 naming it", async () => {
+    const response = await fetch(`${server.base}/api/trpc/nothing.here`);
+    expect(response.status).toBe(404);
+    expect(JSON.stringify(await response.json())).toContain("nothing.here");
+  });
+
+  it("serves built assets as immutable", async () => {
+    const html = await (await fetch(`${server.base}/`)).text();
+    const asset = html.match(/\/build\/[^"]+\.js/)?.[0];
+    expect(asset).toBeDefined();
+    const response = await fetch(`${server.base}${asset}`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("cache-control")).toContain("immutable");
+  });
+
+  it("exposes Prometheus metrics that promtool accepts", async () => {
+    await fetch(`${server.base}/healthz`);
+    const response = await fetch(`${server.base}/metrics`);
+    expect(response.headers.get("content-type")).toContain("text/plain");
+    const text = await response.text();
+    expect(text).toMatch(/^http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+$/m);
+    expect(text).toContain("# TYPE http_request_duration_seconds histogram");
+    const promtool = await findPromtool();
+    // CI installs promtool (.ci/run); a developer machine without it still runs the checks above.
+    if (!promtool) {
+      expect(process.env.CI, "promtool must be installed in CI").toBeFalsy();
+      return;
+    }
+    const child = execFile(promtool, ["check", "metrics"]);
+    child.stdin?.end(text);
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    expect(code).toBe(0);
+  });
+});
+
+describe("readiness with pending migrations", () => {
+  it("answers 503 with the reason", async () => {
+    const database = await createTestDatabase({ migrated: false });
+    const server = await startServer(database);
+    try {
+      const response = await fetch(`${server.base}/readyz`);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toMatchObject({ ready: false, migrations: "pending" });
+    } finally {
+      await server.close();
+      await database.drop();
+    }
+  });
+});
+
+async function findPromtool(): Promise<string | undefined> {
+  try {
+    await run("promtool", ["--version"]);
+    return "promtool";
+  } catch {
+    return undefined;
+  }
+}

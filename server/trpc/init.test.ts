@@ -1,0 +1,58 @@
+import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { AppError } from "../errors.ts";
+import type { TrpcContext } from "./context.ts";
+import { publicProcedure, router } from "./init.ts";
+
+// A router built with the real builders, served by the real fetch adapter, to check how
+// errors reach a client.
+const testRouter = router({
+  missing: publicProcedure.query(() => {
+    throw new AppError("NOT_FOUND", "No workspace with that id. List yours with workspaces.list.");
+  }),
+  broken: publicProcedure.query(() => {
+    throw new Error("connect ECONNREFUSED postgres://app:secret@db");
+  }),
+  rename: publicProcedure
+    .input(z.object({ name: z.string().min(3, { error: "must be at least 3 characters" }) }))
+    .mutation(({ input }) => input.name),
+});
+
+async function call(path: string, init?: RequestInit) {
+  const response = await fetchRequestHandler({
+    endpoint: "/api/trpc",
+    req: new Request(`http://localhost/api/trpc/${path}`, init),
+    router: testRouter,
+    createContext: () => ({}) as TrpcContext,
+  });
+  const body = (await response.json()) as { error: { json: { message: string; data: Record<string, unknown> } } };
+  return { status: response.status, error: body.error.json };
+}
+
+describe("tRPC error mapping", () => {
+  it("maps an AppError to its code, status and message", async () => {
+    const { status, error } = await call("missing");
+    expect(status).toBe(404);
+    expect(error.data.code).toBe("NOT_FOUND");
+    expect(error.message).toBe("No workspace with that id. List yours with workspaces.list.");
+  });
+
+  it("turns an unknown error into a generic 500 without its details or stack", async () => {
+    const { status, error } = await call("broken");
+    expect(status).toBe(500);
+    expect(error.message).not.toContain("secret");
+    expect(error.message).toMatch(/Something went wrong on our side/);
+    expect(error.data.stack).toBeUndefined();
+  });
+
+  it("says which input field is wrong and why", async () => {
+    const { status, error } = await call("rename", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ json: { name: "x" } }),
+    });
+    expect(status).toBe(400);
+    expect(error.message).toBe("Invalid input: name: must be at least 3 characters");
+  });
+});
