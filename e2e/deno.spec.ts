@@ -1,0 +1,47 @@
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findFreePort } from "../server/process/free-port.ts";
+import { projectRoot, startProgram, type RunningProgram } from "../server/testing/program.ts";
+import { createTestDatabase, type TestDatabase } from "../server/testing/test-database.ts";
+
+// SPEC §2: the control plane runs on Deno 2 too. This runs server/main.ts, unchanged, under
+// the deno binary from the npm `deno` package.
+describe("the web program under Deno", () => {
+  let database: TestDatabase;
+  let web: RunningProgram;
+  let baseUrl: string;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const port = await findFreePort();
+    baseUrl = `http://127.0.0.1:${port}`;
+    const deno = path.join(projectRoot, "node_modules", ".bin", "deno");
+    web = startProgram(deno, ["run", "--allow-all", "--no-lock", "server/main.ts"], {
+      DATABASE_URL: database.url,
+      PORT: String(port),
+    });
+    await web.waitForLog("web server listening");
+  });
+  afterAll(async () => {
+    await web?.stop("SIGTERM");
+    await database?.drop();
+  });
+
+  it("answers /healthz and /readyz", async () => {
+    expect((await fetch(`${baseUrl}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${baseUrl}/readyz`);
+    expect(await ready.json()).toMatchObject({ ready: true });
+  });
+
+  it("renders the home page and serves tRPC", async () => {
+    expect(await (await fetch(`${baseUrl}/`)).text()).toContain("Cloud AI Workspaces");
+    const info = (await (await fetch(`${baseUrl}/api/trpc/system.info`)).json()) as {
+      result: { data: { json: { database: { status: string } } } };
+    };
+    expect(info.result.data.json.database.status).toBe("ok");
+  });
+
+  it("stops cleanly on SIGTERM", async () => {
+    expect(await web.stop("SIGTERM")).toEqual({ code: 0, signal: null });
+    expect(web.output()).toContain("web server stopped");
+  });
+});

@@ -1,0 +1,37 @@
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { findFreePort } from "../../server/process/free-port.ts";
+import { projectRoot, startNodeProgram, type RunningProgram } from "../../server/testing/program.ts";
+import { createTestDatabase, type TestDatabase } from "../../server/testing/test-database.ts";
+
+export const artifactsDir = path.join(projectRoot, "e2e", "artifacts");
+
+export type RunningApp = { baseUrl: string; launcher: RunningProgram; database: TestDatabase; stop: () => Promise<void> };
+
+/** The whole product as `npm start` runs it (launcher, web, worker) on a fresh database. */
+export async function startApp(): Promise<RunningApp> {
+  const database = await createTestDatabase({ migrated: false });
+  const port = await findFreePort();
+  const baseUrl = `http://localhost:${port}`;
+  const launcher = startNodeProgram("server/start.ts", [], {
+    DATABASE_URL: database.url,
+    PORT: String(port),
+    PUBLIC_URL: baseUrl,
+  });
+  await launcher.waitForLog("web server listening");
+  await launcher.waitForLog("worker ready");
+  return {
+    baseUrl,
+    launcher,
+    database,
+    stop: async () => {
+      await launcher.stop("SIGTERM");
+      await database.drop();
+    },
+  };
+}
+
+export async function screenshotPath(name: string): Promise<string> {
+  await mkdir(artifactsDir, { recursive: true });
+  return path.join(artifactsDir, `${name}.png`);
+}
