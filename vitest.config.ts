@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["{server,db,cloud-init,agent,app}/**/*.test.{ts,tsx}"],
+          include: ["*.test.ts", "{server,db,cloud-init,agent,app}/**/*.test.{ts,tsx}"],
           globalSetup: ["server/testing/database-global-setup.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,

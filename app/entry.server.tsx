@@ -14,14 +14,17 @@ export default async function handleRequest(
   remixContext: EntryContext,
 ): Promise<Response> {
   let status = responseStatusCode;
-  const body = await renderToReadableStream(<RemixServer context={remixContext} url={request.url} />, {
-    signal: AbortSignal.any([request.signal, AbortSignal.timeout(streamTimeout + 1_000)]),
-    onError(error: unknown) {
-      status = 500;
-      // Errors during streaming have no request context left; React reports them here.
-      if (!request.signal.aborted) console.error(error);
+  const body = await renderToReadableStream(
+    <RemixServer context={remixContext} url={request.url} />,
+    {
+      signal: AbortSignal.any([request.signal, AbortSignal.timeout(streamTimeout + 1_000)]),
+      onError(error: unknown) {
+        status = 500;
+        // Errors during streaming have no request context left; React reports them here.
+        if (!request.signal.aborted) console.error(error);
+      },
     },
-  });
+  );
   responseHeaders.set("Content-Type", "text/html; charset=utf-8");
   return new Response(body, { headers: responseHeaders, status });
 }

@@ -19,7 +19,9 @@ describe("smoke: the home page in a real browser", () => {
   });
 
   it("shows system.info fetched through tRPC and React Query", async () => {
-    const manifest = JSON.parse(await readFile(path.join(projectRoot, "package.json"), "utf8")) as { version: string };
+    const manifest = JSON.parse(await readFile(path.join(projectRoot, "package.json"), "utf8")) as {
+      version: string;
+    };
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
@@ -34,7 +36,9 @@ describe("smoke: the home page in a real browser", () => {
 
   it("shows the failure and a retry when the control plane cannot answer", async () => {
     const page = await browser.newPage();
-    await page.route("**/api/trpc/**", (route) => route.fulfill({ status: 502, body: "bad gateway" }));
+    await page.route("**/api/trpc/**", (route) =>
+      route.fulfill({ status: 502, body: "bad gateway" }),
+    );
     const home = new HomePage(page);
     await home.open(app.baseUrl);
     expect(await home.waitForSystemInfo()).toBe("error");

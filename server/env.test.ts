@@ -24,7 +24,9 @@ describe("parseEnv", () => {
 
   it("derives PUBLIC_URL from PORT and trims a trailing slash from an explicit one", () => {
     expect(parseEnv({ PORT: "4100" }).PUBLIC_URL).toBe("http://localhost:4100");
-    expect(parseEnv({ PUBLIC_URL: "https://ws.example.com/" }).PUBLIC_URL).toBe("https://ws.example.com");
+    expect(parseEnv({ PUBLIC_URL: "https://ws.example.com/" }).PUBLIC_URL).toBe(
+      "https://ws.example.com",
+    );
   });
 
   it("treats an empty variable as unset", () => {
@@ -38,7 +40,9 @@ describe("parseEnv", () => {
       'PORT: expected a whole number between 0 and 65535 (got "abc")',
     ]);
     expect(problemsOf({ PORT: "70000" })[0]).toMatch(/^PORT: expected a whole number/);
-    expect(problemsOf({ LOG_LEVEL: "loud" })[0]).toMatch(/^LOG_LEVEL: expected one of fatal, error/);
+    expect(problemsOf({ LOG_LEVEL: "loud" })[0]).toMatch(
+      /^LOG_LEVEL: expected one of fatal, error/,
+    );
     expect(problemsOf({ PUBLIC_URL: "ftp://x" })[0]).toMatch(/^PUBLIC_URL: expected an http/);
   });
 
@@ -56,6 +60,8 @@ describe("parseEnv", () => {
 describe("requireDatabaseUrl", () => {
   it("explains how to get a database when none is set", () => {
     expect(() => requireDatabaseUrl(parseEnv({}))).toThrow(/npm start.*embedded PostgreSQL/);
-    expect(requireDatabaseUrl(parseEnv({ DATABASE_URL: "postgres://a@b/c" }))).toBe("postgres://a@b/c");
+    expect(requireDatabaseUrl(parseEnv({ DATABASE_URL: "postgres://a@b/c" }))).toBe(
+      "postgres://a@b/c",
+    );
   });
 });

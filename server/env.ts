@@ -28,7 +28,11 @@ const envSchema = z.object({
     })
     .default("production"),
   PORT: portSchema.default(3000),
-  HOST: z.string().trim().min(1, { error: "expected a host name or IP address" }).default("127.0.0.1"),
+  HOST: z
+    .string()
+    .trim()
+    .min(1, { error: "expected a host name or IP address" })
+    .default("127.0.0.1"),
   PUBLIC_URL: httpUrlSchema.optional(),
   DATA_DIR: z.string().trim().min(1, { error: "expected a folder path" }).default(".data"),
   DATABASE_URL: postgresUrlSchema.optional(),

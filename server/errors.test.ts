@@ -3,7 +3,10 @@ import { AppError, toProblemDetails } from "./errors.ts";
 
 describe("toProblemDetails", () => {
   it("keeps an AppError's code and message", () => {
-    const problem = toProblemDetails(new AppError("CONFLICT", "A workspace named demo exists. Pick another name."), "req-1");
+    const problem = toProblemDetails(
+      new AppError("CONFLICT", "A workspace named demo exists. Pick another name."),
+      "req-1",
+    );
     expect(problem).toEqual({
       type: "urn:cloud-ai-workspaces:error:conflict",
       title: "conflict",

@@ -16,7 +16,10 @@ import { createReadinessCheck } from "./services/health.ts";
 // The web program (SPEC §3): Remix pages, /api/trpc, probes and metrics on one node:http server.
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
-const { env, databaseUrl } = readSettingsOrExit((env) => ({ env, databaseUrl: requireDatabaseUrl(env) }));
+const { env, databaseUrl } = readSettingsOrExit((env) => ({
+  env,
+  databaseUrl: requireDatabaseUrl(env),
+}));
 const logger = createLogger({ level: env.LOG_LEVEL, service: "web" });
 
 const version = await readVersion();
@@ -51,7 +54,9 @@ onShutdownSignal(logger, async () => {
 });
 
 async function readVersion(): Promise<string> {
-  const manifest = JSON.parse(await readFile(path.join(projectRoot, "package.json"), "utf8")) as { version: string };
+  const manifest = JSON.parse(await readFile(path.join(projectRoot, "package.json"), "utf8")) as {
+    version: string;
+  };
   return manifest.version;
 }
 
@@ -60,7 +65,10 @@ async function loadRemixBuild(): Promise<ServerBuild> {
   try {
     return (await import(pathToFileURL(file).href)) as ServerBuild;
   } catch (error) {
-    logger.fatal({ err: error, file }, "cannot load the Remix build: run `npm run build` first (npm start does)");
+    logger.fatal(
+      { err: error, file },
+      "cannot load the Remix build: run `npm run build` first (npm start does)",
+    );
     process.exit(1);
   }
 }

@@ -26,17 +26,24 @@ describe("bad settings", () => {
   it.each(["server/start.ts", "server/main.ts", "server/worker/main.ts"])(
     "%s refuses PORT=abc with a message naming it",
     async (entry) => {
-      const program = startNodeProgram(entry, [], { PORT: "abc", DATABASE_URL: "postgres://x@127.0.0.1:1/x" });
+      const program = startNodeProgram(entry, [], {
+        PORT: "abc",
+        DATABASE_URL: "postgres://x@127.0.0.1:1/x",
+      });
       const { code } = await program.exited;
       expect(code).toBe(78);
-      expect(program.output()).toContain('PORT: expected a whole number between 0 and 65535 (got "abc")');
+      expect(program.output()).toContain(
+        'PORT: expected a whole number between 0 and 65535 (got "abc")',
+      );
     },
   );
 
   it("the web program alone explains that it needs DATABASE_URL", async () => {
     const program = startNodeProgram("server/main.ts", [], { DATABASE_URL: "" });
     expect((await program.exited).code).toBe(78);
-    expect(program.output()).toContain("DATABASE_URL: not set. `npm start` starts an embedded PostgreSQL");
+    expect(program.output()).toContain(
+      "DATABASE_URL: not set. `npm start` starts an embedded PostgreSQL",
+    );
   });
 });
 
@@ -49,7 +56,10 @@ describe("npm start with DATABASE_URL", () => {
 
   it("migrates, runs web and worker, and stops both on Ctrl-C", async () => {
     const port = await findFreePort();
-    const launcher = startNodeProgram("server/start.ts", [], { DATABASE_URL: database.url, PORT: String(port) });
+    const launcher = startNodeProgram("server/start.ts", [], {
+      DATABASE_URL: database.url,
+      PORT: String(port),
+    });
     const web = await launcher.waitForLog("web server listening");
     const worker = await launcher.waitForLog("worker ready");
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
@@ -76,7 +86,11 @@ describe("npm start without DATABASE_URL", () => {
   it("starts the embedded PostgreSQL even under a private folder and stops it on exit", async () => {
     const port = await findFreePort();
     const dataDir = path.join(privateFolder, "data");
-    const launcher = startNodeProgram("server/start.ts", [], { DATABASE_URL: "", DATA_DIR: dataDir, PORT: String(port) });
+    const launcher = startNodeProgram("server/start.ts", [], {
+      DATABASE_URL: "",
+      DATA_DIR: dataDir,
+      PORT: String(port),
+    });
     const running = await launcher.waitForLog("embedded PostgreSQL is running");
     const dataFolder = running.dataFolder as string;
     // As root, the postgres user cannot enter the private folder, so the cluster moves out.
@@ -89,7 +103,9 @@ describe("npm start without DATABASE_URL", () => {
 
     expect(await launcher.stop("SIGINT")).toEqual({ code: 0, signal: null });
     expect(await waitUntilGone(postgresPid)).toBe(true);
-    const password = (await readFile(path.join(dataDir, "secrets", "postgres-password"), "utf8")).trim();
+    const password = (
+      await readFile(path.join(dataDir, "secrets", "postgres-password"), "utf8")
+    ).trim();
     expect(launcher.output()).not.toContain(password);
   });
 });

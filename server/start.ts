@@ -40,7 +40,8 @@ onShutdownSignal(logger, async (signal) => {
 try {
   database = await provideDatabase(env, logger);
   for (const program of programs) children.set(program, startProgram(program, database.url));
-  if (programs.includes("web")) logger.info({ url: env.PUBLIC_URL }, `Cloud AI Workspaces is starting at ${env.PUBLIC_URL}`);
+  if (programs.includes("web"))
+    logger.info({ url: env.PUBLIC_URL }, `Cloud AI Workspaces is starting at ${env.PUBLIC_URL}`);
 } catch (error) {
   logger.fatal({ err: error }, "start-up failed");
   process.exit(1);
@@ -49,7 +50,10 @@ try {
 function startProgram(program: Program, databaseUrl: string): ChildProcess {
   const [command, commandArgs] =
     useDeno && program === "web"
-      ? [path.join(projectRoot, "node_modules", ".bin", "deno"), ["run", "--allow-all", "--no-lock", entries[program]]]
+      ? [
+          path.join(projectRoot, "node_modules", ".bin", "deno"),
+          ["run", "--allow-all", "--no-lock", entries[program]],
+        ]
       : [process.execPath, ["--import", "tsx", entries[program]]];
   const child = spawn(command, commandArgs, {
     cwd: projectRoot,
@@ -69,7 +73,10 @@ function startProgram(program: Program, databaseUrl: string): ChildProcess {
 async function stopWhenChildrenExit(): Promise<number> {
   await Promise.all(
     [...children.values()].map(
-      (child) => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once("exit", () => resolve()))),
+      (child) =>
+        new Promise<void>((resolve) =>
+          child.exitCode !== null ? resolve() : child.once("exit", () => resolve()),
+        ),
     ),
   );
   await database?.stop();

@@ -6,7 +6,9 @@ export default function Home() {
     <main className="page">
       <header className="page-header">
         <h1>Cloud AI Workspaces</h1>
-        <p className="lead">Cloud coding workspaces for you and your AI agents, on your own Hetzner account.</p>
+        <p className="lead">
+          Cloud coding workspaces for you and your AI agents, on your own Hetzner account.
+        </p>
       </header>
       <SystemInfoCard />
     </main>
@@ -25,7 +27,12 @@ function SystemInfoCard() {
   }
   if (info.isError) {
     return (
-      <section className="card card-error" role="alert" data-testid="system-info" data-status="error">
+      <section
+        className="card card-error"
+        role="alert"
+        data-testid="system-info"
+        data-status="error"
+      >
         <h2>The control plane did not answer</h2>
         <p>{info.error.message}</p>
         <button type="button" onClick={() => info.refetch()}>

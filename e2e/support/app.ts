@@ -1,12 +1,21 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { findFreePort } from "../../server/process/free-port.ts";
-import { projectRoot, startNodeProgram, type RunningProgram } from "../../server/testing/program.ts";
+import {
+  projectRoot,
+  startNodeProgram,
+  type RunningProgram,
+} from "../../server/testing/program.ts";
 import { createTestDatabase, type TestDatabase } from "../../server/testing/test-database.ts";
 
 export const artifactsDir = path.join(projectRoot, "e2e", "artifacts");
 
-export type RunningApp = { baseUrl: string; launcher: RunningProgram; database: TestDatabase; stop: () => Promise<void> };
+export type RunningApp = {
+  baseUrl: string;
+  launcher: RunningProgram;
+  database: TestDatabase;
+  stop: () => Promise<void>;
+};
 
 /** The whole product as `npm start` runs it (launcher, web, worker) on a fresh database. */
 export async function startApp(): Promise<RunningApp> {

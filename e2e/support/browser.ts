@@ -14,5 +14,9 @@ export const chromiumFlags = [
 ];
 
 export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: chromiumFlags });
+  return chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: chromiumFlags,
+  });
 }

@@ -34,7 +34,9 @@ export type EmbeddedPostgresOptions = {
 };
 
 /** Starts (initialising on first use) a PostgreSQL server on a free loopback port. */
-export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions,
+): Promise<EmbeddedPostgres> {
   const { logger } = options;
   const runAs = await resolveRunAs();
   const install = await findPostgresInstall();
@@ -42,19 +44,34 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     ? await stagePostgresInstall(install, runAs)
     : { nativeDir: install.nativeDir, staged: false };
   if (staged) {
-    logger.warn({ nativeDir }, "the postgres user cannot reach node_modules; using a staged copy of PostgreSQL");
+    logger.warn(
+      { nativeDir },
+      "the postgres user cannot reach node_modules; using a staged copy of PostgreSQL",
+    );
   }
   const preferred = path.join(options.dataDir, "pg");
   const { dataFolder, relocated } = await prepareDataFolder(preferred, runAs);
   if (relocated) {
-    logger.warn({ dataFolder, preferred }, "the postgres user cannot enter DATA_DIR; the database lives elsewhere");
+    logger.warn(
+      { dataFolder, preferred },
+      "the postgres user cannot enter DATA_DIR; the database lives elsewhere",
+    );
   }
-  const password = await readOrCreatePassword(path.join(options.dataDir, "secrets", "postgres-password"));
+  const password = await readOrCreatePassword(
+    path.join(options.dataDir, "secrets", "postgres-password"),
+  );
   if (!(await exists(path.join(dataFolder, "PG_VERSION")))) {
     await initialiseCluster({ nativeDir, dataFolder, password, runAs, logger });
   }
   const port = await findFreePort();
-  const server = await startServer({ nativeDir, dataFolder, port, runAs, logger, durable: options.durable ?? true });
+  const server = await startServer({
+    nativeDir,
+    dataFolder,
+    port,
+    runAs,
+    logger,
+    durable: options.durable ?? true,
+  });
   const adminUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
   const database = options.database ?? "cloud_ai_workspaces";
   await createDatabaseIfMissing(adminUrl, database);
@@ -78,7 +95,12 @@ async function readOrCreatePassword(file: string): Promise<string> {
   }
 }
 
-type ClusterPaths = { nativeDir: string; dataFolder: string; runAs: RunAs | undefined; logger: Logger };
+type ClusterPaths = {
+  nativeDir: string;
+  dataFolder: string;
+  runAs: RunAs | undefined;
+  logger: Logger;
+};
 
 async function initialiseCluster(options: ClusterPaths & { password: string }): Promise<void> {
   const { nativeDir, dataFolder, runAs, logger } = options;
@@ -106,7 +128,11 @@ async function initialiseCluster(options: ClusterPaths & { password: string }): 
   }
 }
 
-function spawnPostgresProgram(program: string, args: string[], runAs: RunAs | undefined): ChildProcess {
+function spawnPostgresProgram(
+  program: string,
+  args: string[],
+  runAs: RunAs | undefined,
+): ChildProcess {
   return spawn(program, args, {
     ...(runAs ?? {}),
     cwd: os.tmpdir(),
@@ -141,7 +167,13 @@ async function startServer(options: StartOptions): Promise<ChildProcess> {
     "max_connections=300",
     ...(options.durable ? [] : ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]),
   ];
-  const args = ["-D", dataFolder, "-p", String(port), ...settings.flatMap((setting) => ["-c", setting])];
+  const args = [
+    "-D",
+    dataFolder,
+    "-p",
+    String(port),
+    ...settings.flatMap((setting) => ["-c", setting]),
+  ];
   const child = spawnPostgresProgram(path.join(nativeDir, "bin", "postgres"), args, runAs);
   let ready = false;
   const output = collectOutput(child, (line) => {
@@ -150,8 +182,12 @@ async function startServer(options: StartOptions): Promise<ChildProcess> {
   });
   await new Promise<void>((resolve, reject) => {
     const timer = setInterval(() => ready && done(), 50);
-    const timeout = setTimeout(() => fail(new Error(`PostgreSQL did not start within 60 s:\n${output()}`)), 60_000);
-    const onExit = (code: number | null) => fail(new Error(explainStartFailure(code, output(), dataFolder)));
+    const timeout = setTimeout(
+      () => fail(new Error(`PostgreSQL did not start within 60 s:\n${output()}`)),
+      60_000,
+    );
+    const onExit = (code: number | null) =>
+      fail(new Error(explainStartFailure(code, output(), dataFolder)));
     child.once("exit", onExit);
     function done() {
       cleanup();

@@ -2,7 +2,12 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { canAccess, prepareDataFolder, resolveRunAs, stagePostgresInstall } from "./postgres-binaries.ts";
+import {
+  canAccess,
+  prepareDataFolder,
+  resolveRunAs,
+  stagePostgresInstall,
+} from "./postgres-binaries.ts";
 
 // These paths only exist for root (PostgreSQL runs as the `postgres` user then). CI runs as
 // root; as a normal user the functions under test are not called at all.
@@ -45,7 +50,10 @@ describe.runIf(isRoot)("running PostgreSQL as root", () => {
     await chmod(nativeDir, 0o755);
     await mkdir(path.join(nativeDir, "bin"));
     await writeFile(path.join(nativeDir, "bin", "postgres"), "#!/bin/sh\n", { mode: 0o755 });
-    expect(await stagePostgresInstall({ nativeDir, version: "x" }, runAs)).toEqual({ nativeDir, staged: false });
+    expect(await stagePostgresInstall({ nativeDir, version: "x" }, runAs)).toEqual({
+      nativeDir,
+      staged: false,
+    });
   });
 
   it("moves the data folder out of a folder the postgres user cannot enter, and says where", async () => {

@@ -51,7 +51,14 @@ export async function resolveRunAs(): Promise<RunAs | undefined> {
   const existing = await lookupUser("postgres");
   if (existing) return existing;
   try {
-    await run("useradd", ["--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", "postgres"]);
+    await run("useradd", [
+      "--system",
+      "--user-group",
+      "--no-create-home",
+      "--shell",
+      "/usr/sbin/nologin",
+      "postgres",
+    ]);
   } catch (error) {
     throw new Error(
       `Running as root, PostgreSQL needs a \`postgres\` user and creating it failed (${String(error)}). ` +

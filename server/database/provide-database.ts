@@ -15,7 +15,10 @@ export async function provideDatabase(env: Env, logger: Logger): Promise<Provide
     logger.info("database migrations are current");
     return { url: env.DATABASE_URL, stop: async () => {} };
   }
-  logger.info({ dataDir: env.DATA_DIR }, "DATABASE_URL is not set: starting the embedded PostgreSQL");
+  logger.info(
+    { dataDir: env.DATA_DIR },
+    "DATABASE_URL is not set: starting the embedded PostgreSQL",
+  );
   const embedded = await startEmbeddedPostgres({ dataDir: env.DATA_DIR, logger });
   try {
     await migrateDatabase(embedded.url);

@@ -17,7 +17,9 @@ import { createHttpMetrics } from "./metrics.ts";
 const run = promisify(execFile);
 
 async function startServer(database: TestDatabase) {
-  const build = (await import(pathToFileURL(path.join(projectRoot, "build", "index.js")).href)) as ServerBuild;
+  const build = (await import(
+    pathToFileURL(path.join(projectRoot, "build", "index.js")).href
+  )) as ServerBuild;
   const server = createAppServer({
     env: parseEnv({}),
     logger: createLogger({ level: "silent", service: "test" }),
@@ -63,7 +65,9 @@ describe("the web server", () => {
   });
 
   it("replaces a request id that could forge log lines", async () => {
-    const response = await fetch(`${server.base}/healthz`, { headers: { "x-request-id": "a\tb {}" } });
+    const response = await fetch(`${server.base}/healthz`, {
+      headers: { "x-request-id": "a\tb {}" },
+    });
     expect(response.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -94,7 +98,9 @@ describe("the web server", () => {
     const response = await fetch(`${server.base}/metrics`);
     expect(response.headers.get("content-type")).toContain("text/plain");
     const text = await response.text();
-    expect(text).toMatch(/^http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+$/m);
+    expect(text).toMatch(
+      /^http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+$/m,
+    );
     expect(text).toContain("# TYPE http_request_duration_seconds histogram");
     const promtool = await findPromtool();
     // CI installs promtool (.ci/run); a developer machine without it still runs the checks above.

@@ -53,15 +53,35 @@ export function createAppServer(options: AppServerOptions): http.Server {
     setSecurityHeaders(res);
     res.once("finish", () => {
       const seconds = (performance.now() - started) / 1000;
-      metrics.observeRequest({ method: req.method ?? "GET", pathname, status: res.statusCode, seconds });
+      metrics.observeRequest({
+        method: req.method ?? "GET",
+        pathname,
+        status: res.statusCode,
+        seconds,
+      });
       const level = pathname === "/healthz" || pathname === "/metrics" ? "debug" : "info";
-      log[level]({ method: req.method, path: pathname, status: res.statusCode, ms: Math.round(seconds * 1000) }, "request");
+      log[level](
+        {
+          method: req.method,
+          path: pathname,
+          status: res.statusCode,
+          ms: Math.round(seconds * 1000),
+        },
+        "request",
+      );
     });
     try {
       const route = routes[pathname];
       if (route) return await route(req, res, log);
       if (await serveAssets(req, res)) return;
-      const loadContext = { env, db: options.db, logger: log, requestId, version: options.version, checkReadiness: options.checkReadiness };
+      const loadContext = {
+        env,
+        db: options.db,
+        logger: log,
+        requestId,
+        version: options.version,
+        checkReadiness: options.checkReadiness,
+      };
       const response = await handleRemix(toFetchRequest(req, res, origin), loadContext);
       await sendFetchResponse(res, response);
     } catch (error) {
@@ -79,7 +99,10 @@ function createAssetHandler(publicDir: string) {
     setHeaders(res, pathname) {
       // Files under /build/ carry a content hash in their names, so they never change.
       const immutable = pathname.startsWith("/build/");
-      res.setHeader("cache-control", immutable ? "public, max-age=31536000, immutable" : "public, max-age=3600");
+      res.setHeader(
+        "cache-control",
+        immutable ? "public, max-age=31536000, immutable" : "public, max-age=3600",
+      );
     },
   });
   return (req: IncomingMessage, res: ServerResponse) =>

@@ -18,7 +18,9 @@ describe("createHttpMetrics", () => {
     const text = await metrics.registry.metrics();
     expect(text).toContain('http_requests_total{method="GET",route="/healthz",status="200"} 1');
     expect(text).toContain('http_requests_total{method="OTHER",route="page",status="404"} 1');
-    expect(text).toContain('http_request_duration_seconds_bucket{le="0.5",method="OTHER",route="page"} 1');
+    expect(text).toContain(
+      'http_request_duration_seconds_bucket{le="0.5",method="OTHER",route="page"} 1',
+    );
     expect(text).not.toContain("nodejs_active_handles_total");
   });
 });

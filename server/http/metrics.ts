@@ -10,7 +10,11 @@ export function createHttpMetrics() {
   collectDefaultMetrics({ register: registry });
   // These gauges break Prometheus naming rules (`_total` is for counters) and repeat what
   // nodejs_active_handles / _requests / _resources already report; promtool flags them.
-  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) {
+  for (const name of [
+    "nodejs_active_handles_total",
+    "nodejs_active_requests_total",
+    "nodejs_active_resources_total",
+  ]) {
     registry.removeSingleMetric(name);
   }
   const requests = new Counter({

@@ -7,7 +7,10 @@ const hardDeadlineMs = 30_000;
  * reaches every process of the group, and the launcher forwards it too) are ignored while
  * draining; a drain that hangs is cut off so the process never lingers.
  */
-export function onShutdownSignal(logger: Logger, drain: (signal: string) => Promise<number | void>): void {
+export function onShutdownSignal(
+  logger: Logger,
+  drain: (signal: string) => Promise<number | void>,
+): void {
   let draining = false;
   const handle = (signal: NodeJS.Signals) => {
     if (draining) return;

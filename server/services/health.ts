@@ -36,7 +36,8 @@ export function createReadinessCheck(sql: postgres.Sql, journal: MigrationJourna
         ready: false,
         database: "reachable",
         migrations: "pending",
-        reason: "Database migrations are pending. Run `npm run db:migrate` (npm start does this by itself).",
+        reason:
+          "Database migrations are pending. Run `npm run db:migrate` (npm start does this by itself).",
       };
     }
     return { ready: true, database: "reachable", migrations: "current", reason: "" };
@@ -63,5 +64,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 // Only the driver's error code or our timeout text: driver messages can echo connection details.
 function describe(error: unknown): string {
   if (error && typeof error === "object" && "code" in error) return String(error.code);
-  return error instanceof Error && error.message.startsWith("no answer") ? error.message : "connection failed";
+  return error instanceof Error && error.message.startsWith("no answer")
+    ? error.message
+    : "connection failed";
 }

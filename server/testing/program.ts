@@ -13,16 +13,30 @@ export type RunningProgram = {
   /** Resolves with the first JSON log line whose `msg` matches. */
   waitForLog: (msg: string | RegExp, timeoutMs?: number) => Promise<LogLine>;
   /** Sends `signal` (if still running) and resolves with how the program ended. */
-  stop: (signal?: NodeJS.Signals) => Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop: (
+    signal?: NodeJS.Signals,
+  ) => Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 };
 
 /** Runs one of our TypeScript programs (relative to the project root) under Node + tsx. */
-export function startNodeProgram(entry: string, args: string[], env: Record<string, string>): RunningProgram {
-  return startProgram(process.execPath, ["--import", "tsx", path.join(projectRoot, entry), ...args], env);
+export function startNodeProgram(
+  entry: string,
+  args: string[],
+  env: Record<string, string>,
+): RunningProgram {
+  return startProgram(
+    process.execPath,
+    ["--import", "tsx", path.join(projectRoot, entry), ...args],
+    env,
+  );
 }
 
-export function startProgram(command: string, args: string[], env: Record<string, string>): RunningProgram {
+export function startProgram(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+): RunningProgram {
   const child = spawn(command, args, {
     cwd: projectRoot,
     env: { ...process.env, LOG_LEVEL: "info", ...env },
@@ -45,16 +59,28 @@ export function startProgram(command: string, args: string[], env: Record<string
   const waitForLog = (msg: string | RegExp, timeoutMs = 60_000) =>
     new Promise<LogLine>((resolve, reject) => {
       const matches = (line: LogLine) =>
-        typeof line.msg === "string" && (typeof msg === "string" ? line.msg === msg : msg.test(line.msg));
+        typeof line.msg === "string" &&
+        (typeof msg === "string" ? line.msg === msg : msg.test(line.msg));
       const check = () => {
         const found = lines.find(matches);
         if (found) finish(() => resolve(found));
       };
       const timer = setTimeout(
-        () => finish(() => reject(new Error(`no log line ${String(msg)} within ${timeoutMs} ms:\n${text}`))),
+        () =>
+          finish(() =>
+            reject(new Error(`no log line ${String(msg)} within ${timeoutMs} ms:\n${text}`)),
+          ),
         timeoutMs,
       );
-      void exited.then(() => setTimeout(() => finish(() => reject(new Error(`program exited before logging ${String(msg)}:\n${text}`))), 50));
+      void exited.then(() =>
+        setTimeout(
+          () =>
+            finish(() =>
+              reject(new Error(`program exited before logging ${String(msg)}:\n${text}`)),
+            ),
+          50,
+        ),
+      );
       function finish(settle: () => void) {
         clearTimeout(timer);
         waiters.delete(check);

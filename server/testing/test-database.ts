@@ -4,13 +4,19 @@ import { inject } from "vitest";
 import { createDb, type DatabaseHandle } from "../../db/client.ts";
 import { withDatabase } from "./database-global-setup.ts";
 
-export type TestDatabase = DatabaseHandle & { url: string; name: string; drop: () => Promise<void> };
+export type TestDatabase = DatabaseHandle & {
+  url: string;
+  name: string;
+  drop: () => Promise<void>;
+};
 
 /**
  * A fresh database for one test file: cloned from the migrated template, or empty (no
  * migrations at all) when `migrated` is false.
  */
-export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  options: { migrated?: boolean } = {},
+): Promise<TestDatabase> {
   const adminUrl = inject("databaseAdminUrl");
   const name = `caw_test_${randomBytes(6).toString("hex")}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });

@@ -6,7 +6,10 @@ import { appRouter } from "./root.ts";
 export const trpcEndpoint = "/api/trpc";
 
 /** Answers a tRPC request; unknown errors are logged in full and reach the client as a generic 500. */
-export function handleTrpcRequest(request: Request, loadContext: AppLoadContextValue): Promise<Response> {
+export function handleTrpcRequest(
+  request: Request,
+  loadContext: AppLoadContextValue,
+): Promise<Response> {
   return fetchRequestHandler({
     endpoint: trpcEndpoint,
     req: request,

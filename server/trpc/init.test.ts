@@ -26,7 +26,9 @@ async function call(path: string, init?: RequestInit) {
     router: testRouter,
     createContext: () => ({}) as TrpcContext,
   });
-  const body = (await response.json()) as { error: { json: { message: string; data: Record<string, unknown> } } };
+  const body = (await response.json()) as {
+    error: { json: { message: string; data: Record<string, unknown> } };
+  };
   return { status: response.status, error: body.error.json };
 }
 

@@ -12,7 +12,11 @@ const t = initTRPC.context<TrpcContext>().create({
   errorFormatter({ shape, error }) {
     const { stack: _stack, ...data } = shape.data;
     if (error.cause instanceof ZodError) {
-      return { ...shape, message: describeZodError(error.cause), data: { ...data, issues: error.cause.issues } };
+      return {
+        ...shape,
+        message: describeZodError(error.cause),
+        data: { ...data, issues: error.cause.issues },
+      };
     }
     if (error.code === "INTERNAL_SERVER_ERROR") {
       return { ...shape, message: internalErrorMessage, data };

@@ -6,7 +6,10 @@ import { onShutdownSignal } from "../process/shutdown.ts";
 // The worker program (SPEC §3, §7). For now it connects, reports ready and drains on
 // SIGTERM; the job queue and its handlers arrive with the provisioning engine.
 
-const { env, databaseUrl } = readSettingsOrExit((env) => ({ env, databaseUrl: requireDatabaseUrl(env) }));
+const { env, databaseUrl } = readSettingsOrExit((env) => ({
+  env,
+  databaseUrl: requireDatabaseUrl(env),
+}));
 const logger = createLogger({ level: env.LOG_LEVEL, service: "worker" });
 const database = createDb(databaseUrl, { max: 2, applicationName: "caw-worker" });
 
@@ -20,7 +23,8 @@ async function checkConnection(): Promise<void> {
     if (!connected) logger.info("worker ready");
     connected = true;
   } catch (error) {
-    if (!stopping) logger.warn({ code: (error as { code?: string }).code }, "database unreachable; retrying");
+    if (!stopping)
+      logger.warn({ code: (error as { code?: string }).code }, "database unreachable; retrying");
     connected = false;
   }
 }
@@ -29,7 +33,8 @@ let timer: NodeJS.Timeout | undefined;
 // Retry quickly while the database is away; once connected, a slow check notices a loss.
 async function watchConnection(): Promise<void> {
   await checkConnection();
-  if (!stopping) timer = setTimeout(() => void watchConnection(), connected ? checkIntervalMs : 1_000);
+  if (!stopping)
+    timer = setTimeout(() => void watchConnection(), connected ? checkIntervalMs : 1_000);
 }
 await watchConnection();
 

@@ -25,7 +25,11 @@ describe("system.info", () => {
       request: new Request("http://localhost/api/trpc/system.info"),
     });
     const info = await caller.system.info();
-    expect(info).toMatchObject({ name: "Cloud AI Workspaces", version: "9.8.7", database: { status: "ok", detail: "" } });
+    expect(info).toMatchObject({
+      name: "Cloud AI Workspaces",
+      version: "9.8.7",
+      database: { status: "ok", detail: "" },
+    });
     expect(info.installedAt).toBeInstanceOf(Date);
   });
 });
