@@ -1,11 +1,11 @@
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFreePort } from "../server/process/free-port.ts";
-import { projectRoot, startProgram, type RunningProgram } from "../server/testing/program.ts";
+import { startNodeProgram, type RunningProgram } from "../server/testing/program.ts";
 import { createTestDatabase, type TestDatabase } from "../server/testing/test-database.ts";
 
-// SPEC §2: the control plane runs on Deno 2 too. This runs server/main.ts, unchanged, under
-// the deno binary from the npm `deno` package.
+// SPEC §2: the control plane runs on Deno 2 too. This is `npm run start:deno` for the web
+// program alone: the launcher runs server/main.ts, unchanged, under the deno binary from the
+// npm `deno` package.
 describe("the web program under Deno", () => {
   let database: TestDatabase;
   let web: RunningProgram;
@@ -14,8 +14,7 @@ describe("the web program under Deno", () => {
     database = await createTestDatabase();
     const port = await findFreePort();
     baseUrl = `http://127.0.0.1:${port}`;
-    const deno = path.join(projectRoot, "node_modules", ".bin", "deno");
-    web = startProgram(deno, ["run", "--allow-all", "--no-lock", "server/main.ts"], {
+    web = startNodeProgram("server/start.ts", ["web", "--deno"], {
       DATABASE_URL: database.url,
       PORT: String(port),
     });
@@ -40,8 +39,11 @@ describe("the web program under Deno", () => {
     expect(info.result.data.json.database.status).toBe("ok");
   });
 
-  it("stops cleanly on SIGTERM", async () => {
+  it("runs under Deno and stops cleanly on SIGTERM", async () => {
+    const listening = await web.waitForLog("web server listening");
     expect(await web.stop("SIGTERM")).toEqual({ code: 0, signal: null });
     expect(web.output()).toContain("web server stopped");
+    expect(listening.runtime).toMatch(/^deno 2\./);
+    expect(web.output()).not.toContain('"service":"worker"');
   });
 });

@@ -39,7 +39,13 @@ const server = createAppServer({
 
 server.listen(env.PORT, env.HOST, () => {
   const { port } = server.address() as AddressInfo;
-  logger.info({ port, host: env.HOST, url: env.PUBLIC_URL, version }, "web server listening");
+  const runtime = process.versions.deno
+    ? `deno ${process.versions.deno}`
+    : `node ${process.versions.node}`;
+  logger.info(
+    { port, host: env.HOST, url: env.PUBLIC_URL, version, runtime },
+    "web server listening",
+  );
 });
 
 onShutdownSignal(logger, async () => {

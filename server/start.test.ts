@@ -71,6 +71,24 @@ describe("npm start with DATABASE_URL", () => {
   });
 });
 
+describe("npm run worker", () => {
+  it("runs the worker alone and drains it on SIGTERM", async () => {
+    const database = await createTestDatabase();
+    try {
+      const launcher = startNodeProgram("server/start.ts", ["worker"], {
+        DATABASE_URL: database.url,
+      });
+      const worker = await launcher.waitForLog("worker ready");
+      expect(await launcher.stop("SIGTERM")).toEqual({ code: 0, signal: null });
+      expect(launcher.output()).toContain("worker stopped");
+      expect(launcher.output()).not.toContain("web server listening");
+      expect(await waitUntilGone(worker.pid as number)).toBe(true);
+    } finally {
+      await database.drop();
+    }
+  });
+});
+
 describe("npm start without DATABASE_URL", () => {
   let privateFolder: string;
   let relocatedData: string | undefined;
