@@ -21,6 +21,32 @@ const postgresUrlSchema = z.url({
   error: "expected a postgres:// or postgresql:// connection URL",
 });
 
+// ENCRYPTION_KEYS: "id:base64key,id:base64key", newest first; each key is 32 random bytes.
+const encryptionKeysSchema = z
+  .string()
+  .transform((value, context) => {
+    const keys = value.split(",").map((entry) => entry.trim()).filter(Boolean).map((entry) => {
+      const [id, secret] = entry.split(":");
+      const bytes = secret ? Buffer.from(secret, "base64") : Buffer.alloc(0);
+      return { id: id ?? "", secret: new Uint8Array(bytes) };
+    });
+    const valid = keys.length > 0 && keys.every((key) => /^[\w-]{1,32}$/.test(key.id) && key.secret.length === 32);
+    if (!valid) {
+      context.addIssue({
+        code: "custom",
+        message:
+          "expected id:base64key pairs separated by commas, newest first, each key 32 random bytes " +
+          "(make one with: node -e \"console.log('k1:'+require('crypto').randomBytes(32).toString('base64'))\")",
+      });
+      return z.NEVER;
+    }
+    return keys;
+  });
+
+const loginListSchema = z
+  .string()
+  .transform((value) => value.split(",").map((login) => login.trim().toLowerCase()).filter(Boolean));
+
 const envSchema = z.object({
   NODE_ENV: z
     .enum(["development", "production", "test"], {
@@ -39,7 +65,16 @@ const envSchema = z.object({
   LOG_LEVEL: z
     .enum(logLevels, { error: `expected one of ${logLevels.join(", ")}` })
     .default("info"),
+  GITHUB_URL: httpUrlSchema.default("https://github.com"),
+  GITHUB_API_URL: httpUrlSchema.default("https://api.github.com"),
+  GITHUB_CLIENT_ID: z.string().trim().min(1).optional(),
+  GITHUB_CLIENT_SECRET: z.string().trim().min(1).optional(),
+  ENCRYPTION_KEYS: encryptionKeysSchema.optional(),
+  ADMIN_GITHUB_LOGINS: loginListSchema.default([]),
 });
+
+// Values never repeated back in an error message.
+const secretNames = new Set(["ENCRYPTION_KEYS", "GITHUB_CLIENT_SECRET"]);
 
 export type Env = Omit<z.output<typeof envSchema>, "PUBLIC_URL"> & { PUBLIC_URL: string };
 
@@ -62,12 +97,18 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
       result.error.issues.map((issue) => {
         const name = String(issue.path[0] ?? "environment");
         const received = present[name];
-        const shown = received === undefined ? "" : ` (got ${JSON.stringify(redactUrl(received))})`;
+        const shown =
+          received === undefined || secretNames.has(name) ? "" : ` (got ${JSON.stringify(redactUrl(received))})`;
         return `${name}: ${issue.message}${shown}`;
       }),
     );
   }
   const env = result.data;
+  if (Boolean(env.GITHUB_CLIENT_ID) !== Boolean(env.GITHUB_CLIENT_SECRET)) {
+    throw new EnvError([
+      "GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET: set both (from your GitHub OAuth app) or neither (the development stand-in is used)",
+    ]);
+  }
   return {
     ...env,
     DATA_DIR: path.resolve(env.DATA_DIR),
@@ -100,6 +141,35 @@ export function requireDatabaseUrl(env: Env): string {
   throw new EnvError([
     "DATABASE_URL: not set. `npm start` starts an embedded PostgreSQL and sets it for you; " +
       "when running this program on its own, set DATABASE_URL=postgres://user:password@host:5432/database",
+  ]);
+}
+
+export type EncryptionKeySetting = { id: string; secret: Uint8Array };
+
+/** ENCRYPTION_KEYS, which the web program needs to read and store secrets. */
+export function requireEncryptionKeys(env: Env): EncryptionKeySetting[] {
+  if (env.ENCRYPTION_KEYS) return env.ENCRYPTION_KEYS;
+  throw new EnvError([
+    "ENCRYPTION_KEYS: not set. `npm start` generates one under DATA_DIR in the one-machine mode; " +
+      "otherwise set ENCRYPTION_KEYS=id:base64key (see README)",
+  ]);
+}
+
+export type GitHubSettings = { webUrl: string; apiUrl: string; clientId: string; clientSecret: string };
+
+/** The GitHub OAuth app; `npm start` points these at the stand-in when none is configured. */
+export function requireGitHub(env: Env): GitHubSettings {
+  if (env.GITHUB_CLIENT_ID && env.GITHUB_CLIENT_SECRET) {
+    return {
+      webUrl: env.GITHUB_URL,
+      apiUrl: env.GITHUB_API_URL,
+      clientId: env.GITHUB_CLIENT_ID,
+      clientSecret: env.GITHUB_CLIENT_SECRET,
+    };
+  }
+  throw new EnvError([
+    "GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET: not set. `npm start` runs a GitHub stand-in for you; " +
+      "otherwise create a GitHub OAuth app with the callback PUBLIC_URL/auth/github/callback",
   ]);
 }
 
