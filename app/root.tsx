@@ -2,6 +2,7 @@ import type { LinksFunction, MetaFunction } from "@remix-run/node";
 import { Links, Meta, Outlet, Scripts, ScrollRestoration } from "@remix-run/react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { useState, type ReactNode } from "react";
+import { SiteHeader } from "./components/site-header.tsx";
 import { createBrowserTrpcClient, TRPCProvider } from "./lib/trpc.ts";
 import stylesHref from "./styles.css";
 
@@ -38,6 +39,7 @@ export default function App() {
   return (
     <QueryClientProvider client={queryClient}>
       <TRPCProvider trpcClient={trpcClient} queryClient={queryClient}>
+        <SiteHeader />
         <Outlet />
       </TRPCProvider>
     </QueryClientProvider>

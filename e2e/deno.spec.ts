@@ -1,6 +1,10 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFreePort } from "../server/process/free-port.ts";
 import { startNodeProgram, type RunningProgram } from "../server/testing/program.ts";
+import { testEncryptionKeys } from "../server/testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../server/testing/test-database.ts";
 
 // SPEC §2: the control plane runs on Deno 2 too. This is `npm run start:deno` for the web
@@ -10,19 +14,24 @@ describe("the web program under Deno", () => {
   let database: TestDatabase;
   let web: RunningProgram;
   let baseUrl: string;
+  let dataDir: string;
   beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), "caw-deno-"));
     database = await createTestDatabase();
     const port = await findFreePort();
     baseUrl = `http://127.0.0.1:${port}`;
     web = startNodeProgram("server/start.ts", ["web", "--deno"], {
       DATABASE_URL: database.url,
       PORT: String(port),
+      ENCRYPTION_KEYS: testEncryptionKeys(),
+      DATA_DIR: dataDir,
     });
     await web.waitForLog("web server listening");
   });
   afterAll(async () => {
     await web?.stop("SIGTERM");
     await database?.drop();
+    await rm(dataDir, { recursive: true, force: true });
   });
 
   it("answers /healthz and /readyz", async () => {

@@ -22,30 +22,37 @@ const postgresUrlSchema = z.url({
 });
 
 // ENCRYPTION_KEYS: "id:base64key,id:base64key", newest first; each key is 32 random bytes.
-const encryptionKeysSchema = z
-  .string()
-  .transform((value, context) => {
-    const keys = value.split(",").map((entry) => entry.trim()).filter(Boolean).map((entry) => {
+const encryptionKeysSchema = z.string().transform((value, context) => {
+  const keys = value
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
       const [id, secret] = entry.split(":");
       const bytes = secret ? Buffer.from(secret, "base64") : Buffer.alloc(0);
-      return { id: id ?? "", secret: new Uint8Array(bytes) };
+      return { id: id ?? "", secret: new Uint8Array(bytes) as Uint8Array<ArrayBuffer> };
     });
-    const valid = keys.length > 0 && keys.every((key) => /^[\w-]{1,32}$/.test(key.id) && key.secret.length === 32);
-    if (!valid) {
-      context.addIssue({
-        code: "custom",
-        message:
-          "expected id:base64key pairs separated by commas, newest first, each key 32 random bytes " +
-          "(make one with: node -e \"console.log('k1:'+require('crypto').randomBytes(32).toString('base64'))\")",
-      });
-      return z.NEVER;
-    }
-    return keys;
-  });
+  const valid =
+    keys.length > 0 &&
+    keys.every((key) => /^[\w-]{1,32}$/.test(key.id) && key.secret.length === 32);
+  if (!valid) {
+    context.addIssue({
+      code: "custom",
+      message:
+        "expected id:base64key pairs separated by commas, newest first, each key 32 random bytes " +
+        "(make one with: node -e \"console.log('k1:'+require('crypto').randomBytes(32).toString('base64'))\")",
+    });
+    return z.NEVER;
+  }
+  return keys;
+});
 
-const loginListSchema = z
-  .string()
-  .transform((value) => value.split(",").map((login) => login.trim().toLowerCase()).filter(Boolean));
+const loginListSchema = z.string().transform((value) =>
+  value
+    .split(",")
+    .map((login) => login.trim().toLowerCase())
+    .filter(Boolean),
+);
 
 const envSchema = z.object({
   NODE_ENV: z
@@ -98,7 +105,9 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
         const name = String(issue.path[0] ?? "environment");
         const received = present[name];
         const shown =
-          received === undefined || secretNames.has(name) ? "" : ` (got ${JSON.stringify(redactUrl(received))})`;
+          received === undefined || secretNames.has(name)
+            ? ""
+            : ` (got ${JSON.stringify(redactUrl(received))})`;
         return `${name}: ${issue.message}${shown}`;
       }),
     );
@@ -144,7 +153,7 @@ export function requireDatabaseUrl(env: Env): string {
   ]);
 }
 
-export type EncryptionKeySetting = { id: string; secret: Uint8Array };
+export type EncryptionKeySetting = { id: string; secret: Uint8Array<ArrayBuffer> };
 
 /** ENCRYPTION_KEYS, which the web program needs to read and store secrets. */
 export function requireEncryptionKeys(env: Env): EncryptionKeySetting[] {
@@ -155,7 +164,12 @@ export function requireEncryptionKeys(env: Env): EncryptionKeySetting[] {
   ]);
 }
 
-export type GitHubSettings = { webUrl: string; apiUrl: string; clientId: string; clientSecret: string };
+export type GitHubSettings = {
+  webUrl: string;
+  apiUrl: string;
+  clientId: string;
+  clientSecret: string;
+};
 
 /** The GitHub OAuth app; `npm start` points these at the stand-in when none is configured. */
 export function requireGitHub(env: Env): GitHubSettings {

@@ -6,9 +6,17 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ServerBuild } from "@remix-run/node";
 import { createDb } from "../db/client.ts";
 import { readMigrationJournal } from "../db/migrate.ts";
-import { readSettingsOrExit, requireDatabaseUrl } from "./env.ts";
+import { shouldUseSecureCookies } from "./auth/lucia.ts";
+import { createKeyring } from "./crypto/envelope.ts";
+import {
+  readSettingsOrExit,
+  requireDatabaseUrl,
+  requireEncryptionKeys,
+  requireGitHub,
+} from "./env.ts";
 import { createAppServer } from "./http/app-server.ts";
 import { createHttpMetrics } from "./http/metrics.ts";
+import { createAuthRateLimiter } from "./http/request-guards.ts";
 import { createLogger } from "./logger.ts";
 import { onShutdownSignal } from "./process/shutdown.ts";
 import { createReadinessCheck } from "./services/health.ts";
@@ -16,9 +24,11 @@ import { createReadinessCheck } from "./services/health.ts";
 // The web program (SPEC §3): Remix pages, /api/trpc, probes and metrics on one node:http server.
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
-const { env, databaseUrl } = readSettingsOrExit((env) => ({
+const { env, databaseUrl, encryptionKeys, github } = readSettingsOrExit((env) => ({
   env,
   databaseUrl: requireDatabaseUrl(env),
+  encryptionKeys: requireEncryptionKeys(env),
+  github: requireGitHub(env),
 }));
 const logger = createLogger({ level: env.LOG_LEVEL, service: "web" });
 
@@ -27,14 +37,20 @@ const build = await loadRemixBuild();
 const database = createDb(databaseUrl, { applicationName: "caw-web" });
 const checkReadiness = createReadinessCheck(database.sql, await readMigrationJournal());
 const server = createAppServer({
-  env,
+  context: {
+    env,
+    db: database.db,
+    version,
+    checkReadiness,
+    keyring: await createKeyring(encryptionKeys),
+    github,
+    secureCookies: shouldUseSecureCookies(env.PUBLIC_URL),
+  },
   logger,
-  db: database.db,
-  version,
   build,
   publicDir: path.join(projectRoot, "public"),
   metrics: createHttpMetrics(),
-  checkReadiness,
+  limitAuthRequests: createAuthRateLimiter(database.db),
 });
 
 server.listen(env.PORT, env.HOST, () => {

@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFreePort } from "./process/free-port.ts";
 import { startNodeProgram } from "./testing/program.ts";
+import { testEncryptionKeys } from "./testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "./testing/test-database.ts";
 
 function isRunning(pid: number): boolean {
@@ -56,9 +57,12 @@ describe("npm start with DATABASE_URL", () => {
 
   it("migrates, runs web and worker, and stops both on Ctrl-C", async () => {
     const port = await findFreePort();
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), "caw-start-"));
     const launcher = startNodeProgram("server/start.ts", [], {
       DATABASE_URL: database.url,
       PORT: String(port),
+      DATA_DIR: dataDir,
+      ENCRYPTION_KEYS: testEncryptionKeys(),
     });
     const web = await launcher.waitForLog("web server listening");
     const worker = await launcher.waitForLog("worker ready");
@@ -68,6 +72,7 @@ describe("npm start with DATABASE_URL", () => {
     expect(await waitUntilGone(web.pid as number)).toBe(true);
     expect(await waitUntilGone(worker.pid as number)).toBe(true);
     expect(launcher.output()).not.toContain(database.url);
+    await rm(dataDir, { recursive: true, force: true });
   });
 });
 

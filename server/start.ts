@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { generateEncryptionKeySetting } from "./crypto/envelope.ts";
 import { provideDatabase, type ProvidedDatabase } from "./database/provide-database.ts";
+import { startGitHubStandIn, type GitHubStandIn } from "./github-stand-in/server.ts";
+import { readOrCreateSecretFile } from "./process/secret-file.ts";
 import { childEnvironment, readSettingsOrExit } from "./env.ts";
 import { createLogger } from "./logger.ts";
 import { onShutdownSignal } from "./process/shutdown.ts";
@@ -29,6 +32,7 @@ const env = readSettingsOrExit((env) => env);
 const logger = createLogger({ level: env.LOG_LEVEL, service: "launcher" });
 
 let database: ProvidedDatabase | undefined;
+let standIn: GitHubStandIn | undefined;
 let failed = false;
 const children = new Map<Program, ChildProcess>();
 
@@ -39,7 +43,12 @@ onShutdownSignal(logger, async (signal) => {
 
 try {
   database = await provideDatabase(env, logger);
-  for (const program of programs) children.set(program, startProgram(program, database.url));
+  const settings = {
+    DATABASE_URL: database.url,
+    ...(await oneMachineSecrets()),
+    ...(await githubSettings()),
+  };
+  for (const program of programs) children.set(program, startProgram(program, settings));
   if (programs.includes("web"))
     logger.info({ url: env.PUBLIC_URL }, `Cloud AI Workspaces is starting at ${env.PUBLIC_URL}`);
 } catch (error) {
@@ -47,7 +56,30 @@ try {
   process.exit(1);
 }
 
-function startProgram(program: Program, databaseUrl: string): ChildProcess {
+/** In the one-machine mode (no DATABASE_URL) the encryption key is generated under DATA_DIR. */
+async function oneMachineSecrets(): Promise<Record<string, string>> {
+  if (env.ENCRYPTION_KEYS || env.DATABASE_URL) return {};
+  const file = path.join(env.DATA_DIR, "secrets", "encryption-keys");
+  return {
+    ENCRYPTION_KEYS: await readOrCreateSecretFile(file, () =>
+      generateEncryptionKeySetting("local1"),
+    ),
+  };
+}
+
+/** Without a GitHub OAuth app, the built-in stand-in plays GitHub (SPEC §10). */
+async function githubSettings(): Promise<Record<string, string>> {
+  if (env.GITHUB_CLIENT_ID || !programs.includes("web")) return {};
+  standIn = await startGitHubStandIn({ dataDir: env.DATA_DIR, logger });
+  return {
+    GITHUB_URL: standIn.url,
+    GITHUB_API_URL: standIn.apiUrl,
+    GITHUB_CLIENT_ID: standIn.clientId,
+    GITHUB_CLIENT_SECRET: standIn.clientSecret,
+  };
+}
+
+function startProgram(program: Program, settings: Record<string, string>): ChildProcess {
   const [command, commandArgs] =
     useDeno && program === "web"
       ? [
@@ -58,7 +90,7 @@ function startProgram(program: Program, databaseUrl: string): ChildProcess {
   const child = spawn(command, commandArgs, {
     cwd: projectRoot,
     stdio: "inherit",
-    env: childEnvironment({ DATABASE_URL: databaseUrl }),
+    env: childEnvironment(settings),
   });
   child.once("exit", (code, signal) => {
     children.delete(program);
@@ -79,6 +111,7 @@ async function stopWhenChildrenExit(): Promise<number> {
         ),
     ),
   );
+  await standIn?.close();
   await database?.stop();
   return failed ? 1 : 0;
 }

@@ -1,4 +1,5 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { findFreePort } from "../../server/process/free-port.ts";
 import {
@@ -6,6 +7,7 @@ import {
   startNodeProgram,
   type RunningProgram,
 } from "../../server/testing/program.ts";
+import { testEncryptionKeys } from "../../server/testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../../server/testing/test-database.ts";
 
 export const artifactsDir = path.join(projectRoot, "e2e", "artifacts");
@@ -22,10 +24,14 @@ export async function startApp(): Promise<RunningApp> {
   const database = await createTestDatabase({ migrated: false });
   const port = await findFreePort();
   const baseUrl = `http://localhost:${port}`;
+  // Its own DATA_DIR: the GitHub stand-in keeps its users and repositories there.
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "caw-e2e-"));
   const launcher = startNodeProgram("server/start.ts", [], {
     DATABASE_URL: database.url,
     PORT: String(port),
     PUBLIC_URL: baseUrl,
+    DATA_DIR: dataDir,
+    ENCRYPTION_KEYS: testEncryptionKeys(),
   });
   await launcher.waitForLog("web server listening");
   await launcher.waitForLog("worker ready");
@@ -36,6 +42,7 @@ export async function startApp(): Promise<RunningApp> {
     stop: async () => {
       await launcher.stop("SIGTERM");
       await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

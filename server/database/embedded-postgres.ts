@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { access, chown, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { access, chown, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { childEnvironment } from "../env.ts";
 import type { Logger } from "../logger.ts";
 import { findFreePort } from "../process/free-port.ts";
+import { readOrCreateSecretFile } from "../process/secret-file.ts";
 import {
   findPostgresInstall,
   prepareDataFolder,
@@ -57,8 +58,9 @@ export async function startEmbeddedPostgres(
       "the postgres user cannot enter DATA_DIR; the database lives elsewhere",
     );
   }
-  const password = await readOrCreatePassword(
+  const password = await readOrCreateSecretFile(
     path.join(options.dataDir, "secrets", "postgres-password"),
+    () => randomBytes(24).toString("base64url"),
   );
   if (!(await exists(path.join(dataFolder, "PG_VERSION")))) {
     await initialiseCluster({ nativeDir, dataFolder, password, runAs, logger });
@@ -82,17 +84,6 @@ export async function startEmbeddedPostgres(
     dataFolder,
     stop: () => stopServer(server, logger),
   };
-}
-
-async function readOrCreatePassword(file: string): Promise<string> {
-  try {
-    return (await readFile(file, "utf8")).trim();
-  } catch {
-    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    const password = randomBytes(24).toString("base64url");
-    await writeFile(file, `${password}\n`, { mode: 0o600, flag: "wx" });
-    return password;
-  }
 }
 
 type ClusterPaths = {

@@ -5,14 +5,12 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import type { ServerBuild } from "@remix-run/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readMigrationJournal } from "../../db/migrate.ts";
-import { parseEnv } from "../env.ts";
-import { createLogger } from "../logger.ts";
-import { createReadinessCheck } from "../services/health.ts";
 import { projectRoot } from "../testing/program.ts";
+import { createTestLoadContext } from "../testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../testing/test-database.ts";
 import { createAppServer } from "./app-server.ts";
 import { createHttpMetrics } from "./metrics.ts";
+import { createAuthRateLimiter } from "./request-guards.ts";
 
 const run = promisify(execFile);
 
@@ -20,15 +18,14 @@ async function startServer(database: TestDatabase) {
   const build = (await import(
     pathToFileURL(path.join(projectRoot, "build", "index.js")).href
   )) as ServerBuild;
+  const { logger, requestId: _requestId, ...context } = await createTestLoadContext(database);
   const server = createAppServer({
-    env: parseEnv({}),
-    logger: createLogger({ level: "silent", service: "test" }),
-    db: database.db,
-    version: "1.2.3",
+    context,
+    logger,
     build,
     publicDir: path.join(projectRoot, "public"),
     metrics: createHttpMetrics(),
-    checkReadiness: createReadinessCheck(database.sql, await readMigrationJournal()),
+    limitAuthRequests: createAuthRateLimiter(database.db),
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

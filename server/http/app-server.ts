@@ -3,38 +3,36 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { ServerBuild } from "@remix-run/node";
 import { createRequestHandler } from "@remix-run/node";
 import sirv from "sirv";
-import type { Database } from "../../db/client.ts";
-import type { Env } from "../env.ts";
-import { toProblemDetails } from "../errors.ts";
+import { AppError, toProblemDetails } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import type { ReadinessCheck } from "../services/health.ts";
 import { sendFetchResponse, toFetchRequest } from "./fetch-adapter.ts";
+import type { AppLoadContextValue } from "./load-context.ts";
 import type { HttpMetrics } from "./metrics.ts";
 import { sendProblem } from "./problem.ts";
+import { checkRequestOrigin, type AuthRateLimiter } from "./request-guards.ts";
 
 export type AppServerOptions = {
-  env: Env;
+  /** Handed to every Remix loader and tRPC call, with a per-request logger and id. */
+  context: Omit<AppLoadContextValue, "logger" | "requestId">;
   logger: Logger;
-  db: Database;
-  version: string;
   build: ServerBuild;
   publicDir: string;
   metrics: HttpMetrics;
-  checkReadiness: ReadinessCheck;
+  limitAuthRequests: AuthRateLimiter;
 };
 
 type Handler = (req: IncomingMessage, res: ServerResponse, log: Logger) => Promise<void>;
 
 /** The control plane's one HTTP server: probes and metrics, static assets, then Remix. */
 export function createAppServer(options: AppServerOptions): http.Server {
-  const { env, logger, metrics } = options;
-  const origin = new URL(env.PUBLIC_URL).origin;
+  const { context, logger, metrics } = options;
+  const origin = new URL(context.env.PUBLIC_URL).origin;
   const handleRemix = createRequestHandler(options.build, "production");
   const serveAssets = createAssetHandler(options.publicDir);
   const routes: Record<string, Handler> = {
     "/healthz": async (_req, res) => sendJson(res, 200, { status: "ok" }),
     "/readyz": async (_req, res) => {
-      const readiness = await options.checkReadiness();
+      const readiness = await context.checkReadiness();
       sendJson(res, readiness.ready ? 200 : 503, readiness);
     },
     "/metrics": async (_req, res) => {
@@ -74,21 +72,23 @@ export function createAppServer(options: AppServerOptions): http.Server {
       const route = routes[pathname];
       if (route) return await route(req, res, log);
       if (await serveAssets(req, res)) return;
-      const loadContext = {
-        env,
-        db: options.db,
+      checkRequestOrigin(req, origin);
+      if (pathname.startsWith("/auth/"))
+        await options.limitAuthRequests(req.socket.remoteAddress ?? "unknown");
+      const response = await handleRemix(toFetchRequest(req, res, origin), {
+        ...context,
         logger: log,
         requestId,
-        version: options.version,
-        checkReadiness: options.checkReadiness,
-      };
-      const response = await handleRemix(toFetchRequest(req, res, origin), loadContext);
+      });
       await sendFetchResponse(res, response);
     } catch (error) {
       if (isClientGone(error, res)) return;
-      log.error({ err: error }, "request failed");
-      if (!res.headersSent) sendProblem(res, toProblemDetails(error, requestId));
-      else res.destroy();
+      if (error instanceof AppError) log.info({ code: error.code }, "request refused");
+      else log.error({ err: error }, "request failed");
+      if (res.headersSent) return void res.destroy();
+      const retryAfter = retryAfterOf(error);
+      if (retryAfter) res.setHeader("retry-after", String(retryAfter));
+      sendProblem(res, toProblemDetails(error, requestId));
     }
   });
 }
@@ -129,6 +129,14 @@ function setSecurityHeaders(res: ServerResponse): void {
 // A caller-supplied id is kept only if it is short and plain, so it cannot forge log lines.
 function acceptRequestId(value: string | string[] | undefined): string | undefined {
   return typeof value === "string" && /^[\w.:-]{1,100}$/.test(value) ? value : undefined;
+}
+
+function retryAfterOf(error: unknown): number | undefined {
+  const cause =
+    error instanceof AppError
+      ? (error.cause as { retryAfterSeconds?: number } | undefined)
+      : undefined;
+  return cause?.retryAfterSeconds;
 }
 
 function isClientGone(error: unknown, res: ServerResponse): boolean {

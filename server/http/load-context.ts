@@ -1,5 +1,6 @@
 import type { Database } from "../../db/client.ts";
-import type { Env } from "../env.ts";
+import type { Keyring } from "../crypto/envelope.ts";
+import type { Env, GitHubSettings } from "../env.ts";
 import type { Logger } from "../logger.ts";
 import type { ReadinessCheck } from "../services/health.ts";
 
@@ -15,6 +16,9 @@ export type AppLoadContextValue = {
   requestId: string;
   version: string;
   checkReadiness: ReadinessCheck;
+  keyring: Keyring;
+  github: GitHubSettings;
+  secureCookies: boolean;
 };
 
 declare module "@remix-run/server-runtime" {

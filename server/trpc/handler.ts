@@ -14,7 +14,8 @@ export function handleTrpcRequest(
     endpoint: trpcEndpoint,
     req: request,
     router: appRouter,
-    createContext: () => createTrpcContext({ request, loadContext }),
+    createContext: ({ resHeaders }) =>
+      createTrpcContext({ request, loadContext, responseHeaders: resHeaders }),
     onError({ error, path }) {
       if (error.code === "INTERNAL_SERVER_ERROR") {
         loadContext.logger.error({ err: error.cause ?? error, path }, "tRPC procedure failed");

@@ -39,6 +39,28 @@ export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure.use(mapAppErrors);
 
+/** Signed in by session cookie or API token; `ctx.user` is set. */
+export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (!ctx.auth.user) {
+    throw new TRPCError({
+      code: "UNAUTHORIZED",
+      message:
+        "You are not signed in. Sign in with GitHub, or send an API token as `Authorization: Bearer <token>`.",
+    });
+  }
+  return next({ ctx: { ...ctx, user: ctx.auth.user } });
+});
+
+export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
+  if (ctx.user.role !== "admin") {
+    throw new TRPCError({
+      code: "FORBIDDEN",
+      message: "Only admins can do this. Ask an admin of this install for help.",
+    });
+  }
+  return next();
+});
+
 function describeZodError(error: ZodError): string {
   const problems = error.issues.map((issue) => {
     const field = issue.path.length > 0 ? issue.path.join(".") : "input";

@@ -1,8 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readMigrationJournal } from "../../../db/migrate.ts";
-import { parseEnv } from "../../env.ts";
-import { createLogger } from "../../logger.ts";
-import { createReadinessCheck } from "../../services/health.ts";
+import { createTestLoadContext } from "../../testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../../testing/test-database.ts";
 import { createCallerFactory } from "../init.ts";
 import { appRouter } from "../root.ts";
@@ -16,13 +13,10 @@ describe("system.info", () => {
 
   it("reports the version, a healthy database and when the install was made", async () => {
     const caller = createCallerFactory(appRouter)({
-      env: parseEnv({}),
-      db: database.db,
-      logger: createLogger({ level: "silent", service: "test" }),
-      requestId: "test",
+      ...(await createTestLoadContext(database)),
       version: "9.8.7",
-      checkReadiness: createReadinessCheck(database.sql, await readMigrationJournal()),
       request: new Request("http://localhost/api/trpc/system.info"),
+      auth: { user: null, via: null, sessionId: null, cookies: [] },
     });
     const info = await caller.system.info();
     expect(info).toMatchObject({

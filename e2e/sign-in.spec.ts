@@ -1,0 +1,49 @@
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SettingsPage } from "./pages/settings-page.ts";
+import { SignInPage } from "./pages/sign-in-page.ts";
+import { screenshotPath, startApp, type RunningApp } from "./support/app.ts";
+import { launchBrowser } from "./support/browser.ts";
+
+async function callMe(baseUrl: string, token: string) {
+  const response = await fetch(`${baseUrl}/api/trpc/auth.me`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  return {
+    status: response.status,
+    body: (await response.json()) as { result?: { data: { json: { user: { login: string } } } } },
+  };
+}
+
+describe("sign in with GitHub, then use an API token", () => {
+  let app: RunningApp;
+  let browser: Browser;
+  beforeAll(async () => {
+    [app, browser] = await Promise.all([startApp(), launchBrowser()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+
+  it("signs in through the stand-in, creates a token, uses it, revokes it", async () => {
+    const page = await browser.newPage();
+    await new SignInPage(page).signInAs(app.baseUrl, "octo-dev");
+    expect(await page.getByTestId("current-user").textContent()).toBe("octo-dev");
+    await page.screenshot({ path: await screenshotPath("signed-in"), fullPage: true });
+
+    const settings = new SettingsPage(page);
+    await settings.open(app.baseUrl);
+    const token = await settings.createToken("ci script");
+    expect(token).toMatch(/^caw_/);
+    await page.screenshot({ path: await screenshotPath("settings-token-created"), fullPage: true });
+
+    const me = await callMe(app.baseUrl, token);
+    expect(me.status).toBe(200);
+    expect(me.body.result?.data.json.user.login).toBe("octo-dev");
+
+    await settings.revokeToken("ci script");
+    expect((await callMe(app.baseUrl, token)).status).toBe(401);
+    expect(app.launcher.output()).not.toContain(token);
+  });
+});

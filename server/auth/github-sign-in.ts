@@ -1,0 +1,202 @@
+import { Octokit } from "@octokit/core";
+import {
+  ArcticFetchError,
+  CodeChallengeMethod,
+  generateCodeVerifier,
+  generateState,
+  OAuth2Client,
+  OAuth2RequestError,
+} from "arctic";
+import type { Database } from "../../db/client.ts";
+import type { Keyring } from "../crypto/envelope.ts";
+import type { GitHubSettings } from "../env.ts";
+import type { Logger } from "../logger.ts";
+import { recordAuditEvent } from "../services/audit.ts";
+import { upsertGitHubUser, type GitHubProfile } from "../services/users.ts";
+import { createLucia } from "./lucia.ts";
+
+// GitHub's OAuth web flow with a state cookie and PKCE. arctic's generic client is used (its
+// GitHub provider hard-codes github.com) so GitHub Enterprise Server and the stand-in work.
+
+const scopes = ["read:user", "user:email", "repo"];
+const stateCookie = "caw_oauth_state";
+const verifierCookie = "caw_oauth_verifier";
+const cookiePath = "/auth/github";
+
+export type SignInDeps = {
+  db: Database;
+  keyring: Keyring;
+  github: GitHubSettings;
+  publicUrl: string;
+  secureCookies: boolean;
+  adminLogins: string[];
+  logger: Logger;
+};
+
+const oauthClient = (deps: Pick<SignInDeps, "github" | "publicUrl">) =>
+  new OAuth2Client(
+    deps.github.clientId,
+    deps.github.clientSecret,
+    `${deps.publicUrl}/auth/github/callback`,
+  );
+
+export function beginGitHubSignIn(
+  deps: Pick<SignInDeps, "github" | "publicUrl" | "secureCookies">,
+): Response {
+  const state = generateState();
+  const verifier = generateCodeVerifier();
+  const url = oauthClient(deps).createAuthorizationURLWithPKCE(
+    `${deps.github.webUrl}/login/oauth/authorize`,
+    state,
+    CodeChallengeMethod.S256,
+    verifier,
+    scopes,
+  );
+  const headers = new Headers({ location: url.toString(), "cache-control": "no-store" });
+  headers.append("set-cookie", flowCookie(stateCookie, state, 600, deps.secureCookies));
+  headers.append("set-cookie", flowCookie(verifierCookie, verifier, 600, deps.secureCookies));
+  return new Response(null, { status: 302, headers });
+}
+
+export async function completeGitHubSignIn(deps: SignInDeps, request: Request): Promise<Response> {
+  const params = new URL(request.url).searchParams;
+  const cookies = readCookies(request.headers.get("cookie"));
+  if (params.get("error")) {
+    return signInError(
+      400,
+      `GitHub did not authorize the sign-in (${params.get("error")}). Try again and approve the request.`,
+      deps,
+    );
+  }
+  const state = params.get("state");
+  const code = params.get("code");
+  const verifier = cookies.get(verifierCookie);
+  if (!state || !cookies.get(stateCookie) || state !== cookies.get(stateCookie) || !verifier) {
+    return signInError(
+      400,
+      "This sign-in link is invalid or has expired (the state does not match). Start again from the sign-in page.",
+      deps,
+    );
+  }
+  if (!code)
+    return signInError(
+      400,
+      "GitHub sent no authorization code. Start again from the sign-in page.",
+      deps,
+    );
+  let accessToken: string;
+  try {
+    const tokens = await oauthClient(deps).validateAuthorizationCode(
+      `${deps.github.webUrl}/login/oauth/access_token`,
+      code,
+      verifier,
+    );
+    accessToken = tokens.accessToken();
+  } catch (error) {
+    if (error instanceof OAuth2RequestError) {
+      return signInError(
+        400,
+        `GitHub refused the sign-in code (${error.code}): it was already used or has expired. Sign in again.`,
+        deps,
+      );
+    }
+    if (error instanceof ArcticFetchError) {
+      return signInError(
+        502,
+        `Could not reach GitHub at ${deps.github.webUrl}. Check GITHUB_URL and the network, then try again.`,
+        deps,
+      );
+    }
+    throw error;
+  }
+  const profile = await fetchGitHubProfile(deps.github.apiUrl, accessToken);
+  const user = await upsertGitHubUser(deps.db, deps.keyring, {
+    profile,
+    accessToken,
+    adminLogins: deps.adminLogins,
+  });
+  const lucia = createLucia(deps.db, deps.secureCookies);
+  const session = await lucia.createSession(user.id, {
+    userAgent: request.headers.get("user-agent")?.slice(0, 300) ?? null,
+  });
+  await recordAuditEvent(deps.db, {
+    actorSubject: user.auditSubject,
+    action: "auth.sign_in",
+    details: { method: "github" },
+  });
+  deps.logger.info({ userId: user.id }, "signed in");
+  const headers = new Headers({ location: "/", "cache-control": "no-store" });
+  headers.append("set-cookie", lucia.createSessionCookie(session.id).serialize());
+  clearFlowCookies(headers, deps.secureCookies);
+  return new Response(null, { status: 302, headers });
+}
+
+async function fetchGitHubProfile(apiUrl: string, accessToken: string): Promise<GitHubProfile> {
+  const octokit = new Octokit({ baseUrl: apiUrl, auth: accessToken });
+  const [{ data: user }, { data: emails }] = await Promise.all([
+    octokit.request("GET /user"),
+    octokit.request("GET /user/emails"),
+  ]);
+  const primary = emails.find((email) => email.primary && email.verified);
+  return {
+    id: Number(user.id),
+    login: user.login,
+    name: user.name ?? null,
+    email: primary?.email ?? null,
+    avatarUrl: user.avatar_url || null,
+  };
+}
+
+export async function signOut(
+  deps: Pick<SignInDeps, "db" | "secureCookies">,
+  request: Request,
+): Promise<Response> {
+  const lucia = createLucia(deps.db, deps.secureCookies);
+  const sessionId = lucia.readSessionCookie(request.headers.get("cookie") ?? "");
+  if (sessionId) {
+    const { session, user } = await lucia.validateSession(sessionId);
+    if (session) {
+      await lucia.invalidateSession(session.id);
+      await recordAuditEvent(deps.db, { actorSubject: user.auditSubject, action: "auth.sign_out" });
+    }
+  }
+  const headers = new Headers({ location: "/login", "cache-control": "no-store" });
+  headers.append("set-cookie", lucia.createBlankSessionCookie().serialize());
+  return new Response(null, { status: 302, headers });
+}
+
+function signInError(
+  status: number,
+  message: string,
+  deps: Pick<SignInDeps, "secureCookies">,
+): Response {
+  const headers = new Headers({
+    "content-type": "text/html; charset=utf-8",
+    "cache-control": "no-store",
+  });
+  clearFlowCookies(headers, deps.secureCookies);
+  const body = `<!doctype html><meta charset="utf-8"><title>Sign-in failed</title><main style="font-family:system-ui;max-width:40rem;margin:3rem auto"><h1>Sign-in failed</h1><p data-testid="sign-in-error">${escapeHtml(message)}</p><p><a href="/login">Back to sign-in</a></p></main>`;
+  return new Response(body, { status, headers });
+}
+
+function flowCookie(name: string, value: string, maxAge: number, secure: boolean): string {
+  return `${name}=${value}; Path=${cookiePath}; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`;
+}
+
+function clearFlowCookies(headers: Headers, secure: boolean): void {
+  headers.append("set-cookie", flowCookie(stateCookie, "", 0, secure));
+  headers.append("set-cookie", flowCookie(verifierCookie, "", 0, secure));
+}
+
+function readCookies(header: string | null): Map<string, string> {
+  const cookies = new Map<string, string>();
+  for (const part of (header ?? "").split(";")) {
+    const index = part.indexOf("=");
+    if (index > 0) cookies.set(part.slice(0, index).trim(), part.slice(index + 1).trim());
+  }
+  return cookies;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
+}

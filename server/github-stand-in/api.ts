@@ -1,0 +1,155 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { StandInContext } from "./context.ts";
+import { documentationUrl, parseTokenAuth, sendJson, sendNotFound } from "./http-io.ts";
+import {
+  fullName,
+  listBranches,
+  listRepositoryNames,
+  readRepositoryFacts,
+  repositoryExists,
+  stableId,
+  type RepositoryFacts,
+} from "./repos.ts";
+import type { StandInUser } from "./store.ts";
+
+// The REST endpoints the control plane calls, answered in GitHub's shapes under /api/v3
+// (the GitHub Enterprise Server layout, so GITHUB_API_URL is simply `${url}/api/v3`).
+
+type ApiRequest = { context: StandInContext; url: URL; user: StandInUser; res: ServerResponse };
+
+const defaultPerPage = 30;
+const maxPerPage = 100;
+
+export async function handleApiRequest(
+  context: StandInContext,
+  req: IncomingMessage,
+  url: URL,
+  res: ServerResponse,
+): Promise<void> {
+  const token = parseTokenAuth(req.headers.authorization);
+  const grant = token ? context.store.findToken(token) : undefined;
+  if (!grant) {
+    sendJson(res, 401, { message: "Bad credentials", documentation_url: documentationUrl });
+    return;
+  }
+  res.setHeader("x-oauth-scopes", grant.scope.split(",").join(", "));
+  const path = url.pathname.slice("/api/v3".length).replace(/\/+$/, "");
+  const request: ApiRequest = { context, url, user: grant.user, res };
+  if (req.method !== "GET") return sendNotFound(res);
+  if (path === "/user") return sendJson(res, 200, describeUser(context, grant.user));
+  if (path === "/user/emails") return sendJson(res, 200, [describeEmail(grant.user)]);
+  if (path === "/user/repos") return listUserRepositories(request);
+  const repoPath = /^\/repos\/([^/]+)\/([^/]+)(\/branches)?$/.exec(path);
+  if (repoPath?.[1] && repoPath[2]) {
+    const repo = { owner: repoPath[1], name: repoPath[2] };
+    if (!(await repositoryExists(context.reposDir, repo))) return sendNotFound(res);
+    if (repoPath[3]) return listRepositoryBranches(request, repo);
+    const facts = await readRepositoryFacts(context.reposDir, repo);
+    return sendJson(res, 200, describeRepository(context, facts));
+  }
+  sendNotFound(res);
+}
+
+async function listUserRepositories({ context, url, res }: ApiRequest): Promise<void> {
+  const names = await listRepositoryNames(context.reposDir);
+  const page = selectPage(context, url, names);
+  const facts = await Promise.all(
+    page.items.map((repo) => readRepositoryFacts(context.reposDir, repo)),
+  );
+  sendJson(
+    res,
+    200,
+    facts.map((repo) => describeRepository(context, repo)),
+    page.headers,
+  );
+}
+
+async function listRepositoryBranches(
+  { context, url, res }: ApiRequest,
+  repo: { owner: string; name: string },
+): Promise<void> {
+  const page = selectPage(context, url, await listBranches(context.reposDir, repo));
+  const commitsUrl = `${context.apiUrl}/repos/${fullName(repo)}/commits`;
+  const branches = page.items.map((branch) => ({
+    name: branch.name,
+    commit: { sha: branch.sha, url: `${commitsUrl}/${branch.sha}` },
+    protected: false,
+  }));
+  sendJson(res, 200, branches, page.headers);
+}
+
+function describeUser(context: StandInContext, user: StandInUser) {
+  return {
+    login: user.login,
+    id: user.id,
+    node_id: nodeId("04:User", user.id),
+    avatar_url: `${context.url}/avatars/${user.login}.png`,
+    name: user.name,
+    email: null,
+    type: "User",
+    html_url: `${context.url}/${user.login}`,
+  };
+}
+
+function describeEmail(user: StandInUser) {
+  return {
+    email: `${user.login}@users.noreply.stand-in.invalid`,
+    primary: true,
+    verified: true,
+    visibility: "private",
+  };
+}
+
+function describeRepository(context: StandInContext, repo: RepositoryFacts) {
+  const id = stableId(`repository:${fullName(repo)}`);
+  // Owners that signed in are users; any other owner folder is treated as an organisation.
+  const user = context.store.findUser(repo.owner);
+  const ownerId = user?.id ?? stableId(`organization:${repo.owner}`);
+  const timestamp = repo.pushedAt.toISOString().replace(/\.\d{3}Z$/, "Z");
+  return {
+    id,
+    node_id: nodeId("010:Repository", id),
+    name: repo.name,
+    full_name: fullName(repo),
+    private: false,
+    owner: { login: repo.owner, id: ownerId, type: user ? "User" : "Organization" },
+    html_url: `${context.url}/${fullName(repo)}`,
+    description: repo.description,
+    default_branch: repo.defaultBranch,
+    clone_url: `${context.url}/${fullName(repo)}.git`,
+    updated_at: timestamp,
+    pushed_at: timestamp,
+  };
+}
+
+// GitHub's legacy global ids: base64 of "{length}:{Type}{id}".
+function nodeId(prefix: string, id: number): string {
+  return Buffer.from(`${prefix}${id}`).toString("base64");
+}
+
+/** Slices one page out of a list and builds GitHub's Link header for the others. */
+function selectPage<T>(context: StandInContext, url: URL, all: T[]) {
+  const perPage = Math.min(readPositive(url, "per_page") ?? defaultPerPage, maxPerPage);
+  const pageCount = Math.max(1, Math.ceil(all.length / perPage));
+  const page = readPositive(url, "page") ?? 1;
+  const items = all.slice((page - 1) * perPage, page * perPage);
+  const link = (number: number, rel: string) => {
+    const target = new URL(`${context.url}${url.pathname}`);
+    for (const [name, value] of url.searchParams) target.searchParams.set(name, value);
+    target.searchParams.set("per_page", String(perPage));
+    target.searchParams.set("page", String(number));
+    return `<${target.href}>; rel="${rel}"`;
+  };
+  const links: string[] = [];
+  // The order GitHub uses: prev, next, last, first.
+  if (page > 1) links.push(link(Math.min(page - 1, pageCount), "prev"));
+  if (page < pageCount) links.push(link(page + 1, "next"), link(pageCount, "last"));
+  if (page > 1) links.push(link(1, "first"));
+  const headers: Record<string, string> = links.length > 0 ? { link: links.join(", ") } : {};
+  return { items, headers };
+}
+
+function readPositive(url: URL, name: string): number | undefined {
+  const value = Number(url.searchParams.get(name));
+  return Number.isInteger(value) && value > 0 ? value : undefined;
+}

@@ -1,0 +1,168 @@
+import { createHash, randomBytes, randomInt, timingSafeEqual } from "node:crypto";
+import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+
+// Everything the stand-in must remember across restarts, in one small JSON file. Access
+// tokens are kept only as SHA-256 hashes, so the file never holds a usable credential
+// except the OAuth client secret (which is why it is written with mode 0600).
+
+const stateSchema = z.object({
+  version: z.literal(1),
+  client: z.object({ id: z.string().min(1), secret: z.string().min(1) }),
+  users: z.record(z.string(), z.object({ id: z.number().int(), name: z.string() })),
+  tokens: z.record(z.string(), z.object({ login: z.string(), scope: z.string() })),
+});
+
+type State = z.output<typeof stateSchema>;
+
+export type StandInUser = { login: string; id: number; name: string };
+
+export type PendingCode = {
+  login: string;
+  clientId: string;
+  redirectUri: string;
+  scope: string;
+  codeChallenge: string | undefined;
+  expiresAt: number;
+};
+
+export type StandInStore = {
+  client: { id: string; secret: string };
+  listUsers: () => StandInUser[];
+  findUser: (login: string) => StandInUser | undefined;
+  ensureUser: (login: string) => Promise<StandInUser>;
+  issueToken: (login: string, scope: string) => Promise<string>;
+  /** The user and granted scope behind an access token, if it is one we issued. */
+  findToken: (token: string) => { user: StandInUser; scope: string } | undefined;
+  createCode: (grant: Omit<PendingCode, "expiresAt">) => string;
+  /** Returns the grant behind a code and forgets it: a code works once, even if refused. */
+  takeCode: (code: string) => PendingCode | undefined;
+  /** Resolves once every state change so far is on disk. */
+  flush: () => Promise<void>;
+};
+
+const codeLifetimeMs = 10 * 60 * 1000;
+const firstUserId = 1001;
+const alphanumerics = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+export async function openStandInStore(githubDir: string): Promise<StandInStore> {
+  const file = path.join(githubDir, "stand-in.json");
+  await mkdir(githubDir, { recursive: true, mode: 0o700 });
+  const loaded = await readState(file);
+  const state = loaded ?? createState();
+  let saving = loaded ? Promise.resolve() : writeState(file, state);
+  const save = () => {
+    // Writes run one after another so an older snapshot never lands after a newer one.
+    saving = saving.then(() => writeState(file, state));
+    return saving;
+  };
+  const codes = new Map<string, PendingCode>();
+  const findUser = (login: string) => findUserIn(state, login);
+
+  return {
+    client: state.client,
+    listUsers: () => Object.entries(state.users).map(([login, user]) => ({ login, ...user })),
+    findUser,
+    ensureUser: async (login) => {
+      const existing = findUser(login);
+      if (existing) return existing;
+      const ids = Object.values(state.users).map((user) => user.id);
+      const user = { id: Math.max(firstUserId - 1, ...ids) + 1, name: capitalize(login) };
+      state.users[login] = user;
+      await save();
+      return { login, ...user };
+    },
+    issueToken: async (login, scope) => {
+      const token = `gho_${randomString(36)}`;
+      state.tokens[hashToken(token)] = { login, scope };
+      await save();
+      return token;
+    },
+    findToken: (token) => {
+      const grant = state.tokens[hashToken(token)];
+      const user = grant && findUser(grant.login);
+      return grant && user ? { user, scope: grant.scope } : undefined;
+    },
+    createCode: (grant) => {
+      const now = Date.now();
+      for (const [code, pending] of codes) if (pending.expiresAt <= now) codes.delete(code);
+      const code = randomBytes(20).toString("hex");
+      codes.set(code, { ...grant, expiresAt: now + codeLifetimeMs });
+      return code;
+    },
+    takeCode: (code) => {
+      const pending = codes.get(code);
+      codes.delete(code);
+      return pending && pending.expiresAt > Date.now() ? pending : undefined;
+    },
+    flush: () => saving,
+  };
+}
+
+/** Compares two secrets without leaking through timing how much of them matched. */
+export function secretsMatch(given: string, expected: string): boolean {
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+function createState(): State {
+  return {
+    version: 1,
+    client: {
+      id: `Iv1.${randomBytes(8).toString("hex")}`,
+      secret: randomBytes(20).toString("hex"),
+    },
+    users: {},
+    tokens: {},
+  };
+}
+
+async function readState(file: string): Promise<State | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+  try {
+    return stateSchema.parse(JSON.parse(text));
+  } catch {
+    throw new Error(
+      `the GitHub stand-in state file ${file} is damaged; delete it to start over ` +
+        "(every stand-in user then has to sign in again)",
+    );
+  }
+}
+
+async function writeState(file: string, state: State): Promise<void> {
+  // Write a sibling and rename it over the old file so a crash never leaves half a file.
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  await chmod(temporary, 0o600);
+  await rename(temporary, file);
+}
+
+// GitHub logins are case-insensitive: "Alice" and "alice" are the same account.
+function findUserIn(state: State, login: string): StandInUser | undefined {
+  const wanted = login.toLowerCase();
+  const found = Object.entries(state.users).find(([known]) => known.toLowerCase() === wanted);
+  return found ? { login: found[0], ...found[1] } : undefined;
+}
+
+function hashToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+function randomString(length: number): string {
+  let text = "";
+  for (let index = 0; index < length; index++)
+    text += alphanumerics[randomInt(alphanumerics.length)];
+  return text;
+}
+
+function capitalize(login: string): string {
+  return login.charAt(0).toUpperCase() + login.slice(1);
+}

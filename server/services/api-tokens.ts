@@ -1,0 +1,126 @@
+import { createHash, randomBytes } from "node:crypto";
+import { and, desc, eq, gt, isNull, lt, or } from "drizzle-orm";
+import type { Database } from "../../db/client.ts";
+import { apiTokens } from "../../db/schema.ts";
+import { AppError } from "../errors.ts";
+import { recordAuditEvent } from "./audit.ts";
+
+// Personal API tokens (SPEC §4): shown once, stored as SHA-256, revocable, optional expiry.
+
+const tokenPrefix = "caw_";
+const lastUsedResolutionMs = 60_000;
+
+export type TokenOwner = { userId: string; auditSubject: string };
+
+export function hashApiToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+export async function createApiToken(
+  db: Database,
+  owner: TokenOwner,
+  input: { name: string; expiresInDays?: number },
+) {
+  const token = `${tokenPrefix}${randomBytes(32).toString("base64url")}`;
+  const expiresAt = input.expiresInDays
+    ? new Date(Date.now() + input.expiresInDays * 86_400_000)
+    : null;
+  const [row] = await db
+    .insert(apiTokens)
+    .values({
+      userId: owner.userId,
+      name: input.name,
+      tokenHash: hashApiToken(token),
+      prefix: token.slice(0, 12),
+      expiresAt,
+    })
+    .returning({
+      id: apiTokens.id,
+      name: apiTokens.name,
+      prefix: apiTokens.prefix,
+      expiresAt: apiTokens.expiresAt,
+      createdAt: apiTokens.createdAt,
+    });
+  await recordAuditEvent(db, {
+    actorSubject: owner.auditSubject,
+    action: "api_token.create",
+    targetType: "api_token",
+    targetId: row!.id,
+  });
+  return { ...row!, token };
+}
+
+export async function listApiTokens(db: Database, owner: TokenOwner) {
+  return db
+    .select({
+      id: apiTokens.id,
+      name: apiTokens.name,
+      prefix: apiTokens.prefix,
+      expiresAt: apiTokens.expiresAt,
+      lastUsedAt: apiTokens.lastUsedAt,
+      revokedAt: apiTokens.revokedAt,
+      createdAt: apiTokens.createdAt,
+    })
+    .from(apiTokens)
+    .where(eq(apiTokens.userId, owner.userId))
+    .orderBy(desc(apiTokens.createdAt));
+}
+
+export async function revokeApiToken(
+  db: Database,
+  owner: TokenOwner,
+  tokenId: string,
+): Promise<void> {
+  const revoked = await db
+    .update(apiTokens)
+    .set({ revokedAt: new Date() })
+    .where(
+      and(
+        eq(apiTokens.id, tokenId),
+        eq(apiTokens.userId, owner.userId),
+        isNull(apiTokens.revokedAt),
+      ),
+    )
+    .returning({ id: apiTokens.id });
+  if (revoked.length === 0) {
+    throw new AppError(
+      "NOT_FOUND",
+      "No active API token with that id. List your tokens with tokens.list.",
+    );
+  }
+  await recordAuditEvent(db, {
+    actorSubject: owner.auditSubject,
+    action: "api_token.revoke",
+    targetType: "api_token",
+    targetId: tokenId,
+  });
+}
+
+/** The user id behind a live token, or null; records when it was last used (to the minute). */
+export async function authenticateApiToken(db: Database, token: string): Promise<string | null> {
+  if (!token.startsWith(tokenPrefix)) return null;
+  const now = new Date();
+  const [row] = await db
+    .select({ id: apiTokens.id, userId: apiTokens.userId, lastUsedAt: apiTokens.lastUsedAt })
+    .from(apiTokens)
+    .where(
+      and(
+        eq(apiTokens.tokenHash, hashApiToken(token)),
+        isNull(apiTokens.revokedAt),
+        or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now)),
+      ),
+    );
+  if (!row) return null;
+  if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > lastUsedResolutionMs) {
+    await db
+      .update(apiTokens)
+      .set({ lastUsedAt: now })
+      .where(
+        and(
+          eq(apiTokens.id, row.id),
+          or(isNull(apiTokens.lastUsedAt), lt(apiTokens.lastUsedAt, now)),
+        ),
+      );
+  }
+  return row.userId;
+}

@@ -1,0 +1,91 @@
+import { count, eq, sql } from "drizzle-orm";
+import type { Database } from "../../db/client.ts";
+import { users, type UserRole } from "../../db/schema.ts";
+import { encryptSecret, type Keyring } from "../crypto/envelope.ts";
+import { AppError } from "../errors.ts";
+import { recordAuditEvent } from "./audit.ts";
+
+export type GitHubProfile = {
+  id: number;
+  login: string;
+  name: string | null;
+  email: string | null;
+  avatarUrl: string | null;
+};
+
+const firstUserLockId = 7_461_923_202;
+
+/** Where a user's encrypted GitHub token belongs; binds the ciphertext to that row. */
+export const githubTokenContext = (userId: string) => `users.github_token:${userId}`;
+
+/**
+ * Creates or refreshes the user behind a GitHub sign-in and stores their GitHub token
+ * encrypted. The first user of an install, and logins in ADMIN_GITHUB_LOGINS, are admins.
+ */
+export async function upsertGitHubUser(
+  db: Database,
+  keyring: Keyring,
+  input: { profile: GitHubProfile; accessToken: string; adminLogins: string[] },
+) {
+  const { profile } = input;
+  const listedAdmin = input.adminLogins.includes(profile.login.toLowerCase());
+  const user = await db.transaction(async (tx) => {
+    // Serialises first sign-ins so exactly one user can become the first admin.
+    await tx.execute(sql`select pg_advisory_xact_lock(${firstUserLockId})`);
+    const [existing] = await tx.select().from(users).where(eq(users.githubId, profile.id));
+    const [{ total }] = (await tx.select({ total: count() }).from(users)) as [{ total: number }];
+    const role: UserRole =
+      listedAdmin || total === 0 || existing?.role === "admin" ? "admin" : "member";
+    const values = {
+      login: profile.login,
+      name: profile.name,
+      email: profile.email,
+      avatarUrl: profile.avatarUrl,
+      role,
+      updatedAt: new Date(),
+    };
+    const [row] = existing
+      ? await tx.update(users).set(values).where(eq(users.id, existing.id)).returning()
+      : await tx
+          .insert(users)
+          .values({ ...values, githubId: profile.id })
+          .returning();
+    return row!;
+  });
+  const githubTokenEncrypted = await encryptSecret(
+    keyring,
+    input.accessToken,
+    githubTokenContext(user.id),
+  );
+  await db.update(users).set({ githubTokenEncrypted }).where(eq(users.id, user.id));
+  return user;
+}
+
+export async function getUserById(db: Database, userId: string) {
+  const [user] = await db.select().from(users).where(eq(users.id, userId));
+  return user ?? null;
+}
+
+/**
+ * Deletes every row of the user (sessions and tokens cascade). Their audit entries stay,
+ * pointing at a pseudonym nothing links back to any more. Workspaces, VMs and DNS records
+ * join this once they exist (SPEC §4: those go first).
+ */
+export async function deleteAccount(
+  db: Database,
+  userId: string,
+  confirmLogin: string,
+): Promise<void> {
+  const user = await getUserById(db, userId);
+  if (!user) throw new AppError("NOT_FOUND", "This account no longer exists.");
+  if (confirmLogin !== user.login) {
+    throw new AppError(
+      "BAD_REQUEST",
+      `Type your GitHub login "${user.login}" exactly to confirm the deletion.`,
+    );
+  }
+  await db.transaction(async (tx) => {
+    await recordAuditEvent(tx, { actorSubject: user.auditSubject, action: "account.delete" });
+    await tx.delete(users).where(eq(users.id, userId));
+  });
+}
