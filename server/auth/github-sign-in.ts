@@ -6,6 +6,8 @@ import {
   generateState,
   OAuth2Client,
   OAuth2RequestError,
+  UnexpectedErrorResponseBodyError,
+  UnexpectedResponseError,
 } from "arctic";
 import type { Database } from "../../db/client.ts";
 import type { Keyring } from "../crypto/envelope.ts";
@@ -91,19 +93,26 @@ export async function completeGitHubSignIn(deps: SignInDeps, request: Request): 
       code,
       verifier,
     );
+    // GitHub reports a refused code as HTTP 200 with an `error` field.
+    const refusal = (tokens.data as { error?: unknown }).error;
+    if (typeof refusal === "string") return refusedCode(refusal, deps);
     accessToken = tokens.accessToken();
   } catch (error) {
-    if (error instanceof OAuth2RequestError) {
-      return signInError(
-        400,
-        `GitHub refused the sign-in code (${error.code}): it was already used or has expired. Sign in again.`,
-        deps,
-      );
-    }
+    if (error instanceof OAuth2RequestError) return refusedCode(error.code, deps);
     if (error instanceof ArcticFetchError) {
       return signInError(
         502,
         `Could not reach GitHub at ${deps.github.webUrl}. Check GITHUB_URL and the network, then try again.`,
+        deps,
+      );
+    }
+    if (
+      error instanceof UnexpectedResponseError ||
+      error instanceof UnexpectedErrorResponseBodyError
+    ) {
+      return signInError(
+        502,
+        `GitHub answered the sign-in unexpectedly (HTTP ${error.status}). Check GITHUB_URL, then try again.`,
         deps,
       );
     }
@@ -163,6 +172,14 @@ export async function signOut(
   const headers = new Headers({ location: "/login", "cache-control": "no-store" });
   headers.append("set-cookie", lucia.createBlankSessionCookie().serialize());
   return new Response(null, { status: 302, headers });
+}
+
+function refusedCode(code: string, deps: Pick<SignInDeps, "secureCookies">): Response {
+  return signInError(
+    400,
+    `GitHub refused the sign-in code (${code}): it was already used or has expired. Sign in again.`,
+    deps,
+  );
 }
 
 function signInError(

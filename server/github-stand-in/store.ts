@@ -53,14 +53,15 @@ export async function openStandInStore(githubDir: string): Promise<StandInStore>
   const state = loaded ?? createState();
   let saving = loaded ? Promise.resolve() : writeState(file, state);
   const save = () => {
-    // Writes run one after another so an older snapshot never lands after a newer one.
-    saving = saving.then(() => writeState(file, state));
+    // Writes run one after another so an older snapshot never lands after a newer one; a
+    // failed write is reported to its caller and does not block the ones after it.
+    saving = saving.catch(() => {}).then(() => writeState(file, state));
     return saving;
   };
-  const codes = new Map<string, PendingCode>();
   const findUser = (login: string) => findUserIn(state, login);
 
   return {
+    ...createCodeBook(),
     client: state.client,
     listUsers: () => Object.entries(state.users).map(([login, user]) => ({ login, ...user })),
     findUser,
@@ -84,6 +85,14 @@ export async function openStandInStore(githubDir: string): Promise<StandInStore>
       const user = grant && findUser(grant.login);
       return grant && user ? { user, scope: grant.scope } : undefined;
     },
+    flush: () => saving,
+  };
+}
+
+// Codes live only in memory: they last ten minutes, so a restart losing them costs one retry.
+function createCodeBook(): Pick<StandInStore, "createCode" | "takeCode"> {
+  const codes = new Map<string, PendingCode>();
+  return {
     createCode: (grant) => {
       const now = Date.now();
       for (const [code, pending] of codes) if (pending.expiresAt <= now) codes.delete(code);
@@ -96,7 +105,6 @@ export async function openStandInStore(githubDir: string): Promise<StandInStore>
       codes.delete(code);
       return pending && pending.expiresAt > Date.now() ? pending : undefined;
     },
-    flush: () => saving,
   };
 }
 
