@@ -3,7 +3,6 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCgiHeaders } from "./git-http.ts";
-import { runGit } from "./run-git.ts";
 import { sampleRepository } from "./seed.ts";
 import {
   cloneUrl,
@@ -75,28 +74,6 @@ describe("git over HTTP", () => {
       ["feature", head],
       ["main", head],
     ]);
-  });
-
-  it("passes gzip-compressed requests through, as git sends for long negotiations", async () => {
-    const upstream = path.join(workDir, "upstream");
-    const behind = path.join(workDir, "behind");
-    await runClientGit(["clone", "--quiet", cloneUrl(stand.standIn, token), upstream]);
-    await runClientGit(["clone", "--quiet", cloneUrl(stand.standIn, token), behind]);
-    await runClientGit(["commit", "--quiet", "--allow-empty", "-m", "Upstream change"], upstream);
-    await runClientGit(["push", "--quiet", "origin", "HEAD:gzip-test"], upstream);
-    // Enough local commits that the "have" lines pass git's 1 KiB threshold for gzip.
-    for (let index = 0; index < 40; index++) {
-      await runClientGit(["commit", "--quiet", "--allow-empty", "-m", `Local ${index}`], behind);
-    }
-    const trace = path.join(workDir, "curl-trace.txt");
-    await runGit(["fetch", "--quiet", "origin"], {
-      cwd: behind,
-      env: { GIT_TRACE_CURL: trace, GIT_TRACE_CURL_NO_DATA: "1" },
-    });
-    expect(await readFile(trace, "utf8")).toContain("Content-Encoding: gzip");
-    expect(
-      (await runClientGit(["log", "-1", "--format=%s", "origin/gzip-test"], behind)).trim(),
-    ).toBe("Upstream change");
   });
 
   it("answers 404 for unknown repositories and names that try to leave the repository folder", async () => {
