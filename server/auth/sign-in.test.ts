@@ -212,7 +212,9 @@ describe("GitHub sign-in", () => {
     expect(deleted.status).toBe(200);
     // Distinctive values only: a short number like the GitHub id could match any hash or time.
     const traces = [user!.id, `"${user!.login}"`];
-    expect(await database.db.select().from(users).where(eq(users.githubId, user!.githubId))).toEqual([]);
+    expect(
+      await database.db.select().from(users).where(eq(users.githubId, user!.githubId)),
+    ).toEqual([]);
     const tables = await database.sql<{ table_name: string }[]>`
       select table_name from information_schema.tables where table_schema = 'public'`;
     for (const { table_name } of tables) {
