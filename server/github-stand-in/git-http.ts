@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { childEnvironment } from "../env.ts";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { StandInContext } from "./context.ts";
 import { parseBasicAuth } from "./http-io.ts";
@@ -69,7 +70,7 @@ function buildCgiEnvironment(
 ): Record<string, string> {
   // Only what http-backend needs: the server's own environment (and its secrets) stays out.
   const env: Record<string, string> = {
-    PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+    PATH: childEnvironment({}).PATH ?? "/usr/local/bin:/usr/bin:/bin",
     GIT_CONFIG_NOSYSTEM: "1",
     GIT_PROJECT_ROOT: context.reposDir,
     GIT_HTTP_EXPORT_ALL: "1",

@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { childEnvironment } from "../env.ts";
 
 export type GitOptions = { cwd?: string; env?: Record<string, string> };
 
@@ -12,13 +13,12 @@ export async function runGit(args: string[], options: GitOptions = {}): Promise<
         cwd: options.cwd,
         // The system and user git configuration (signing, hooks, default branch) must not
         // change what the stand-in does.
-        env: {
-          ...process.env,
+        env: childEnvironment({
           GIT_CONFIG_NOSYSTEM: "1",
           GIT_CONFIG_GLOBAL: "/dev/null",
           GIT_TERMINAL_PROMPT: "0",
           ...options.env,
-        },
+        }),
         maxBuffer: 16 * 1024 * 1024,
       },
       (error, stdout, stderr) => {
