@@ -44,6 +44,12 @@ describe("sign in with GitHub, then use an API token", () => {
 
     await settings.revokeToken("ci script");
     expect((await callMe(app.baseUrl, token)).status).toBe(401);
-    expect(app.launcher.output()).not.toContain(token);
+    const session = (await page.context().cookies()).find(
+      (cookie) => cookie.name === "caw_session",
+    );
+    expect(session?.value.length).toBeGreaterThan(16);
+    expect(app.launcher.output()).toContain('"path":"/settings"');
+    for (const secret of [token, session!.value])
+      expect(app.launcher.output()).not.toContain(secret);
   });
 });

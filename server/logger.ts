@@ -1,4 +1,4 @@
-import { pino, stdTimeFunctions, type Logger } from "pino";
+import { pino, stdTimeFunctions, type DestinationStream, type Logger } from "pino";
 
 export type { Logger };
 
@@ -20,12 +20,18 @@ const redactedPaths = [
   'headers["set-cookie"]',
 ];
 
-export function createLogger(options: { level: string; service: string }): Logger {
-  return pino({
+export function createLogger(options: {
+  level: string;
+  service: string;
+  /** Where lines go; standard output unless given (tests capture them). */
+  destination?: DestinationStream;
+}): Logger {
+  const settings = {
     level: options.level,
     base: { service: options.service, pid: process.pid },
     timestamp: stdTimeFunctions.isoTime,
     redact: { paths: redactedPaths, censor: "[redacted]" },
-    formatters: { level: (label) => ({ level: label }) },
-  });
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
+  return options.destination ? pino(settings, options.destination) : pino(settings);
 }

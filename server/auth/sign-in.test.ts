@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { Writable } from "node:stream";
 import { pathToFileURL } from "node:url";
 import type { ServerBuild } from "@remix-run/node";
 import { eq, sql } from "drizzle-orm";
@@ -12,33 +13,52 @@ import { createAppServer } from "../http/app-server.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
 import { createAuthRateLimiter } from "../http/request-guards.ts";
 import { createLogger } from "../logger.ts";
+import { decryptSecret, type Keyring } from "../crypto/envelope.ts";
 import { verifyAuditChain } from "../services/audit.ts";
+import { githubTokenContext } from "../services/users.ts";
 import { projectRoot } from "../testing/program.ts";
 import { createTestLoadContext } from "../testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../testing/test-database.ts";
 
 // The sign-in flow end to end over real HTTP: our web server (real Remix build) and the
-// GitHub stand-in, both on loopback, driven by fetch with a hand-kept cookie jar.
+// GitHub stand-in, both on loopback, driven by fetch with a hand-kept cookie jar. Both log
+// at trace level into `logLines`; every secret the run handles is kept in `secrets`, and the
+// last test checks that no log line holds any of them.
+
+const logLines: string[] = [];
+const secrets = new Set<string>();
+const capture = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    logLines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+    done();
+  },
+});
+const capturingLogger = (service: string) =>
+  createLogger({ level: "trace", service, destination: capture });
 
 let database: TestDatabase;
 let standIn: GitHubStandIn;
 let base: string;
 let closeServer: () => Promise<void>;
 let dataDir: string;
+let keyring: Keyring;
 
 beforeAll(async () => {
   database = await createTestDatabase();
   dataDir = await mkdtemp(path.join(os.tmpdir(), "caw-signin-"));
   standIn = await startGitHubStandIn({
     dataDir,
-    logger: createLogger({ level: "silent", service: "stand-in" }),
+    logger: capturingLogger("stand-in"),
   });
+  secrets.add(standIn.clientSecret);
   const build = (await import(
     pathToFileURL(path.join(projectRoot, "build", "index.js")).href
   )) as ServerBuild;
+  const context = await contextFor();
+  keyring = context.keyring;
   const server = createAppServer({
     context: {
-      ...(await contextFor()),
+      ...context,
       github: {
         webUrl: standIn.url,
         apiUrl: standIn.apiUrl,
@@ -46,7 +66,7 @@ beforeAll(async () => {
         clientSecret: standIn.clientSecret,
       },
     },
-    logger: createLogger({ level: "silent", service: "test" }),
+    logger: capturingLogger("web"),
     build,
     publicDir: path.join(projectRoot, "public"),
     metrics: createHttpMetrics(),
@@ -72,11 +92,14 @@ async function contextFor() {
   return { ...context, env: { ...context.env, PUBLIC_URL: "http://127.0.0.1" } };
 }
 
-const cookiesOf = (response: Response) =>
-  response.headers
-    .getSetCookie()
-    .map((cookie) => cookie.split(";")[0]!)
-    .join("; ");
+const cookiesOf = (response: Response) => {
+  const pairs = response.headers.getSetCookie().map((cookie) => cookie.split(";")[0]!);
+  for (const pair of pairs) {
+    const value = pair.slice(pair.indexOf("=") + 1);
+    if (value.length >= 16) secrets.add(value);
+  }
+  return pairs.join("; ");
+};
 
 /** Starts a sign-in and has the stand-in authorize `login`; returns the callback URL and flow cookies. */
 async function authorizeAt(login: string) {
@@ -91,11 +114,21 @@ async function authorizeAt(login: string) {
     redirect: "manual",
   });
   const callback = new URL(granted.headers.get("location")!);
+  secrets.add(callback.searchParams.get("code")!);
+  secrets.add(callback.searchParams.get("state")!);
   return {
     callbackPath: `${callback.pathname}${callback.search}`,
     flowCookies: cookiesOf(start),
     callback,
   };
+}
+
+/** Keeps the user's GitHub access token, decrypted, among the secrets no log may hold. */
+async function rememberGitHubToken(login: string) {
+  const [user] = await database.db.select().from(users).where(eq(users.login, login));
+  secrets.add(
+    await decryptSecret(keyring, user!.githubTokenEncrypted, githubTokenContext(user!.id)),
+  );
 }
 
 async function signIn(login: string): Promise<string> {
@@ -105,6 +138,7 @@ async function signIn(login: string): Promise<string> {
     redirect: "manual",
   });
   expect(done.status).toBe(302);
+  await rememberGitHubToken(login);
   return cookiesOf(done)
     .split("; ")
     .find((cookie) => cookie.startsWith("caw_session="))!;
@@ -199,11 +233,19 @@ describe("GitHub sign-in", () => {
       origin: "http://127.0.0.1",
       "content-type": "application/json",
     };
-    await fetch(`${base}/api/trpc/tokens.create`, {
+    const created = await fetch(`${base}/api/trpc/tokens.create`, {
       method: "POST",
       headers,
       body: JSON.stringify({ json: { name: "t" } }),
     });
+    const { token } = ((await created.json()) as { result: { data: { json: { token: string } } } })
+      .result.data.json;
+    expect(token).toMatch(/^caw_/);
+    secrets.add(token);
+    const used = await fetch(`${base}/api/trpc/auth.me`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(used.status).toBe(200);
     const deleted = await fetch(`${base}/api/trpc/account.delete`, {
       method: "POST",
       headers,
@@ -249,5 +291,17 @@ describe("rate limit on /auth", () => {
     const limited = await fetch(`${base}/auth/github`, { redirect: "manual" });
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+});
+
+// Last, so it sees the lines of every test above.
+describe("logs", () => {
+  it("hold no secret that passed through the run", () => {
+    expect(logLines.length).toBeGreaterThan(100);
+    expect(logLines.some((line) => line.includes('"path":"/auth/github/callback"'))).toBe(true);
+    expect(secrets.size).toBeGreaterThan(10);
+    for (const secret of secrets)
+      for (const line of logLines)
+        expect(line.includes(secret), `a log line holds a secret: ${line}`).toBe(false);
   });
 });
