@@ -52,4 +52,31 @@ describe("sign in with GitHub, then use an API token", () => {
     for (const secret of [token, session!.value])
       expect(app.launcher.output()).not.toContain(secret);
   });
+
+  it("lists the sessions of two browsers and signs one out from the other", async () => {
+    const laptop = await browser.newContext({ userAgent: "Laptop Browser" });
+    const phone = await browser.newContext({ userAgent: "Phone Browser" });
+    const laptopPage = await laptop.newPage();
+    const phonePage = await phone.newPage();
+    await new SignInPage(laptopPage).signInAs(app.baseUrl, "two-devices");
+    await new SignInPage(phonePage).signInAs(app.baseUrl, "two-devices");
+
+    const settings = new SettingsPage(laptopPage);
+    await settings.open(app.baseUrl);
+    await settings.sessionRows.nth(1).waitFor();
+    expect(await settings.sessionRows.count()).toBe(2);
+    expect(await settings.sessionRows.filter({ hasText: "this browser" }).textContent()).toContain(
+      "Laptop Browser",
+    );
+    await laptopPage.screenshot({
+      path: await screenshotPath("settings-sessions"),
+      fullPage: true,
+    });
+    await settings.signOutSession("Phone Browser");
+    expect(await settings.sessionRows.count()).toBe(1);
+
+    await phonePage.goto(`${app.baseUrl}/settings`);
+    await phonePage.getByText("You are signed out").waitFor();
+    await Promise.all([laptop.close(), phone.close()]);
+  });
 });

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useTRPC } from "../lib/trpc.ts";
+import { ErrorAlert } from "./error-alert.tsx";
 
 export function ApiTokensSection() {
   const trpc = useTRPC();
@@ -38,23 +39,15 @@ export function ApiTokensSection() {
           Create token
         </button>
       </form>
-      {create.error ? (
-        <p role="alert" className="bad">
-          {create.error.message}
-        </p>
-      ) : null}
+      <ErrorAlert error={create.error ?? revoke.error} />
       {create.data ? (
         <p className="new-token" role="status">
           Copy your new token now; it will not be shown again:{" "}
           <code data-testid="new-token">{create.data.token}</code>
         </p>
       ) : null}
-      {tokens.isError ? (
-        <p role="alert" className="bad">
-          {tokens.error.message}
-        </p>
-      ) : null}
-      <ul className="token-list" aria-busy={tokens.isPending}>
+      <ErrorAlert error={tokens.error} />
+      <ul className="row-list" aria-busy={tokens.isPending}>
         {tokens.data?.map((token) => (
           <li key={token.id} data-testid="token-row">
             <span>

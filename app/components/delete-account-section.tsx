@@ -1,6 +1,7 @@
 import { useMutation } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useTRPC } from "../lib/trpc.ts";
+import { ErrorAlert } from "./error-alert.tsx";
 
 export function DeleteAccountSection({ login }: { login: string }) {
   const trpc = useTRPC();
@@ -25,7 +26,9 @@ export function DeleteAccountSection({ login }: { login: string }) {
       </p>
       <form onSubmit={submit} className="inline-form">
         <label>
-          Type <strong>{login}</strong> to confirm
+          <span>
+            Type <strong>{login}</strong> to confirm
+          </span>
           <input
             value={confirmLogin}
             onChange={(event) => setConfirmLogin(event.target.value)}
@@ -41,11 +44,7 @@ export function DeleteAccountSection({ login }: { login: string }) {
           Delete my account
         </button>
       </form>
-      {remove.error ? (
-        <p role="alert" className="bad">
-          {remove.error.message}
-        </p>
-      ) : null}
+      <ErrorAlert error={remove.error} />
     </section>
   );
 }

@@ -2,6 +2,7 @@ import type { MetaFunction } from "@remix-run/node";
 import { Link } from "@remix-run/react";
 import { ApiTokensSection } from "../components/api-tokens-section.tsx";
 import { DeleteAccountSection } from "../components/delete-account-section.tsx";
+import { SessionsSection } from "../components/sessions-section.tsx";
 import { useCurrentUser } from "../lib/use-current-user.ts";
 
 export const meta: MetaFunction = () => [{ title: "Settings · Cloud AI Workspaces" }];
@@ -27,6 +28,7 @@ export default function Settings() {
     <main className="page">
       <h1>Settings</h1>
       <ApiTokensSection />
+      <SessionsSection />
       <DeleteAccountSection login={user.login} />
     </main>
   );

@@ -2,9 +2,11 @@ import type { Locator, Page } from "playwright-core";
 
 export class SettingsPage {
   readonly newToken: Locator;
+  readonly sessionRows: Locator;
 
   constructor(private readonly page: Page) {
     this.newToken = page.getByTestId("new-token");
+    this.sessionRows = page.getByTestId("session-row");
   }
 
   async open(baseUrl: string): Promise<void> {
@@ -22,5 +24,12 @@ export class SettingsPage {
   async revokeToken(name: string): Promise<void> {
     await this.page.getByRole("button", { name: `Revoke ${name}` }).click();
     await this.page.getByRole("button", { name: `Revoke ${name}` }).waitFor({ state: "detached" });
+  }
+
+  /** Signs out the session whose row mentions `userAgent`, and waits for its row to go. */
+  async signOutSession(userAgent: string): Promise<void> {
+    const row = this.sessionRows.filter({ hasText: userAgent });
+    await row.getByRole("button", { name: "Sign out" }).click();
+    await row.waitFor({ state: "detached" });
   }
 }
