@@ -29,18 +29,21 @@ export function createLucia(db: Database, secureCookies: boolean) {
   });
 }
 
+/** What every request knows about its signed-in user: the row's public columns. */
+export type UserAttributes = {
+  login: string;
+  name: string | null;
+  email: string | null;
+  avatarUrl: string | null;
+  role: UserRole;
+  auditSubject: string;
+};
+
 declare module "lucia" {
   interface Register {
     Lucia: ReturnType<typeof createLucia>;
     DatabaseSessionAttributes: { userAgent: string | null };
-    DatabaseUserAttributes: {
-      login: string;
-      name: string | null;
-      email: string | null;
-      avatarUrl: string | null;
-      role: UserRole;
-      auditSubject: string;
-    };
+    DatabaseUserAttributes: UserAttributes;
   }
 }
 

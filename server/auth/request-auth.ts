@@ -1,18 +1,9 @@
 import type { Database } from "../../db/client.ts";
-import type { UserRole } from "../../db/schema.ts";
 import { authenticateApiToken } from "../services/api-tokens.ts";
 import { getUserById } from "../services/users.ts";
-import { createLucia } from "./lucia.ts";
+import { createLucia, type UserAttributes } from "./lucia.ts";
 
-export type AuthenticatedUser = {
-  id: string;
-  login: string;
-  name: string | null;
-  email: string | null;
-  avatarUrl: string | null;
-  role: UserRole;
-  auditSubject: string;
-};
+export type AuthenticatedUser = UserAttributes & { id: string };
 
 export type RequestAuth = {
   user: AuthenticatedUser | null;

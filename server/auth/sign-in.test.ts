@@ -127,7 +127,7 @@ async function authorizeAt(login: string) {
 async function rememberGitHubToken(login: string) {
   const [user] = await database.db.select().from(users).where(eq(users.login, login));
   secrets.add(
-    await decryptSecret(keyring, user!.githubTokenEncrypted, githubTokenContext(user!.id)),
+    await decryptSecret(keyring, user!.githubTokenEncrypted!, githubTokenContext(user!.id)),
   );
 }
 
