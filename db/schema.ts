@@ -10,6 +10,7 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
 
 /**
  * One row per install: its id tags metrics and audit entries, and its creation time tells
@@ -103,3 +104,165 @@ export const rateLimits = pgTable("rate_limits", {
   points: integer("points").notNull().default(0),
   expire: timestamp("expire", { withTimezone: true }),
 });
+
+/** A user's cloud credentials (SPEC §6): the secret only as an AES-GCM envelope. */
+export const credentialProviders = ["hetzner"] as const;
+export type CredentialProvider = (typeof credentialProviders)[number];
+
+export const credentials = pgTable(
+  "credentials",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    provider: text("provider", { enum: credentialProviders }).notNull(),
+    /** AES-GCM envelope bound to this row's id. */
+    secretEncrypted: text("secret_encrypted").notNull(),
+    /** The last four characters, so people can tell which token is saved. */
+    hint: text("hint").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [uniqueIndex("credentials_user_provider_unique").on(table.userId, table.provider)],
+);
+
+export const workspaceStates = [
+  "pending",
+  "provisioning",
+  "booting",
+  "running",
+  "stopping",
+  "stopped",
+  "starting",
+  "deleting",
+  "deleted",
+  "error",
+] as const;
+export type WorkspaceState = (typeof workspaceStates)[number];
+
+export const workspaceProviders = ["hetzner", "local"] as const;
+export type WorkspaceProvider = (typeof workspaceProviders)[number];
+
+export const workspaces = pgTable(
+  "workspaces",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    /** `owner/name` on GitHub (or the stand-in). */
+    repository: text("repository").notNull(),
+    branch: text("branch").notNull(),
+    provider: text("provider", { enum: workspaceProviders }).notNull(),
+    serverType: text("server_type").notNull(),
+    location: text("location").notNull(),
+    idleTimeoutMinutes: integer("idle_timeout_minutes").notNull(),
+    state: text("state", { enum: workspaceStates }).notNull().default("pending"),
+    /** Why the workspace is in `error` (or what it is doing), in words a user can act on. */
+    stateReason: text("state_reason"),
+    serverId: text("server_id"),
+    volumeId: text("volume_id"),
+    ipv4: text("ipv4"),
+    /** Where the agent answers: `https://ws-{id}.{BASE_DOMAIN}` or a loopback URL. */
+    agentUrl: text("agent_url"),
+    /** SHA-256 of the one-time bootstrap token rendered into the server's user data. */
+    bootstrapTokenHash: text("bootstrap_token_hash"),
+    bootstrapExpiresAt: timestamp("bootstrap_expires_at", { withTimezone: true }),
+    /** SHA-256 of the agent's own token, issued when it redeems the bootstrap token. */
+    agentTokenHash: text("agent_token_hash"),
+    agentVersion: text("agent_version"),
+    lastHeartbeatAt: timestamp("last_heartbeat_at", { withTimezone: true }),
+    lastActivityAt: timestamp("last_activity_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    /** Soft delete (SPEC §5): set when deletion finishes; a purge job removes the row later. */
+    deletedAt: timestamp("deleted_at", { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex("workspaces_user_name_unique")
+      .on(table.userId, table.name)
+      .where(sql`${table.deletedAt} is null`),
+    index("workspaces_user_id_index").on(table.userId),
+    uniqueIndex("workspaces_bootstrap_token_hash_unique").on(table.bootstrapTokenHash),
+    uniqueIndex("workspaces_agent_token_hash_unique").on(table.agentTokenHash),
+  ],
+);
+
+/** The timeline of a workspace: one row per state change (SPEC §5). */
+export const workspaceEvents = pgTable(
+  "workspace_events",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    occurredAt: timestamp("occurred_at", { withTimezone: true }).notNull().defaultNow(),
+    fromState: text("from_state", { enum: workspaceStates }),
+    toState: text("to_state", { enum: workspaceStates }).notNull(),
+    reason: text("reason").notNull(),
+    /** `user`, `worker`, `agent` or `system`. */
+    actor: text("actor").notNull(),
+  },
+  (table) => [index("workspace_events_workspace_id_index").on(table.workspaceId, table.id)],
+);
+
+export const jobStatuses = ["queued", "running", "succeeded", "failed", "canceled"] as const;
+export type JobStatus = (typeof jobStatuses)[number];
+
+/** The queue and the record of every job (SPEC §7). */
+export const jobs = pgTable(
+  "jobs",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    kind: text("kind").notNull(),
+    workspaceId: uuid("workspace_id").references(() => workspaces.id, { onDelete: "cascade" }),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull().default({}),
+    status: text("status", { enum: jobStatuses }).notNull().default("queued"),
+    attempts: integer("attempts").notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull().default(5),
+    runAt: timestamp("run_at", { withTimezone: true }).notNull().defaultNow(),
+    lockedBy: text("locked_by"),
+    lockedUntil: timestamp("locked_until", { withTimezone: true }),
+    lastError: text("last_error"),
+    /** Periodic jobs carry a key so only one of each is waiting at a time. */
+    uniqueKey: text("unique_key"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    startedAt: timestamp("started_at", { withTimezone: true }),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+  },
+  (table) => [
+    index("jobs_ready_index")
+      .on(table.runAt, table.id)
+      .where(sql`${table.status} = 'queued'`),
+    index("jobs_lease_index")
+      .on(table.lockedUntil)
+      .where(sql`${table.status} = 'running'`),
+    index("jobs_workspace_id_index").on(table.workspaceId),
+    // At most one running job per workspace, whatever the workers race to do.
+    uniqueIndex("jobs_one_running_per_workspace")
+      .on(table.workspaceId)
+      .where(sql`${table.status} = 'running'`),
+    uniqueIndex("jobs_unique_key_waiting")
+      .on(table.uniqueKey)
+      .where(sql`${table.status} in ('queued', 'running')`),
+    index("jobs_status_index").on(table.status, table.kind),
+  ],
+);
+
+/** Each job's log lines, shown live on the workspace page and the admin dashboard. */
+export const jobEvents = pgTable(
+  "job_events",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    jobId: bigint("job_id", { mode: "number" })
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    occurredAt: timestamp("occurred_at", { withTimezone: true }).notNull().defaultNow(),
+    level: text("level", { enum: ["info", "warn", "error"] }).notNull(),
+    message: text("message").notNull(),
+  },
+  (table) => [index("job_events_job_id_index").on(table.jobId, table.id)],
+);
