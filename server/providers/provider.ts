@@ -1,0 +1,75 @@
+// The provider interface of SPEC §8. A provider is bound to one account (for Hetzner: one
+// user's API token). Every method is safe to retry: the worker finds servers and volumes
+// by their labels before creating them, so a retried or re-taken job never makes a second.
+
+export const managedByLabel = { "managed-by": "cloud-ai-workspaces" } as const;
+
+export type Labels = Record<string, string>;
+
+export type ServerStatus =
+  | "initializing"
+  | "starting"
+  | "running"
+  | "stopping"
+  | "off"
+  | "deleting"
+  | "unknown";
+
+export type ProviderServer = {
+  id: string;
+  name: string;
+  status: ServerStatus;
+  ipv4: string | null;
+  labels: Labels;
+};
+
+export type ProviderVolume = {
+  id: string;
+  name: string;
+  sizeGb: number;
+  /** The server it is attached to, if any. */
+  serverId: string | null;
+  labels: Labels;
+};
+
+export type ServerType = { name: string; cores: number; memoryGb: number; diskGb: number };
+export type Location = { name: string; city: string; country: string };
+
+export type CreateServerInput = {
+  /** `ws-{workspace id}`. */
+  name: string;
+  serverType: string;
+  location: string;
+  /** cloud-init user data; at most 32 KiB on Hetzner. */
+  userData: string;
+  labels: Labels;
+  /** Volumes to attach (and mount) when the server is created. */
+  volumeIds: string[];
+};
+
+export type CreateVolumeInput = {
+  name: string;
+  sizeGb: number;
+  location: string;
+  labels: Labels;
+};
+
+export interface Provider {
+  /** Throws an AppError (BAD_REQUEST) with a reason when the token is not accepted. */
+  validateToken(): Promise<void>;
+  listServerTypes(): Promise<ServerType[]>;
+  listLocations(): Promise<Location[]>;
+  /** Resolves once the provider has accepted the server and finished its create action. */
+  createServer(input: CreateServerInput): Promise<ProviderServer>;
+  getServer(id: string): Promise<ProviderServer | null>;
+  /** Resolves once the server is gone; a server that is already gone is not an error. */
+  deleteServer(id: string): Promise<void>;
+  listServers(labels: Labels): Promise<ProviderServer[]>;
+  createVolume(input: CreateVolumeInput): Promise<ProviderVolume>;
+  getVolume(id: string): Promise<ProviderVolume | null>;
+  listVolumes(labels: Labels): Promise<ProviderVolume[]>;
+  /** Resolves once detached; detaching a detached volume is not an error. */
+  detachVolume(id: string): Promise<void>;
+  /** Resolves once deleted; a volume that is already gone is not an error. */
+  deleteVolume(id: string): Promise<void>;
+}
