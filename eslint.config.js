@@ -50,6 +50,8 @@ export default tseslint.config(
   boundary(["cloud-init/**"], forbid("app", "server", "agent", "db", "e2e")),
   boundary(["agent/**"], forbid("app", "server", "db", "cloud-init", "e2e")),
   boundary(["server/**"], forbid("app", "agent", "e2e")),
+  // Tests of server code may drive it against the third-party fakes in e2e/fakes/.
+  boundary(["server/**/*.test.ts"], forbid("app", "agent")),
   boundary(["app/**"], forbid("server", "db", "agent", "cloud-init", "e2e"), true),
   // A *.server.ts file in app/ is the one door into server code.
   boundary(["app/**/*.server.ts"], forbid("db", "agent", "cloud-init", "e2e")),
