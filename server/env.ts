@@ -16,6 +16,12 @@ const httpUrlSchema = z
   .url({ protocol: /^https?$/, error: "expected an http:// or https:// URL" })
   .transform((value) => value.replace(/\/+$/, ""));
 
+const positiveIntegerSchema = z
+  .string()
+  .trim()
+  .regex(/^[1-9]\d*$/, { error: "expected a whole number greater than 0" })
+  .transform(Number);
+
 const postgresUrlSchema = z.url({
   protocol: /^postgres(ql)?$/,
   error: "expected a postgres:// or postgresql:// connection URL",
@@ -78,10 +84,33 @@ const envSchema = z.object({
   GITHUB_CLIENT_SECRET: z.string().trim().min(1).optional(),
   ENCRYPTION_KEYS: encryptionKeysSchema.optional(),
   ADMIN_GITHUB_LOGINS: loginListSchema.default([]),
+  WORKSPACE_PROVIDER: z
+    .enum(["local", "hetzner"], { error: "expected local or hetzner" })
+    .default("local"),
+  HETZNER_API_URL: httpUrlSchema.default("https://api.hetzner.cloud/v1"),
+  WORKSPACE_VOLUME_GB: positiveIntegerSchema.default(10),
+  DNS_PROVIDER: z
+    .enum(["local", "cloudflare"], { error: "expected local or cloudflare" })
+    .default("local"),
+  BASE_DOMAIN: z
+    .string()
+    .trim()
+    .regex(/^(?!-)[a-z0-9-]+(\.[a-z0-9-]+)+$/i, { error: "expected a domain like example.com" })
+    .optional(),
+  CLOUDFLARE_API_URL: httpUrlSchema.default("https://api.cloudflare.com/client/v4"),
+  CLOUDFLARE_API_TOKEN: z.string().trim().min(1).optional(),
+  CLOUDFLARE_ZONE_ID: z.string().trim().min(1).optional(),
+  WORKSPACE_LIMIT: positiveIntegerSchema.default(10),
+  WORKER_CONCURRENCY: positiveIntegerSchema.default(4),
+  JOB_LEASE_SECONDS: positiveIntegerSchema.default(60),
+  JOB_MAX_ATTEMPTS: positiveIntegerSchema.default(5),
+  JOB_BACKOFF_BASE_MS: positiveIntegerSchema.default(2000),
+  HEARTBEAT_TIMEOUT_SECONDS: positiveIntegerSchema.default(180),
+  MAX_WORKSPACE_LIFETIME_HOURS: positiveIntegerSchema.default(24 * 7),
 });
 
 // Values never repeated back in an error message.
-const secretNames = new Set(["ENCRYPTION_KEYS", "GITHUB_CLIENT_SECRET"]);
+const secretNames = new Set(["ENCRYPTION_KEYS", "GITHUB_CLIENT_SECRET", "CLOUDFLARE_API_TOKEN"]);
 
 export type Env = Omit<z.output<typeof envSchema>, "PUBLIC_URL"> & { PUBLIC_URL: string };
 
@@ -117,6 +146,17 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     throw new EnvError([
       "GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET: set both (from your GitHub OAuth app) or neither (the development stand-in is used)",
     ]);
+  }
+  if (env.DNS_PROVIDER === "cloudflare") {
+    const missing = (["BASE_DOMAIN", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ZONE_ID"] as const).filter(
+      (name) => !env[name],
+    );
+    if (missing.length > 0)
+      throw new EnvError(
+        missing.map(
+          (name) => `${name}: required with DNS_PROVIDER=cloudflare (see the settings table)`,
+        ),
+      );
   }
   return {
     ...env,

@@ -4,13 +4,12 @@ import type { Database } from "../../db/client.ts";
 import { apiTokens } from "../../db/schema.ts";
 import { AppError } from "../errors.ts";
 import { recordAuditEvent } from "./audit.ts";
+import type { Owner } from "./owner.ts";
 
 // Personal API tokens (SPEC §4): shown once, stored as SHA-256, revocable, optional expiry.
 
 const tokenPrefix = "caw_";
 const lastUsedResolutionMs = 60_000;
-
-export type TokenOwner = { userId: string; auditSubject: string };
 
 export function hashApiToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
@@ -18,7 +17,7 @@ export function hashApiToken(token: string): string {
 
 export async function createApiToken(
   db: Database,
-  owner: TokenOwner,
+  owner: Owner,
   input: { name: string; expiresInDays?: number },
 ) {
   const token = `${tokenPrefix}${randomBytes(32).toString("base64url")}`;
@@ -50,7 +49,7 @@ export async function createApiToken(
   return { ...row!, token };
 }
 
-export async function listApiTokens(db: Database, owner: TokenOwner) {
+export async function listApiTokens(db: Database, owner: Owner) {
   return db
     .select({
       id: apiTokens.id,
@@ -68,7 +67,7 @@ export async function listApiTokens(db: Database, owner: TokenOwner) {
 
 export async function revokeApiToken(
   db: Database,
-  owner: TokenOwner,
+  owner: Owner,
   tokenId: string,
 ): Promise<void> {
   const revoked = await db

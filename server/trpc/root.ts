@@ -2,8 +2,10 @@ import { router } from "./init.ts";
 import { accountRouter } from "./routers/account.ts";
 import { auditRouter } from "./routers/audit.ts";
 import { authRouter } from "./routers/auth.ts";
+import { credentialsRouter } from "./routers/credentials.ts";
 import { systemRouter } from "./routers/system.ts";
 import { tokensRouter } from "./routers/tokens.ts";
+import { workspacesRouter } from "./routers/workspaces.ts";
 
 export const appRouter = router({
   system: systemRouter,
@@ -11,6 +13,8 @@ export const appRouter = router({
   tokens: tokensRouter,
   account: accountRouter,
   audit: auditRouter,
+  credentials: credentialsRouter,
+  workspaces: workspacesRouter,
 });
 
 export type AppRouter = typeof appRouter;

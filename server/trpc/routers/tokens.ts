@@ -1,14 +1,10 @@
 import { z } from "zod";
 import { createApiToken, listApiTokens, revokeApiToken } from "../../services/api-tokens.ts";
 import { protectedProcedure, router } from "../init.ts";
-
-const owner = (ctx: { user: { id: string; auditSubject: string } }) => ({
-  userId: ctx.user.id,
-  auditSubject: ctx.user.auditSubject,
-});
+import { ownerOf } from "../owner.ts";
 
 export const tokensRouter = router({
-  list: protectedProcedure.query(({ ctx }) => listApiTokens(ctx.db, owner(ctx))),
+  list: protectedProcedure.query(({ ctx }) => listApiTokens(ctx.db, ownerOf(ctx))),
   create: protectedProcedure
     .input(
       z.object({
@@ -25,8 +21,8 @@ export const tokensRouter = router({
           .optional(),
       }),
     )
-    .mutation(({ ctx, input }) => createApiToken(ctx.db, owner(ctx), input)),
+    .mutation(({ ctx, input }) => createApiToken(ctx.db, ownerOf(ctx), input)),
   revoke: protectedProcedure
     .input(z.object({ id: z.uuid({ error: "expected a token id from tokens.list" }) }))
-    .mutation(({ ctx, input }) => revokeApiToken(ctx.db, owner(ctx), input.id)),
+    .mutation(({ ctx, input }) => revokeApiToken(ctx.db, ownerOf(ctx), input.id)),
 });

@@ -1,0 +1,249 @@
+import { and, asc, count, desc, eq, isNull, sql } from "drizzle-orm";
+import type { Database } from "../../db/client.ts";
+import {
+  jobs,
+  workspaceEvents,
+  workspaces,
+  type WorkspaceProvider,
+  type WorkspaceState,
+} from "../../db/schema.ts";
+import { AppError } from "../errors.ts";
+import { enqueueJob } from "../jobs/queue.ts";
+import { recordAuditEvent, type DatabaseExecutor } from "./audit.ts";
+import type { Owner } from "./owner.ts";
+import {
+  assertTransition,
+  assertUserAction,
+  userActions,
+  type UserAction,
+} from "./workspace-states.ts";
+
+// Workspaces (SPEC §5): owner-scoped reads, user actions that move the state machine and
+// queue the job that does the work, and the one function every state change goes through.
+
+export const workspaceJobKinds = {
+  provision: "workspace.provision",
+  start: "workspace.start",
+  stop: "workspace.stop",
+  delete: "workspace.delete",
+} as const;
+
+export type WorkspaceActor = "user" | "worker" | "agent" | "system";
+
+export type WorkspaceSettings = {
+  provider: WorkspaceProvider;
+  limit: number;
+  maxAttempts: number;
+};
+
+export type CreateWorkspaceInput = {
+  name: string;
+  repository: string;
+  branch: string;
+  serverType: string;
+  location: string;
+  idleTimeoutMinutes: number;
+};
+
+/** The columns a user may see: no token hashes. */
+const publicColumns = {
+  id: workspaces.id,
+  name: workspaces.name,
+  repository: workspaces.repository,
+  branch: workspaces.branch,
+  provider: workspaces.provider,
+  serverType: workspaces.serverType,
+  location: workspaces.location,
+  idleTimeoutMinutes: workspaces.idleTimeoutMinutes,
+  state: workspaces.state,
+  stateReason: workspaces.stateReason,
+  agentUrl: workspaces.agentUrl,
+  agentVersion: workspaces.agentVersion,
+  lastHeartbeatAt: workspaces.lastHeartbeatAt,
+  lastActivityAt: workspaces.lastActivityAt,
+  createdAt: workspaces.createdAt,
+  updatedAt: workspaces.updatedAt,
+};
+
+const ownedBy = (owner: Owner, id: string) =>
+  and(eq(workspaces.id, id), eq(workspaces.userId, owner.userId), isNull(workspaces.deletedAt));
+
+const notFound = () =>
+  new AppError("NOT_FOUND", "No workspace of yours with that id. List them with workspaces.list.");
+
+export async function listWorkspaces(db: Database, owner: Owner) {
+  return db
+    .select(publicColumns)
+    .from(workspaces)
+    .where(and(eq(workspaces.userId, owner.userId), isNull(workspaces.deletedAt)))
+    .orderBy(desc(workspaces.createdAt));
+}
+
+export async function getWorkspace(db: Database, owner: Owner, id: string) {
+  const [row] = await db.select(publicColumns).from(workspaces).where(ownedBy(owner, id));
+  if (!row) throw notFound();
+  return row;
+}
+
+export async function listWorkspaceEvents(db: Database, owner: Owner, id: string) {
+  await getWorkspace(db, owner, id);
+  return db
+    .select({
+      id: workspaceEvents.id,
+      occurredAt: workspaceEvents.occurredAt,
+      fromState: workspaceEvents.fromState,
+      toState: workspaceEvents.toState,
+      reason: workspaceEvents.reason,
+      actor: workspaceEvents.actor,
+    })
+    .from(workspaceEvents)
+    .where(eq(workspaceEvents.workspaceId, id))
+    .orderBy(asc(workspaceEvents.id));
+}
+
+export async function createWorkspace(
+  db: Database,
+  owner: Owner,
+  input: CreateWorkspaceInput,
+  settings: WorkspaceSettings,
+) {
+  const id = await db.transaction(async (tx) => {
+    // Serialises one user's creations, so the limit holds under concurrent requests.
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${owner.userId}))`);
+    const [{ value: live } = { value: 0 }] = await tx
+      .select({ value: count() })
+      .from(workspaces)
+      .where(and(eq(workspaces.userId, owner.userId), isNull(workspaces.deletedAt)));
+    if (live >= settings.limit)
+      throw new AppError(
+        "PRECONDITION_FAILED",
+        `You have ${live} workspaces, the limit of this install. Delete one you no longer need, then create this one.`,
+      );
+    const [taken] = await tx
+      .select({ id: workspaces.id })
+      .from(workspaces)
+      .where(
+        and(
+          eq(workspaces.userId, owner.userId),
+          eq(workspaces.name, input.name),
+          isNull(workspaces.deletedAt),
+        ),
+      );
+    if (taken)
+      throw new AppError(
+        "CONFLICT",
+        `You already have a workspace named "${input.name}". Pick another name.`,
+      );
+    const [row] = await tx
+      .insert(workspaces)
+      .values({ ...input, userId: owner.userId, provider: settings.provider })
+      .returning({ id: workspaces.id });
+    await tx.insert(workspaceEvents).values({
+      workspaceId: row!.id,
+      toState: "pending",
+      reason: `Created from ${input.repository}@${input.branch}`,
+      actor: "user",
+    });
+    await transitionWorkspace(
+      tx,
+      row!.id,
+      "provisioning",
+      "Waiting for a worker to create the server",
+      "user",
+    );
+    await enqueueJob(tx, {
+      kind: workspaceJobKinds.provision,
+      workspaceId: row!.id,
+      maxAttempts: settings.maxAttempts,
+    });
+    await recordAuditEvent(tx, {
+      actorSubject: owner.auditSubject,
+      action: "workspace.create",
+      targetType: "workspace",
+      targetId: row!.id,
+    });
+    return row!.id;
+  });
+  return getWorkspace(db, owner, id);
+}
+
+const actionReasons: Record<UserAction, string> = {
+  stop: "Stop requested",
+  start: "Start requested",
+  delete: "Deletion requested",
+};
+
+/** stop, start or delete: moves the state and queues the job that does the work. */
+export async function requestWorkspaceAction(
+  db: Database,
+  owner: Owner,
+  id: string,
+  action: UserAction,
+  settings: Pick<WorkspaceSettings, "maxAttempts">,
+  actor: WorkspaceActor = "user",
+) {
+  await db.transaction(async (tx) => {
+    const [row] = await tx
+      .select({ state: workspaces.state })
+      .from(workspaces)
+      .where(ownedBy(owner, id))
+      .for("update");
+    if (!row) throw notFound();
+    assertUserAction(action, row.state);
+    if (action === "delete")
+      // Whatever was waiting no longer matters; a running job finishes, then delete runs.
+      await tx
+        .update(jobs)
+        .set({ status: "canceled", finishedAt: new Date(), updatedAt: new Date() })
+        .where(and(eq(jobs.workspaceId, id), eq(jobs.status, "queued")));
+    await transitionWorkspace(tx, id, userActions[action].to, actionReasons[action], actor);
+    await enqueueJob(tx, {
+      kind: workspaceJobKinds[action],
+      workspaceId: id,
+      maxAttempts: settings.maxAttempts,
+    });
+    await recordAuditEvent(tx, {
+      actorSubject: owner.auditSubject,
+      action: `workspace.${action}`,
+      targetType: "workspace",
+      targetId: id,
+    });
+  });
+  return getWorkspace(db, owner, id);
+}
+
+/**
+ * The one way a workspace changes state: locks the row, checks the state machine, writes
+ * the new state (and any columns that change with it) and the timeline event.
+ */
+export async function transitionWorkspace(
+  executor: DatabaseExecutor,
+  id: string,
+  to: WorkspaceState,
+  reason: string,
+  actor: WorkspaceActor,
+  changes: Partial<typeof workspaces.$inferInsert> = {},
+): Promise<WorkspaceState> {
+  return executor.transaction(async (tx) => {
+    const [row] = await tx
+      .select({ state: workspaces.state })
+      .from(workspaces)
+      .where(eq(workspaces.id, id))
+      .for("update");
+    if (!row) throw new AppError("NOT_FOUND", `Workspace ${id} does not exist.`);
+    assertTransition(row.state, to);
+    await tx
+      .update(workspaces)
+      .set({
+        ...changes,
+        state: to,
+        stateReason: to === "error" ? reason : (changes.stateReason ?? null),
+        updatedAt: new Date(),
+      })
+      .where(eq(workspaces.id, id));
+    await tx
+      .insert(workspaceEvents)
+      .values({ workspaceId: id, fromState: row.state, toState: to, reason, actor });
+    return row.state;
+  });
+}

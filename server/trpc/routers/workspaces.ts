@@ -1,0 +1,87 @@
+import { z } from "zod";
+import type { Env } from "../../env.ts";
+import {
+  createWorkspace,
+  getWorkspace,
+  listWorkspaceEvents,
+  listWorkspaces,
+  requestWorkspaceAction,
+} from "../../services/workspaces.ts";
+import type { UserAction } from "../../services/workspace-states.ts";
+import { protectedProcedure, router } from "../init.ts";
+import { ownerOf } from "../owner.ts";
+
+const workspaceId = z.object({
+  id: z.uuid({ error: "expected a workspace id from workspaces.list" }),
+});
+
+export const createWorkspaceInput = z.object({
+  name: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/, {
+      error:
+        "use 1–40 lowercase letters, digits and dashes, starting and ending with a letter or digit",
+    }),
+  repository: z
+    .string()
+    .trim()
+    .regex(/^[\w.-]+\/[\w.-]+$/, {
+      error: "expected owner/name of one of your GitHub repositories",
+    }),
+  branch: z
+    .string()
+    .trim()
+    .min(1, { error: "name a branch, e.g. main" })
+    .max(255, { error: "keep the branch name under 255 characters" })
+    .regex(/^(?!-)(?!.*\.\.)[\w./-]+$/, {
+      error: "a branch name has letters, digits, '.', '_', '/' and '-' only",
+    }),
+  serverType: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9-]{2,20}$/, { error: "expected a server type such as cx23" })
+    .default("cx23"),
+  location: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9-]{2,20}$/, { error: "expected a location such as fsn1" })
+    .default("fsn1"),
+  idleTimeoutMinutes: z
+    .number()
+    .int({ error: "expected whole minutes" })
+    .min(5, { error: "must be at least 5 minutes" })
+    .max(240, { error: "must be at most 240 minutes" })
+    .default(30),
+});
+
+const settingsOf = (env: Env) => ({
+  provider: env.WORKSPACE_PROVIDER,
+  limit: env.WORKSPACE_LIMIT,
+  maxAttempts: env.JOB_MAX_ATTEMPTS,
+});
+
+const action = (name: UserAction) =>
+  protectedProcedure
+    .input(workspaceId)
+    .mutation(({ ctx, input }) =>
+      requestWorkspaceAction(ctx.db, ownerOf(ctx), input.id, name, settingsOf(ctx.env)),
+    );
+
+export const workspacesRouter = router({
+  list: protectedProcedure.query(({ ctx }) => listWorkspaces(ctx.db, ownerOf(ctx))),
+  get: protectedProcedure
+    .input(workspaceId)
+    .query(({ ctx, input }) => getWorkspace(ctx.db, ownerOf(ctx), input.id)),
+  events: protectedProcedure
+    .input(workspaceId)
+    .query(({ ctx, input }) => listWorkspaceEvents(ctx.db, ownerOf(ctx), input.id)),
+  create: protectedProcedure
+    .input(createWorkspaceInput)
+    .mutation(({ ctx, input }) =>
+      createWorkspace(ctx.db, ownerOf(ctx), input, settingsOf(ctx.env)),
+    ),
+  stop: action("stop"),
+  start: action("start"),
+  delete: action("delete"),
+});
