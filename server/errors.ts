@@ -1,3 +1,4 @@
+import type { ZodError } from "zod";
 // The one typed error that services throw (SPEC §11), and the one place that maps it to
 // tRPC codes and HTTP statuses.
 
@@ -62,3 +63,12 @@ export function toProblemDetails(error: unknown, instance?: string): ProblemDeta
 }
 
 export const internalErrorMessage = genericDetail;
+
+/** One line naming every bad field, for tRPC answers and REST problem details alike. */
+export function describeZodError(error: ZodError): string {
+  const problems = error.issues.map((issue) => {
+    const field = issue.path.length > 0 ? issue.path.join(".") : "input";
+    return `${field}: ${issue.message}`;
+  });
+  return `Invalid input: ${problems.join("; ")}`;
+}

@@ -1,8 +1,7 @@
 import { once } from "node:events";
-import { readFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import type { ServerBuild } from "@remix-run/node";
 import { createDb } from "../db/client.ts";
 import { readMigrationJournal } from "../db/migrate.ts";
@@ -18,12 +17,12 @@ import { createAppServer } from "./http/app-server.ts";
 import { createHttpMetrics } from "./http/metrics.ts";
 import { createAuthRateLimiter } from "./http/request-guards.ts";
 import { createLogger } from "./logger.ts";
+import { installRoot, readVersion } from "./process/version.ts";
 import { onShutdownSignal } from "./process/shutdown.ts";
 import { createReadinessCheck } from "./services/health.ts";
 
 // The web program (SPEC §3): Remix pages, /api/trpc, probes and metrics on one node:http server.
 
-const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 const { env, databaseUrl, encryptionKeys, github } = readSettingsOrExit((env) => ({
   env,
   databaseUrl: requireDatabaseUrl(env),
@@ -48,7 +47,7 @@ const server = createAppServer({
   },
   logger,
   build,
-  publicDir: path.join(projectRoot, "public"),
+  publicDir: path.join(installRoot, "public"),
   metrics: createHttpMetrics(),
   limitAuthRequests: createAuthRateLimiter(database.db),
 });
@@ -75,15 +74,8 @@ onShutdownSignal(logger, async () => {
   logger.info("web server stopped");
 });
 
-async function readVersion(): Promise<string> {
-  const manifest = JSON.parse(await readFile(path.join(projectRoot, "package.json"), "utf8")) as {
-    version: string;
-  };
-  return manifest.version;
-}
-
 async function loadRemixBuild(): Promise<ServerBuild> {
-  const file = path.join(projectRoot, "build", "index.js");
+  const file = path.join(installRoot, "build", "index.js");
   try {
     return (await import(pathToFileURL(file).href)) as ServerBuild;
   } catch (error) {

@@ -32,6 +32,8 @@ export type EmbeddedPostgresOptions = {
   database?: string;
   /** false trades crash safety for speed (fsync off); for throwaway test clusters only. */
   durable?: boolean;
+  /** A fixed port, so a restarted cluster keeps its address; a free one when omitted. */
+  port?: number;
 };
 
 /** Starts (initialising on first use) a PostgreSQL server on a free loopback port. */
@@ -65,7 +67,7 @@ export async function startEmbeddedPostgres(
   if (!(await exists(path.join(dataFolder, "PG_VERSION")))) {
     await initialiseCluster({ nativeDir, dataFolder, password, runAs, logger });
   }
-  const port = await findFreePort();
+  const port = options.port ?? (await findFreePort());
   const server = await startServer({
     nativeDir,
     dataFolder,

@@ -4,6 +4,8 @@ export type DnsRecordInput = {
   /** The first label, `ws-{workspace id}`. */
   name: string;
   ipv4: string;
+  /** Only in the one-machine mode: the agent's loopback port, part of the local host name. */
+  port?: number;
 };
 
 export interface DnsProvider {

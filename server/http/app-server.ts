@@ -8,6 +8,8 @@ import type { Logger } from "../logger.ts";
 import { sendFetchResponse, toFetchRequest } from "./fetch-adapter.ts";
 import type { AppLoadContextValue } from "./load-context.ts";
 import type { HttpMetrics } from "./metrics.ts";
+import { createAgentRoutes } from "./agent-routes.ts";
+import { sendJson } from "./json.ts";
 import { sendProblem } from "./problem.ts";
 import { checkRequestOrigin, type AuthRateLimiter } from "./request-guards.ts";
 
@@ -30,6 +32,7 @@ export function createAppServer(options: AppServerOptions): http.Server {
   const handleRemix = createRequestHandler(options.build, "production");
   const serveAssets = createAssetHandler(options.publicDir);
   const routes: Record<string, Handler> = {
+    ...createAgentRoutes(context),
     "/healthz": async (_req, res) => sendJson(res, 200, { status: "ok" }),
     "/readyz": async (_req, res) => {
       const readiness = await context.checkReadiness();
@@ -111,13 +114,6 @@ function createAssetHandler(publicDir: string) {
       res.once("finish", () => resolve(true));
       assets(req, res, () => resolve(false));
     });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.statusCode = status;
-  res.setHeader("content-type", "application/json");
-  res.setHeader("cache-control", "no-store");
-  res.end(JSON.stringify(body));
 }
 
 function setSecurityHeaders(res: ServerResponse): void {

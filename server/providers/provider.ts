@@ -7,13 +7,7 @@ export const managedByLabel = { "managed-by": "cloud-ai-workspaces" } as const;
 export type Labels = Record<string, string>;
 
 export type ServerStatus =
-  | "initializing"
-  | "starting"
-  | "running"
-  | "stopping"
-  | "off"
-  | "deleting"
-  | "unknown";
+  "initializing" | "starting" | "running" | "stopping" | "off" | "deleting" | "unknown";
 
 export type ProviderServer = {
   id: string;
@@ -21,6 +15,8 @@ export type ProviderServer = {
   status: ServerStatus;
   ipv4: string | null;
   labels: Labels;
+  /** Only the local provider: the loopback port its agent listens on (a VM's agent uses 443). */
+  agentPort?: number;
 };
 
 export type ProviderVolume = {

@@ -1,7 +1,7 @@
-import { createHash, randomBytes } from "node:crypto";
 import { and, desc, eq, gt, isNull, lt, or } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { apiTokens } from "../../db/schema.ts";
+import { generateBearerToken, hashBearerToken } from "../crypto/bearer-token.ts";
 import { AppError } from "../errors.ts";
 import { recordAuditEvent } from "./audit.ts";
 import type { Owner } from "./owner.ts";
@@ -11,16 +11,12 @@ import type { Owner } from "./owner.ts";
 const tokenPrefix = "caw_";
 const lastUsedResolutionMs = 60_000;
 
-export function hashApiToken(token: string): string {
-  return createHash("sha256").update(token).digest("hex");
-}
-
 export async function createApiToken(
   db: Database,
   owner: Owner,
   input: { name: string; expiresInDays?: number },
 ) {
-  const token = `${tokenPrefix}${randomBytes(32).toString("base64url")}`;
+  const token = generateBearerToken(tokenPrefix);
   const expiresAt = input.expiresInDays
     ? new Date(Date.now() + input.expiresInDays * 86_400_000)
     : null;
@@ -29,7 +25,7 @@ export async function createApiToken(
     .values({
       userId: owner.userId,
       name: input.name,
-      tokenHash: hashApiToken(token),
+      tokenHash: hashBearerToken(token),
       prefix: token.slice(0, 12),
       expiresAt,
     })
@@ -65,11 +61,7 @@ export async function listApiTokens(db: Database, owner: Owner) {
     .orderBy(desc(apiTokens.createdAt));
 }
 
-export async function revokeApiToken(
-  db: Database,
-  owner: Owner,
-  tokenId: string,
-): Promise<void> {
+export async function revokeApiToken(db: Database, owner: Owner, tokenId: string): Promise<void> {
   const revoked = await db
     .update(apiTokens)
     .set({ revokedAt: new Date() })
@@ -104,7 +96,7 @@ export async function authenticateApiToken(db: Database, token: string): Promise
     .from(apiTokens)
     .where(
       and(
-        eq(apiTokens.tokenHash, hashApiToken(token)),
+        eq(apiTokens.tokenHash, hashBearerToken(token)),
         isNull(apiTokens.revokedAt),
         or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now)),
       ),

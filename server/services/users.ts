@@ -1,6 +1,6 @@
-import { count, eq, sql } from "drizzle-orm";
+import { and, count, eq, isNull, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { users, type UserRole } from "../../db/schema.ts";
+import { users, workspaces, type UserRole } from "../../db/schema.ts";
 import { encryptSecret, type Keyring } from "../crypto/envelope.ts";
 import { AppError } from "../errors.ts";
 import { recordAuditEvent } from "./audit.ts";
@@ -68,8 +68,8 @@ export async function getUserById(db: Database, userId: string) {
 
 /**
  * Deletes every row of the user (sessions and tokens cascade). Their audit entries stay,
- * pointing at a pseudonym nothing links back to any more. Workspaces, VMs and DNS records
- * join this once they exist (SPEC §4: those go first).
+ * pointing at a pseudonym nothing links back to any more. Live workspaces must be deleted
+ * first (SPEC §4), so nothing keeps running in the user's cloud account.
  */
 export async function deleteAccount(
   db: Database,
@@ -82,6 +82,17 @@ export async function deleteAccount(
     throw new AppError(
       "BAD_REQUEST",
       `Type your GitHub login "${user.login}" exactly to confirm the deletion.`,
+    );
+  }
+  const live = await db
+    .select({ name: workspaces.name })
+    .from(workspaces)
+    .where(and(eq(workspaces.userId, userId), isNull(workspaces.deletedAt)));
+  if (live.length > 0) {
+    // Their servers and volumes cost money in the user's own cloud account: they go first.
+    throw new AppError(
+      "CONFLICT",
+      `Delete your workspaces first (${live.map((row) => row.name).join(", ")}), so no server or volume is left running in your cloud account; then delete the account.`,
     );
   }
   await db.transaction(async (tx) => {

@@ -9,12 +9,19 @@ import type { TestDatabase } from "./test-database.ts";
 /** A fresh ENCRYPTION_KEYS value for programs started by tests. */
 export const testEncryptionKeys = () => generateEncryptionKeySetting("test");
 
-/** The load context the web program builds, over a test database. */
+/**
+ * The load context the web program builds, over a test database. `settings` are raw
+ * environment values (as a program started by the test would get them), `overrides` parsed.
+ */
 export async function createTestLoadContext(
   database: TestDatabase,
   overrides: Partial<Env> = {},
+  settings: Record<string, string> = {},
 ): Promise<AppLoadContextValue> {
-  const env = { ...parseEnv({ ENCRYPTION_KEYS: testEncryptionKeys() }), ...overrides };
+  const env = {
+    ...parseEnv({ ENCRYPTION_KEYS: testEncryptionKeys(), ...settings }),
+    ...overrides,
+  };
   return {
     env,
     db: database.db,

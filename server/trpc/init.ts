@@ -1,7 +1,7 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError } from "zod";
-import { AppError, internalErrorMessage } from "../errors.ts";
+import { AppError, describeZodError, internalErrorMessage } from "../errors.ts";
 import type { TrpcContext } from "./context.ts";
 
 // The one initTRPC of the project: it exports builders only.
@@ -60,11 +60,3 @@ export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
   }
   return next();
 });
-
-function describeZodError(error: ZodError): string {
-  const problems = error.issues.map((issue) => {
-    const field = issue.path.length > 0 ? issue.path.join(".") : "input";
-    return `${field}: ${issue.message}`;
-  });
-  return `Invalid input: ${problems.join("; ")}`;
-}

@@ -1,46 +1,55 @@
+import { hostname } from "node:os";
 import { createDb } from "../../db/client.ts";
-import { readSettingsOrExit, requireDatabaseUrl } from "../env.ts";
+import { createKeyring } from "../crypto/envelope.ts";
+import { readSettingsOrExit, requireDatabaseUrl, requireEncryptionKeys } from "../env.ts";
+import { defaultBackoff } from "../jobs/queue.ts";
+import { createJobRunner } from "../jobs/runner.ts";
 import { createLogger } from "../logger.ts";
 import { onShutdownSignal } from "../process/shutdown.ts";
+import { readVersion } from "../process/version.ts";
+import { createJobHandlers, failJobWorkspace } from "./job-handlers.ts";
+import { schedulePeriodicJobs } from "./periodic-jobs.ts";
 
-// The worker program (SPEC §3, §7). For now it connects, reports ready and drains on
-// SIGTERM; the job queue and its handlers arrive with the provisioning engine.
+// The worker program (SPEC §3, §7): runs jobs from the Postgres queue. Any number of workers
+// may run at once; SIGTERM drains (stop taking jobs, finish or hand back the running ones).
 
-const { env, databaseUrl } = readSettingsOrExit((env) => ({
+const { env, databaseUrl, encryptionKeys } = readSettingsOrExit((env) => ({
   env,
   databaseUrl: requireDatabaseUrl(env),
+  encryptionKeys: requireEncryptionKeys(env),
 }));
 const logger = createLogger({ level: env.LOG_LEVEL, service: "worker" });
-const database = createDb(databaseUrl, { max: 2, applicationName: "caw-worker" });
+const database = createDb(databaseUrl, {
+  max: env.WORKER_CONCURRENCY + 2,
+  applicationName: "caw-worker",
+});
+const workerId = `${hostname()}:${process.pid}`;
+const db = database.db;
 
-const checkIntervalMs = 30_000;
-let connected = false;
-let stopping = false;
-
-async function checkConnection(): Promise<void> {
-  try {
-    await database.sql`select 1`;
-    if (!connected) logger.info("worker ready");
-    connected = true;
-  } catch (error) {
-    if (!stopping)
-      logger.warn({ code: (error as { code?: string }).code }, "database unreachable; retrying");
-    connected = false;
-  }
-}
-
-let timer: NodeJS.Timeout | undefined;
-// Retry quickly while the database is away; once connected, a slow check notices a loss.
-async function watchConnection(): Promise<void> {
-  await checkConnection();
-  if (!stopping)
-    timer = setTimeout(() => void watchConnection(), connected ? checkIntervalMs : 1_000);
-}
-await watchConnection();
+const runner = createJobRunner({
+  db,
+  sql: database.sql,
+  workerId,
+  handlers: createJobHandlers({
+    db,
+    keyring: await createKeyring(encryptionKeys),
+    env,
+    version: await readVersion(),
+  }),
+  concurrency: env.WORKER_CONCURRENCY,
+  leaseSeconds: env.JOB_LEASE_SECONDS,
+  pollIntervalMs: 5_000,
+  logger,
+  backoff: { ...defaultBackoff, baseMs: env.JOB_BACKOFF_BASE_MS },
+  onFinalFailure: (job, error) => failJobWorkspace(db, job, error),
+});
+await runner.start();
+const periodic = schedulePeriodicJobs(db, logger);
+logger.info({ workerId, concurrency: env.WORKER_CONCURRENCY }, "worker ready");
 
 onShutdownSignal(logger, async () => {
-  stopping = true;
-  clearTimeout(timer);
+  periodic.stop();
+  await runner.drain();
   await database.close();
   logger.info("worker stopped");
 });

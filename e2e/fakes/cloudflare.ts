@@ -1,0 +1,245 @@
+import { randomBytes } from "node:crypto";
+import {
+  createFaultSwitches,
+  readBearerToken,
+  readPaging,
+  startFakeServer,
+  type FakeRequest,
+  type FaultSwitches,
+  type LoggedRequest,
+  type Reply,
+} from "./fake-http.ts";
+
+// A fake Cloudflare API v4 (https://developers.cloudflare.com/api/) on loopback: one zone's
+// DNS records behind the `{ success, errors, messages, result, result_info }` envelope, with
+// the same fault switches as the Hetzner fake. Tests drive server/dns/cloudflare.ts with it.
+
+export type FakeDnsRecord = {
+  id: string;
+  zone_id: string;
+  zone_name: string;
+  /** Always the full name, e.g. `ws-1.example.test`. */
+  name: string;
+  type: string;
+  content: string;
+  proxiable: boolean;
+  proxied: boolean;
+  /** 1 means "automatic". */
+  ttl: number;
+  comment: string | null;
+  tags: string[];
+  settings: Record<string, unknown>;
+  meta: Record<string, unknown>;
+  created_on: string;
+  modified_on: string;
+};
+
+export type FakeCloudflareOptions = { token?: string; zoneName?: string };
+
+export type FakeCloudflare = {
+  /** Base URL including `/client/v4`, e.g. http://127.0.0.1:41234/client/v4. */
+  url: string;
+  token: string;
+  zoneId: string;
+  zoneName: string;
+  /** The zone's records by id. */
+  records: Map<string, FakeDnsRecord>;
+  /** Every request in order: method, path (no query), and the status answered. */
+  requests: LoggedRequest[];
+  faults: FaultSwitches;
+  close: () => Promise<void>;
+};
+
+// Cloudflare's numeric error codes for the failures the fake can produce.
+const errorCodes: Record<string, number> = {
+  rate_limit_exceeded: 971,
+  authentication: 10000,
+  service_error: 10002,
+  json_error: 9207,
+  no_route: 7003,
+  not_found: 81044,
+  identical_record: 81058,
+  invalid_content: 9005,
+  invalid_input: 9000,
+};
+
+export function cloudflareError(status: number, code: string, message: string): Reply {
+  return {
+    status,
+    body: {
+      success: false,
+      errors: [{ code: errorCodes[code] ?? 10000, message }],
+      messages: [],
+      result: null,
+    },
+  };
+}
+
+const ok = (result: unknown, extra: Record<string, unknown> = {}): Reply => ({
+  status: 200,
+  body: { success: true, errors: [], messages: [], result, ...extra },
+});
+
+type Zone = { id: string; name: string; records: Map<string, FakeDnsRecord> };
+
+export async function startFakeCloudflare(
+  options: FakeCloudflareOptions = {},
+): Promise<FakeCloudflare> {
+  const token = options.token ?? `fake-cf-${randomBytes(16).toString("hex")}`;
+  const zone: Zone = {
+    id: randomBytes(16).toString("hex"),
+    name: options.zoneName ?? "example.test",
+    records: new Map(),
+  };
+  const faults = createFaultSwitches();
+  const requests: LoggedRequest[] = [];
+  const server = await startFakeServer({
+    faults,
+    requests,
+    errorReply: cloudflareError,
+    handle: (request) =>
+      readBearerToken(request.headers) === token
+        ? route(zone, request)
+        : cloudflareError(403, "authentication", "Authentication error"),
+  });
+  return {
+    url: `${server.origin}/client/v4`,
+    token,
+    zoneId: zone.id,
+    zoneName: zone.name,
+    records: zone.records,
+    requests,
+    faults: { add: faults.add, clear: faults.clear, pending: faults.pending },
+    close: server.close,
+  };
+}
+
+function route(zone: Zone, request: FakeRequest): Reply {
+  const match = /^\/client\/v4\/zones\/([^/]+)\/dns_records(?:\/([^/]+))?$/.exec(request.path);
+  if (!match || match[1] !== zone.id)
+    return cloudflareError(
+      404,
+      "no_route",
+      `Could not route to ${request.path}, perhaps your object identifier is invalid?`,
+    );
+  const id = match[2];
+  if (id === undefined) {
+    if (request.method === "GET") return listRecords(zone, request.query);
+    if (request.method === "POST") return createRecord(zone, request.body);
+    return cloudflareError(405, "no_route", "Method not allowed");
+  }
+  const record = zone.records.get(id);
+  if (!record) return cloudflareError(404, "not_found", "Record does not exist.");
+  if (request.method === "GET") return ok(record);
+  if (request.method === "PUT") return writeRecord(zone, record, readInput(request.body));
+  if (request.method === "PATCH")
+    return writeRecord(zone, record, { ...record, ...readInput(request.body) });
+  if (request.method === "DELETE") {
+    zone.records.delete(id);
+    return ok({ id });
+  }
+  return cloudflareError(405, "no_route", "Method not allowed");
+}
+
+/** Exact-match filters (`name=` or `name.exact=`, and the same for type and content). */
+function readFilter(query: URLSearchParams, field: string): string | null {
+  return query.get(field) ?? query.get(`${field}.exact`);
+}
+
+function listRecords(zone: Zone, query: URLSearchParams): Reply {
+  const name = readFilter(query, "name")?.toLowerCase() ?? null;
+  const type = readFilter(query, "type");
+  const content = readFilter(query, "content");
+  const found = [...zone.records.values()].filter(
+    (record) =>
+      (name === null || record.name === name) &&
+      (type === null || record.type === type) &&
+      (content === null || record.content === content),
+  );
+  const { page, perPage } = readPaging(query, { perPage: 100, maxPerPage: 5000 });
+  const items = found.slice((page - 1) * perPage, page * perPage);
+  return ok(items, {
+    result_info: {
+      page,
+      per_page: perPage,
+      count: items.length,
+      total_count: found.length,
+      total_pages: Math.max(1, Math.ceil(found.length / perPage)),
+    },
+  });
+}
+
+type RecordInput = Partial<Pick<FakeDnsRecord, "name" | "type" | "content" | "ttl" | "proxied">> & {
+  comment?: string | null;
+};
+
+function readInput(body: unknown): RecordInput {
+  return typeof body === "object" && body !== null ? (body as RecordInput) : {};
+}
+
+function fullName(zone: Zone, name: string): string {
+  const lower = name.toLowerCase().replace(/\.$/, "");
+  if (lower === "@") return zone.name;
+  return lower === zone.name || lower.endsWith(`.${zone.name}`) ? lower : `${lower}.${zone.name}`;
+}
+
+/** Checks a record the way Cloudflare does before storing it; undefined when it is fine. */
+function checkRecord(zone: Zone, record: FakeDnsRecord): Reply | undefined {
+  if (!record.name) return cloudflareError(400, "invalid_input", "DNS record name is required");
+  if (!["A", "AAAA", "CNAME", "TXT"].includes(record.type))
+    return cloudflareError(400, "invalid_input", `Unsupported record type ${record.type}`);
+  if (record.type === "A" && !/^(\d{1,3}\.){3}\d{1,3}$/.test(record.content))
+    return cloudflareError(400, "invalid_content", "Content for A record must be an IPv4 address");
+  if (!Number.isInteger(record.ttl) || (record.ttl !== 1 && record.ttl < 60))
+    return cloudflareError(400, "invalid_input", "TTL must be 1 (automatic) or at least 60");
+  const identical = [...zone.records.values()].some(
+    (other) =>
+      other.id !== record.id &&
+      other.name === record.name &&
+      other.type === record.type &&
+      other.content === record.content,
+  );
+  if (identical)
+    return cloudflareError(400, "identical_record", "An identical record already exists.");
+  return undefined;
+}
+
+function writeRecord(zone: Zone, current: FakeDnsRecord, input: RecordInput): Reply {
+  const record: FakeDnsRecord = {
+    ...current,
+    name: fullName(zone, String(input.name ?? "")),
+    type: String(input.type ?? ""),
+    content: String(input.content ?? ""),
+    ttl: input.ttl ?? 1,
+    proxied: input.proxied ?? false,
+    comment: input.comment ?? null,
+    modified_on: new Date().toISOString(),
+  };
+  const problem = checkRecord(zone, record);
+  if (problem) return problem;
+  zone.records.set(record.id, record);
+  return ok(record);
+}
+
+function createRecord(zone: Zone, body: unknown): Reply {
+  const now = new Date().toISOString();
+  const blank: FakeDnsRecord = {
+    id: randomBytes(16).toString("hex"),
+    zone_id: zone.id,
+    zone_name: zone.name,
+    name: "",
+    type: "",
+    content: "",
+    proxiable: true,
+    proxied: false,
+    ttl: 1,
+    comment: null,
+    tags: [],
+    settings: {},
+    meta: {},
+    created_on: now,
+    modified_on: now,
+  };
+  // Cloudflare answers a create with 200, not 201.
+  return writeRecord(zone, blank, readInput(body));
+}

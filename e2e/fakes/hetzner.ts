@@ -1,0 +1,379 @@
+import {
+  createFaultSwitches,
+  readBearerToken,
+  startFakeServer,
+  type FakeRequest,
+  type FaultSwitches,
+  type Reply,
+} from "./fake-http.ts";
+import {
+  createActionBook,
+  hetznerError,
+  images,
+  invalidInput,
+  isStringRecord,
+  isValidSelector,
+  locations,
+  matchesSelector,
+  notFound,
+  pageOf,
+  renderAction,
+  renderServer,
+  renderVolume,
+  serverTypes,
+  type ActionBook,
+  type ActionError,
+  type FakeHetznerServer,
+  type FakeHetznerState,
+  type FakeLabels,
+} from "./hetzner-model.ts";
+
+// A fake Hetzner Cloud API (https://docs.hetzner.cloud) on loopback: servers, volumes and
+// actions that finish after a few polls, plus fault switches for rate limits, 5xx, slow and
+// lost responses. Tests drive server/providers/hetzner.ts against it.
+
+export type {
+  FakeHetznerAction,
+  FakeHetznerServer,
+  FakeHetznerState,
+  FakeHetznerVolume,
+} from "./hetzner-model.ts";
+
+export type FakeHetznerOptions = {
+  /** The API token the fake accepts; a random one unless given. */
+  token?: string;
+  /** How many polls of `GET /actions/{id}` answer `running` before the action ends; 1. */
+  actionPolls?: number;
+};
+
+export type FakeHetzner = {
+  /** Base URL including `/v1`, e.g. http://127.0.0.1:41234/v1. */
+  url: string;
+  token: string;
+  state: FakeHetznerState;
+  faults: FaultSwitches;
+  /** Makes the next action with this command (e.g. `create_server`) end in `error`. */
+  failNextAction: (command: string, error?: ActionError) => void;
+  /** Ends every running action now, as if it had been polled to the end. */
+  settleActions: () => void;
+  close: () => Promise<void>;
+};
+
+const userDataLimitBytes = 32 * 1024;
+const hostnamePattern = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+export async function startFakeHetzner(options: FakeHetznerOptions = {}): Promise<FakeHetzner> {
+  const token = options.token ?? `fake-hcloud-${crypto.randomUUID()}`;
+  const state: FakeHetznerState = {
+    servers: new Map(),
+    volumes: new Map(),
+    actions: new Map(),
+    requests: [],
+  };
+  let lastId = 1000;
+  const nextId = () => ++lastId;
+  const now = () => new Date().toISOString();
+  const actions = createActionBook({ state, nextId, now, polls: options.actionPolls ?? 1 });
+  const context: RouteContext = {
+    state,
+    nextId,
+    now,
+    startAction: actions.start,
+    endAction: actions.end,
+  };
+  const faults = createFaultSwitches();
+  const server = await startFakeServer({
+    faults,
+    requests: state.requests,
+    errorReply: hetznerError,
+    handle: (request) =>
+      readBearerToken(request.headers) === token
+        ? route(context, request)
+        : hetznerError(401, "unauthorized", "unable to authenticate"),
+  });
+  return {
+    url: `${server.origin}/v1`,
+    token,
+    state,
+    faults: { add: faults.add, clear: faults.clear, pending: faults.pending },
+    failNextAction: actions.failNext,
+    settleActions: actions.settle,
+    close: server.close,
+  };
+}
+
+type RouteContext = {
+  state: FakeHetznerState;
+  nextId: () => number;
+  now: () => string;
+  startAction: ActionBook["start"];
+  endAction: ActionBook["end"];
+};
+
+type Route = [string, RegExp, (context: RouteContext, request: FakeRequest, id: string) => Reply];
+
+const routes: Route[] = [
+  ["GET", /^\/v1\/servers$/, listServers],
+  ["POST", /^\/v1\/servers$/, createServer],
+  ["GET", /^\/v1\/servers\/(\d+)$/, getServer],
+  ["DELETE", /^\/v1\/servers\/(\d+)$/, deleteServer],
+  ["GET", /^\/v1\/servers\/(\d+)\/actions$/, (c, r, id) => listActionsOf(c, r, id, "server")],
+  ["GET", /^\/v1\/volumes$/, listVolumes],
+  ["POST", /^\/v1\/volumes$/, createVolume],
+  ["GET", /^\/v1\/volumes\/(\d+)$/, getVolume],
+  ["DELETE", /^\/v1\/volumes\/(\d+)$/, deleteVolume],
+  ["POST", /^\/v1\/volumes\/(\d+)\/actions\/detach$/, detachVolume],
+  ["GET", /^\/v1\/volumes\/(\d+)\/actions$/, (c, r, id) => listActionsOf(c, r, id, "volume")],
+  ["GET", /^\/v1\/actions\/(\d+)$/, pollAction],
+  ["GET", /^\/v1\/server_types$/, (_c, r) => pageOf("server_types", serverTypes, r.query)],
+  ["GET", /^\/v1\/locations$/, (_c, r) => pageOf("locations", locations, r.query)],
+];
+
+function route(context: RouteContext, request: FakeRequest): Reply {
+  for (const [method, pattern, handler] of routes) {
+    const match = pattern.exec(request.path);
+    if (match && method === request.method) return handler(context, request, match[1] ?? "");
+  }
+  return hetznerError(404, "not_found", `no route for ${request.method} ${request.path}`);
+}
+
+/** Filters by `name` and `label_selector`, then pages, as every Hetzner list endpoint does. */
+function filterAndPage<T extends { id: number; name: string; labels: FakeLabels }>(
+  key: string,
+  items: Iterable<T>,
+  request: FakeRequest,
+  render: (item: T) => unknown,
+): Reply {
+  const selector = request.query.get("label_selector") ?? "";
+  if (!isValidSelector(selector)) return invalidInput("label_selector", "invalid label selector");
+  const name = request.query.get("name");
+  const found = [...items]
+    .filter(
+      (item) => (name === null || item.name === name) && matchesSelector(item.labels, selector),
+    )
+    .sort((a, b) => a.id - b.id);
+  return pageOf(key, found.map(render), request.query);
+}
+
+function listServers(context: RouteContext, request: FakeRequest): Reply {
+  return filterAndPage("servers", context.state.servers.values(), request, renderServer);
+}
+
+function getServer(context: RouteContext, _request: FakeRequest, id: string): Reply {
+  const server = context.state.servers.get(Number(id));
+  if (!server) return notFound("server", id);
+  return { status: 200, body: { server: renderServer(server) } };
+}
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; reply: Reply };
+
+function readServerInput(context: RouteContext, body: unknown): Parsed<FakeHetznerServer> {
+  const input = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
+  const { name, server_type, location, image, user_data = "", labels = {} } = input;
+  const fail = (reply: Reply) => ({ ok: false as const, reply });
+  if (typeof name !== "string" || !hostnamePattern.test(name))
+    return fail(invalidInput("name", "name must be a valid hostname"));
+  if (!serverTypes.some((type) => type.name === server_type))
+    return fail(invalidInput("server_type", "unknown server type"));
+  if (!locations.some((candidate) => candidate.name === location))
+    return fail(invalidInput("location", "unknown location"));
+  if (typeof image !== "string" || !images.includes(image))
+    return fail(invalidInput("image", "unknown image"));
+  if (typeof user_data !== "string") return fail(invalidInput("user_data", "must be a string"));
+  if (Buffer.byteLength(user_data) > userDataLimitBytes)
+    return fail(invalidInput("user_data", `user_data must not exceed ${userDataLimitBytes} bytes`));
+  if (!isStringRecord(labels))
+    return fail(invalidInput("labels", "labels must map strings to strings"));
+  const volumes = readAttachableVolumes(context, input.volumes ?? [], String(location));
+  if (!volumes.ok) return volumes;
+  if ([...context.state.servers.values()].some((server) => server.name === name))
+    return fail(
+      hetznerError(409, "uniqueness_error", "server name is already used", {
+        fields: [{ name: "name" }],
+      }),
+    );
+  const id = context.nextId();
+  const server: FakeHetznerServer = {
+    id,
+    name,
+    status: "initializing",
+    serverType: String(server_type),
+    location: String(location),
+    image,
+    userData: user_data,
+    labels,
+    volumeIds: volumes.value,
+    automount: input.automount === true,
+    // TEST-NET-3 (RFC 5737): documentation addresses that route nowhere.
+    ipv4: `203.0.113.${(id % 254) + 1}`,
+    created: context.now(),
+  };
+  return { ok: true, value: server };
+}
+
+function readAttachableVolumes(
+  context: RouteContext,
+  volumes: unknown,
+  location: string,
+): Parsed<number[]> {
+  const fail = (message: string) => ({
+    ok: false as const,
+    reply: invalidInput("volumes", message),
+  });
+  if (!Array.isArray(volumes) || !volumes.every((volume) => typeof volume === "number"))
+    return fail("volumes must be a list of volume IDs");
+  for (const volumeId of volumes as number[]) {
+    const volume = context.state.volumes.get(volumeId);
+    if (!volume) return fail(`volume ${volumeId} not found`);
+    if (volume.serverId !== null) return fail(`volume ${volumeId} is already attached`);
+    if (volume.location !== location) return fail(`volume ${volumeId} is in another location`);
+  }
+  return { ok: true, value: volumes as number[] };
+}
+
+function createServer(context: RouteContext, request: FakeRequest): Reply {
+  const parsed = readServerInput(context, request.body);
+  if (!parsed.ok) return parsed.reply;
+  const created = parsed.value;
+  context.state.servers.set(created.id, created);
+  for (const volumeId of created.volumeIds) {
+    const volume = context.state.volumes.get(volumeId);
+    if (volume) volume.serverId = created.id;
+  }
+  const action = context.startAction("create_server", [{ id: created.id, type: "server" }], {
+    onSuccess: () => (created.status = "running"),
+    onError: () => (created.status = "off"),
+  });
+  // Like Hetzner, attaching the volumes shows up as follow-up actions.
+  const nextActions = created.volumeIds.map((volumeId) =>
+    context.startAction("attach_volume", [
+      { id: created.id, type: "server" },
+      { id: volumeId, type: "volume" },
+    ]),
+  );
+  return {
+    status: 201,
+    body: {
+      server: renderServer(created),
+      action: renderAction(action),
+      next_actions: nextActions.map(renderAction),
+      root_password: null,
+    },
+  };
+}
+
+function deleteServer(context: RouteContext, _request: FakeRequest, id: string): Reply {
+  const server = context.state.servers.get(Number(id));
+  if (!server) return notFound("server", id);
+  const running = [...context.state.actions.values()].find(
+    (action) =>
+      action.command === "delete_server" &&
+      action.status === "running" &&
+      action.resources.some((resource) => resource.id === server.id),
+  );
+  const action =
+    running ??
+    context.startAction("delete_server", [{ id: server.id, type: "server" }], {
+      onSuccess: () => {
+        context.state.servers.delete(server.id);
+        for (const volume of context.state.volumes.values())
+          if (volume.serverId === server.id) volume.serverId = null;
+      },
+    });
+  server.status = "deleting";
+  return { status: 200, body: { action: renderAction(action) } };
+}
+
+function listVolumes(context: RouteContext, request: FakeRequest): Reply {
+  return filterAndPage("volumes", context.state.volumes.values(), request, renderVolume);
+}
+
+function getVolume(context: RouteContext, _request: FakeRequest, id: string): Reply {
+  const volume = context.state.volumes.get(Number(id));
+  if (!volume) return notFound("volume", id);
+  return { status: 200, body: { volume: renderVolume(volume) } };
+}
+
+function createVolume(context: RouteContext, request: FakeRequest): Reply {
+  const input = (request.body ?? {}) as Record<string, unknown>;
+  const { name, size, location, labels = {}, format = null } = input;
+  if (typeof name !== "string" || !/^[a-z0-9]([\w.-]{0,62}[a-z0-9])?$/i.test(name))
+    return invalidInput("name", "invalid volume name");
+  if (typeof size !== "number" || size < 10 || size > 10240)
+    return invalidInput("size", "size must be between 10 and 10240 GB");
+  if (!locations.some((candidate) => candidate.name === location))
+    return invalidInput("location", "unknown location");
+  if (!isStringRecord(labels)) return invalidInput("labels", "labels must map strings to strings");
+  if (format !== null && format !== "ext4" && format !== "xfs")
+    return invalidInput("format", "format must be ext4 or xfs");
+  if ([...context.state.volumes.values()].some((volume) => volume.name === name))
+    return hetznerError(409, "uniqueness_error", "volume name is already used");
+  const volume = {
+    id: context.nextId(),
+    name,
+    sizeGb: size,
+    location: String(location),
+    labels,
+    serverId: null,
+    status: "creating" as const,
+    format,
+    created: context.now(),
+  };
+  context.state.volumes.set(volume.id, volume);
+  const action = context.startAction("create_volume", [{ id: volume.id, type: "volume" }], {
+    onSuccess: () => Object.assign(volume, { status: "available" }),
+  });
+  return {
+    status: 201,
+    body: { volume: renderVolume(volume), action: renderAction(action), next_actions: [] },
+  };
+}
+
+function deleteVolume(context: RouteContext, _request: FakeRequest, id: string): Reply {
+  const volume = context.state.volumes.get(Number(id));
+  if (!volume) return notFound("volume", id);
+  if (volume.serverId !== null)
+    return hetznerError(423, "locked", `volume with ID '${id}' is still attached to a server`);
+  context.state.volumes.delete(volume.id);
+  return { status: 204 };
+}
+
+function detachVolume(context: RouteContext, _request: FakeRequest, id: string): Reply {
+  const volume = context.state.volumes.get(Number(id));
+  if (!volume) return notFound("volume", id);
+  if (volume.serverId === null) return invalidInput("server", "volume is not attached");
+  const action = context.startAction(
+    "detach_volume",
+    [
+      { id: volume.serverId, type: "server" },
+      { id: volume.id, type: "volume" },
+    ],
+    { onSuccess: () => (volume.serverId = null) },
+  );
+  return { status: 201, body: { action: renderAction(action) } };
+}
+
+function listActionsOf(
+  context: RouteContext,
+  request: FakeRequest,
+  id: string,
+  type: "server" | "volume",
+): Reply {
+  const statuses = request.query.getAll("status");
+  const actions = [...context.state.actions.values()].filter(
+    (action) =>
+      action.resources.some((resource) => resource.type === type && resource.id === Number(id)) &&
+      (statuses.length === 0 || statuses.includes(action.status)),
+  );
+  return pageOf("actions", actions.map(renderAction), request.query);
+}
+
+function pollAction(context: RouteContext, _request: FakeRequest, id: string): Reply {
+  const action = context.state.actions.get(Number(id));
+  if (!action) return notFound("action", id);
+  if (action.status === "running") {
+    if (action.pollsLeft > 0) action.pollsLeft -= 1;
+    else context.endAction(action);
+  }
+  return { status: 200, body: { action: renderAction(action) } };
+}

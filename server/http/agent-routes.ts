@@ -1,0 +1,89 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { z } from "zod";
+import { AppError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import {
+  authenticateAgent,
+  markAgentReady,
+  readGitCredential,
+  recordHeartbeat,
+  redeemBootstrapToken,
+  reportAgentIdle,
+} from "../services/agents.ts";
+import type { AppLoadContextValue } from "./load-context.ts";
+import { readJsonBody, sendJson } from "./json.ts";
+
+// The REST endpoints a workspace agent calls (SPEC §9). Errors become problem+json in the
+// app server; every endpoint but bootstrap needs the agent's own bearer token.
+
+type Handler = (req: IncomingMessage, res: ServerResponse, log: Logger) => Promise<void>;
+type Context = Pick<AppLoadContextValue, "db" | "keyring" | "env">;
+
+const agentVersion = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64, { error: "keep the version under 64 characters" });
+
+const bootstrapBody = z.object({
+  bootstrapToken: z
+    .string()
+    .min(1, { error: "send the bootstrap token from the server's user data" }),
+  agentVersion,
+});
+
+const heartbeatBody = z.object({
+  agentVersion,
+  sessions: z.number().int().min(0),
+  lastActivityAt: z.iso.datetime({ error: "expected an ISO 8601 time" }).nullable(),
+});
+
+export function createAgentRoutes(context: Context): Record<string, Handler> {
+  const { db, keyring, env } = context;
+  const settings = { maxAttempts: env.JOB_MAX_ATTEMPTS };
+  const agentOf = (req: IncomingMessage) => authenticateAgent(db, bearerTokenOf(req));
+  return {
+    "/api/agent/bootstrap": post(async (req, res) => {
+      sendJson(res, 200, await redeemBootstrapToken(db, await readJsonBody(req, bootstrapBody)));
+    }),
+    "/api/agent/heartbeat": post(async (req, res) => {
+      const workspace = await agentOf(req);
+      const body = await readJsonBody(req, heartbeatBody);
+      await recordHeartbeat(db, workspace, {
+        ...body,
+        lastActivityAt: body.lastActivityAt ? new Date(body.lastActivityAt) : null,
+      });
+      sendJson(res, 200, { ok: true });
+    }),
+    "/api/agent/ready": post(async (req, res) => {
+      await markAgentReady(db, await agentOf(req));
+      sendJson(res, 200, { ok: true });
+    }),
+    "/api/agent/idle": post(async (req, res) => {
+      const workspace = await reportAgentIdle(db, await agentOf(req), settings);
+      sendJson(res, 200, { state: workspace.state });
+    }),
+    "/api/agent/git-credential": method("GET", async (req, res) => {
+      sendJson(res, 200, await readGitCredential(db, keyring, await agentOf(req), env.GITHUB_URL));
+    }),
+  };
+}
+
+const post = (handler: Handler) => method("POST", handler);
+
+function method(expected: string, handler: Handler): Handler {
+  return async (req, res, log) => {
+    if (req.method !== expected) {
+      res.setHeader("allow", expected);
+      throw new AppError("BAD_REQUEST", `Use ${expected} for ${req.url?.split("?")[0]}.`);
+    }
+    await handler(req, res, log);
+  };
+}
+
+function bearerTokenOf(req: IncomingMessage): string {
+  const match = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "");
+  if (!match)
+    throw new AppError("UNAUTHORIZED", "Send the agent token as `Authorization: Bearer <token>`.");
+  return match[1]!;
+}

@@ -1,0 +1,365 @@
+import type postgres from "postgres";
+import type { Database } from "../../db/client.ts";
+import type { Logger } from "../logger.ts";
+import {
+  acquireJob,
+  appendJobEvent,
+  completeJob,
+  databaseErrorCode,
+  failJob,
+  releaseJob,
+  renewLease,
+  type BackoffSettings,
+  type Job,
+  type JobEventLevel,
+} from "./queue.ts";
+
+export type JobContext = {
+  /** Aborted when the job is canceled, its lease is lost, or the worker drains. */
+  signal: AbortSignal;
+  /** Adds a line to the job's log (job_events), shown to users and admins. */
+  log: (level: JobEventLevel, message: string) => Promise<void>;
+};
+
+export type JobHandler = (job: Job, context: JobContext) => Promise<void>;
+
+/** Thrown by a handler when retrying cannot help: the job fails at once. */
+export class PermanentJobError extends Error {
+  readonly retryable = false;
+  override readonly name = "PermanentJobError";
+}
+
+export type JobRunnerOptions = {
+  db: Database;
+  /** The postgres.js client under `db`, for LISTEN. */
+  sql: postgres.Sql;
+  workerId: string;
+  handlers: Record<string, JobHandler>;
+  concurrency: number;
+  leaseSeconds: number;
+  /** Fallback when a notification is missed, and how jobs whose run_at arrives are found. */
+  pollIntervalMs: number;
+  logger: Logger;
+  /** Called once when a job fails for good (out of attempts or not retryable). */
+  onFinalFailure?: (job: Job, error: unknown) => Promise<void> | void;
+  /** How long drain() lets running handlers finish before aborting and releasing them. */
+  drainGraceMs?: number;
+  /** Pause before trying again after a database error. */
+  retryPauseMs?: number;
+  backoff?: BackoffSettings;
+};
+
+export type JobRunner = { start: () => Promise<void>; drain: () => Promise<void> };
+
+type RunningJob = {
+  job: Job;
+  log: Logger;
+  controller: AbortController;
+  /** Set by drain: a handler that ends in an error hands the job back instead of failing it. */
+  releasing: boolean;
+  finished?: Promise<void>;
+};
+
+type Outcome = { ok: true } | { ok: false; error: unknown };
+
+export const jobChannel = "caw_jobs";
+
+/**
+ * Runs jobs from the queue: up to `concurrency` at once, woken by NOTIFY on `caw_jobs` and
+ * by a poll. It keeps going through database outages: every error is logged and retried.
+ */
+export function createJobRunner(options: JobRunnerOptions): JobRunner {
+  const { db, workerId, logger, leaseSeconds } = options;
+  const retryPauseMs = options.retryPauseMs ?? 1_000;
+  const running = new Map<number, RunningJob>();
+  const wake = createWakeSignal();
+  let draining = false;
+  let abandoned = false;
+  let loop: Promise<void> | undefined;
+  let unlisten: (() => Promise<void>) | undefined;
+
+  async function runLoop(): Promise<void> {
+    let healthy = true;
+    while (!draining) {
+      try {
+        await fillSlots();
+        if (!healthy) logger.info("job queue reachable again");
+        healthy = true;
+        await wake.wait(options.pollIntervalMs);
+      } catch (error) {
+        // Log the first failure of an outage loudly and the rest quietly, then keep trying.
+        logger[healthy ? "error" : "debug"](
+          describeError(error),
+          "job queue unreachable; retrying",
+        );
+        healthy = false;
+        await wake.wait(retryPauseMs);
+      }
+    }
+  }
+
+  async function fillSlots(): Promise<void> {
+    while (!draining && running.size < options.concurrency) {
+      const job = await acquireJob(db, { workerId, leaseSeconds });
+      if (!job) return;
+      if (draining) {
+        // drain() began while this job was being taken: hand it straight back.
+        await releaseJob(db, job.id, workerId);
+        return;
+      }
+      startJob(job);
+    }
+  }
+
+  function startJob(job: Job): void {
+    const entry: RunningJob = {
+      job,
+      log: logger.child({ jobId: job.id, kind: job.kind, attempt: job.attempts }),
+      controller: new AbortController(),
+      releasing: false,
+    };
+    running.set(job.id, entry);
+    entry.finished = executeJob(entry)
+      .catch((error: unknown) => entry.log.error({ err: error }, "job runner failed on a job"))
+      .finally(() => {
+        running.delete(job.id);
+        wake.notify();
+      });
+  }
+
+  async function executeJob(entry: RunningJob): Promise<void> {
+    const startedAt = performance.now();
+    entry.log.debug("job started");
+    const stopRenewing = keepLease(entry);
+    let outcome: Outcome;
+    try {
+      await runHandler(entry);
+      outcome = { ok: true };
+    } catch (error) {
+      outcome = { ok: false, error };
+    } finally {
+      stopRenewing();
+    }
+    const durationMs = Math.round(performance.now() - startedAt);
+    await recordOutcome(entry, outcome, durationMs);
+  }
+
+  async function runHandler({ job, controller }: RunningJob): Promise<void> {
+    const handler = options.handlers[job.kind];
+    if (!handler) {
+      throw new PermanentJobError(
+        `no handler for job kind "${job.kind}" in this worker; is the worker older than the code that enqueued it?`,
+      );
+    }
+    const log = async (level: JobEventLevel, message: string) => {
+      await appendJobEvent(db, job.id, level, message);
+    };
+    await handler(job, { signal: controller.signal, log });
+  }
+
+  async function recordOutcome(entry: RunningJob, outcome: Outcome, durationMs: number) {
+    const { job, log } = entry;
+    if (outcome.ok) {
+      const kept = await persist(entry, () => completeJob(db, job.id, workerId));
+      if (kept) log.info({ durationMs }, "job succeeded");
+      else log.warn({ durationMs }, "job finished after it was canceled or taken over");
+    } else if (entry.releasing) {
+      await persist(entry, () => releaseJob(db, job.id, workerId));
+      log.info({ durationMs }, "job released for another worker");
+    } else {
+      await recordFailure(entry, outcome.error, durationMs);
+    }
+  }
+
+  async function recordFailure(entry: RunningJob, error: unknown, durationMs: number) {
+    const { job, log } = entry;
+    const reason = describeFailure(error);
+    const result = await persist(entry, () =>
+      failJob(db, job.id, workerId, reason, {
+        retryable: isRetryable(error),
+        backoff: options.backoff,
+      }),
+    );
+    if (!result) {
+      log.warn({ durationMs, reason }, "job failed after it was canceled or taken over");
+    } else if (result.status === "queued") {
+      log.warn({ durationMs, reason, runAt: result.runAt }, "job failed; will retry");
+    } else {
+      log.error({ durationMs, reason }, "job failed for good");
+      await reportFinalFailure(entry, error);
+    }
+  }
+
+  async function reportFinalFailure({ job, log }: RunningJob, error: unknown): Promise<void> {
+    try {
+      await options.onFinalFailure?.(job, error);
+    } catch (hookError) {
+      log.error({ err: hookError }, "onFinalFailure failed");
+    }
+  }
+
+  /** Keeps trying to write a job's outcome through a database outage (until drain gives up). */
+  async function persist<T>(entry: RunningJob, write: () => Promise<T>): Promise<T | undefined> {
+    for (;;) {
+      try {
+        return await write();
+      } catch (error) {
+        if (abandoned) return undefined;
+        entry.log.warn(describeError(error), "could not record the job's outcome; retrying");
+        await delay(retryPauseMs);
+      }
+    }
+  }
+
+  function keepLease(entry: RunningJob): () => void {
+    const leaseMs = leaseSeconds * 1000;
+    let leaseEnds = Date.now() + leaseMs;
+    let renewing = false;
+    const renew = async () => {
+      if (renewing) return;
+      renewing = true;
+      const askedAt = Date.now();
+      try {
+        if (await renewLease(db, entry.job.id, workerId, leaseSeconds))
+          leaseEnds = askedAt + leaseMs;
+        else abortJob(entry, "the job was canceled or another worker took it over");
+      } catch (error) {
+        entry.log.warn(describeError(error), "could not renew the job's lease");
+        // Past the lease another worker may take the job; stop rather than run it twice.
+        if (Date.now() > leaseEnds)
+          abortJob(entry, "its lease ran out while the database was away");
+      } finally {
+        renewing = false;
+      }
+    };
+    const timer = setInterval(() => void renew(), leaseMs / 3);
+    return () => clearInterval(timer);
+  }
+
+  function abortJob(entry: RunningJob, reason: string): void {
+    if (entry.controller.signal.aborted) return;
+    entry.log.warn({ reason }, "aborting job");
+    entry.controller.abort(new Error(`job aborted: ${reason}`));
+  }
+
+  async function listenForJobs(): Promise<void> {
+    try {
+      // postgres.js listens again by itself after its connection is re-made; onlisten runs
+      // each time, and a wake then catches up on jobs queued while nobody was listening.
+      const listening = await options.sql.listen(jobChannel, wake.notify, () => {
+        logger.info({ channel: jobChannel }, "listening for new jobs");
+        wake.notify();
+      });
+      unlisten = listening.unlisten;
+    } catch (error) {
+      logger.warn(describeError(error), "could not listen for new jobs; polling meanwhile");
+    }
+  }
+
+  async function drain(): Promise<void> {
+    draining = true;
+    wake.notify();
+    await loop;
+    const idle = () => Promise.all([...running.values()].map((entry) => entry.finished));
+    if (!(await settlesWithin(idle(), options.drainGraceMs ?? 15_000))) {
+      for (const entry of running.values()) {
+        entry.releasing = true;
+        abortJob(entry, "the worker is shutting down");
+      }
+      if (!(await settlesWithin(idle(), 5_000))) await abandonJobs();
+    }
+    if (unlisten)
+      await settlesWithin(
+        unlisten().catch(() => {}),
+        2_000,
+      );
+    logger.info({ workerId }, "job runner drained");
+  }
+
+  /** Handlers that ignore their abort signal are left behind; their jobs go back to the queue. */
+  async function abandonJobs(): Promise<void> {
+    abandoned = true;
+    for (const { job, log } of running.values()) {
+      log.warn("handler ignored the abort; releasing its job anyway");
+      await releaseJob(db, job.id, workerId).catch((error: unknown) =>
+        log.error(describeError(error), "could not release the job; it runs again after its lease"),
+      );
+    }
+  }
+
+  return {
+    async start() {
+      if (loop) throw new Error("this job runner was already started; create another one");
+      await listenForJobs();
+      loop = runLoop();
+      logger.info(
+        { workerId, concurrency: options.concurrency, kinds: Object.keys(options.handlers) },
+        "job runner started",
+      );
+    },
+    drain,
+  };
+}
+
+/** A wake-up call that is not lost when it arrives while nobody is waiting yet. */
+function createWakeSignal() {
+  let pending = false;
+  let wakeWaiter: (() => void) | undefined;
+  return {
+    notify: () => {
+      pending = true;
+      wakeWaiter?.();
+    },
+    wait: (timeoutMs: number) =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          pending = false;
+          wakeWaiter = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        wakeWaiter = done;
+        if (pending) done();
+      }),
+  };
+}
+
+function isRetryable(error: unknown): boolean {
+  return !(
+    typeof error === "object" &&
+    error !== null &&
+    (error as { retryable?: unknown }).retryable === false
+  );
+}
+
+function describeFailure(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * What to log about a database error: its code and the driver's message. Never drizzle's
+ * wrapper message, which lists the query's parameters.
+ */
+function describeError(error: unknown): { code?: string; reason: string } {
+  let innermost = error;
+  while (innermost instanceof Error && innermost.cause !== undefined) innermost = innermost.cause;
+  return { code: databaseErrorCode(error), reason: describeFailure(innermost) };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Whether `promise` settles within `ms`; it keeps running either way. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

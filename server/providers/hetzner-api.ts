@@ -1,0 +1,299 @@
+import { setTimeout as sleepFor } from "node:timers/promises";
+import { z } from "zod";
+import { AppError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+
+// The HTTP side of the Hetzner provider: bearer auth, timeouts, rate limits (429 with
+// Retry-After or RateLimit-Reset), bounded retries with backoff for 5xx and lost responses,
+// paging, and waiting for actions. Error messages name the method and path, never the token.
+
+export type HetznerTiming = {
+  /** Tries per request for 5xx and network failures, the first one included. */
+  attempts: number;
+  /** Tries per request while Hetzner answers 429. */
+  rateLimitAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** The longest a Retry-After or RateLimit-Reset hint may make us wait at once. */
+  maxRateLimitWaitMs: number;
+  requestTimeoutMs: number;
+  actionPollMs: number;
+  /** Polls of one action before giving up on it. */
+  actionMaxPolls: number;
+  /** How to wait; tests pass one that records the delay instead of sleeping. */
+  sleep: (ms: number) => Promise<void>;
+};
+
+export const defaultHetznerTiming: HetznerTiming = {
+  attempts: 4,
+  rateLimitAttempts: 6,
+  baseDelayMs: 500,
+  maxDelayMs: 8_000,
+  maxRateLimitWaitMs: 60_000,
+  requestTimeoutMs: 30_000,
+  actionPollMs: 1_000,
+  actionMaxPolls: 900,
+  sleep: (ms) => sleepFor(ms),
+};
+
+/** A 4xx answer other than 429: repeating the request would not help. */
+export class HetznerApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "HetznerApiError";
+  }
+
+  /** The job runner fails a job at once on this: asking again cannot change the answer. */
+  get retryable(): boolean {
+    return !permanentStatuses.has(this.status);
+  }
+}
+
+const permanentStatuses = new Set([400, 401, 403, 404, 422]);
+
+export const actionSchema = z.object({
+  id: z.number(),
+  command: z.string(),
+  status: z.enum(["running", "success", "error"]),
+  error: z.object({ code: z.string(), message: z.string() }).nullable().optional(),
+});
+export type HetznerAction = z.infer<typeof actionSchema>;
+
+const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+const pageSchema = z
+  .object({
+    meta: z.object({ pagination: z.object({ next_page: z.number().nullable() }) }).optional(),
+  })
+  .catchall(z.unknown());
+type PageAnswer = z.infer<typeof pageSchema>;
+
+export type Query = Record<string, string | number | undefined>;
+
+export type RequestOptions<T> = {
+  query?: Query;
+  body?: unknown;
+  /**
+   * For requests that are not safe to repeat (creates): after an unclear failure or a
+   * uniqueness error, looks for what an earlier try may have made; a result ends the retries.
+   */
+  recover?: () => Promise<T | undefined>;
+};
+
+export type HetznerApi = {
+  request: <S extends z.ZodType>(
+    method: string,
+    path: string,
+    schema: S,
+    options?: RequestOptions<z.infer<S>>,
+  ) => Promise<z.infer<S>>;
+  /** Every item of a paged list endpoint, e.g. `listAll("/servers", "servers", schema)`. */
+  listAll: <S extends z.ZodType>(
+    path: string,
+    key: string,
+    itemSchema: S,
+    query?: Query,
+  ) => Promise<z.infer<S>[]>;
+  /** Resolves when every action succeeded; throws when one ended in error. */
+  waitForActions: (actions: HetznerAction[]) => Promise<void>;
+};
+
+type Attempt =
+  | { kind: "ok"; body: unknown }
+  | { kind: "rate-limited"; waitMs: number | undefined; detail: string }
+  | { kind: "transient"; detail: string }
+  | { kind: "conflict"; error: HetznerApiError };
+
+export function createHetznerApi(options: {
+  token: string;
+  apiUrl: string;
+  logger?: Logger;
+  timing: HetznerTiming;
+}): HetznerApi {
+  const { timing, logger } = options;
+  const base = options.apiUrl.replace(/\/+$/, "");
+
+  async function attemptOnce(method: string, path: string, init: RequestOptions<unknown>) {
+    const url = new URL(`${base}${path}`);
+    for (const [name, value] of Object.entries(init.query ?? {}))
+      if (value !== undefined) url.searchParams.set(name, String(value));
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: {
+          authorization: `Bearer ${options.token}`,
+          accept: "application/json",
+          ...(init.body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+        signal: AbortSignal.timeout(timing.requestTimeoutMs),
+      });
+      text = await response.text();
+    } catch (error) {
+      return { kind: "transient", detail: `did not answer (${describeFailure(error)})` } as const;
+    }
+    return classifyAnswer(method, path, response, text);
+  }
+
+  async function request<S extends z.ZodType>(
+    method: string,
+    path: string,
+    schema: S,
+    init: RequestOptions<z.infer<S>> = {},
+  ): Promise<z.infer<S>> {
+    let failures = 0;
+    let rateLimits = 0;
+    for (;;) {
+      const attempt: Attempt = await attemptOnce(method, path, init);
+      if (attempt.kind === "ok") return parseAnswer(method, path, schema, attempt.body);
+      if (attempt.kind === "conflict") {
+        const found = await init.recover?.();
+        if (found !== undefined) return found;
+        throw attempt.error;
+      }
+      if (attempt.kind === "rate-limited") {
+        rateLimits += 1;
+        if (rateLimits >= timing.rateLimitAttempts) throw rateLimitError(method, path, rateLimits);
+        const hinted = attempt.waitMs ?? backoffMs(timing, rateLimits);
+        await pause(method, path, attempt.detail, Math.min(hinted, timing.maxRateLimitWaitMs));
+        continue;
+      }
+      failures += 1;
+      if (failures >= timing.attempts)
+        throw new Error(
+          `Hetzner API ${attempt.detail} to ${method} ${path} after ${failures} attempts`,
+        );
+      await pause(method, path, attempt.detail, backoffMs(timing, failures));
+      const found = await init.recover?.();
+      if (found !== undefined) return found;
+    }
+  }
+
+  async function pause(method: string, path: string, reason: string, waitMs: number) {
+    logger?.warn({ method, path, reason, waitMs }, "Hetzner API request failed; retrying");
+    await timing.sleep(waitMs);
+  }
+
+  async function listAll<S extends z.ZodType>(
+    path: string,
+    key: string,
+    itemSchema: S,
+    query: Query = {},
+  ): Promise<z.infer<S>[]> {
+    const itemsSchema = z.array(itemSchema);
+    const items: z.infer<S>[] = [];
+    for (let page: number | null = 1; page !== null;) {
+      const answer: PageAnswer = await request("GET", path, pageSchema, {
+        query: { ...query, page, per_page: 50 },
+      });
+      items.push(...parseAnswer("GET", path, itemsSchema, answer[key]));
+      page = answer.meta?.pagination.next_page ?? null;
+    }
+    return items;
+  }
+
+  async function waitForAction(action: HetznerAction): Promise<void> {
+    let current = action;
+    for (let polls = 0; current.status === "running"; polls += 1) {
+      if (polls >= timing.actionMaxPolls)
+        throw new Error(
+          `Hetzner action ${current.command} (${current.id}) was still running after ${polls} polls`,
+        );
+      await timing.sleep(timing.actionPollMs);
+      const answer = await request(
+        "GET",
+        `/actions/${current.id}`,
+        z.object({ action: actionSchema }),
+      );
+      current = answer.action;
+    }
+    if (current.status === "error")
+      throw new Error(
+        `Hetzner action ${current.command} (${current.id}) failed: ${current.error?.code ?? "error"}: ${current.error?.message ?? "no reason given"}`,
+      );
+  }
+
+  return {
+    request,
+    listAll,
+    waitForActions: async (actions) => {
+      for (const action of actions) await waitForAction(action);
+    },
+  };
+}
+
+function classifyAnswer(method: string, path: string, response: Response, text: string): Attempt {
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  if (response.ok) return { kind: "ok", body };
+  const parsed = errorSchema.safeParse(body);
+  const code = parsed.success ? parsed.data.error.code : "";
+  const reason = parsed.success ? ` (${code}: ${parsed.data.error.message})` : "";
+  const detail = `answered ${response.status}${reason}`;
+  if (response.status === 429)
+    return { kind: "rate-limited", waitMs: readRateLimitWait(response.headers), detail };
+  if (response.status >= 500) return { kind: "transient", detail };
+  const error = new HetznerApiError(
+    response.status,
+    code,
+    `Hetzner API ${detail} to ${method} ${path}`,
+  );
+  if (response.status === 409 && code === "uniqueness_error") return { kind: "conflict", error };
+  throw error;
+}
+
+function parseAnswer<S extends z.ZodType>(
+  method: string,
+  path: string,
+  schema: S,
+  body: unknown,
+): z.infer<S> {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  throw new Error(
+    `Hetzner API sent an answer we do not understand to ${method} ${path}: ${z.prettifyError(parsed.error)}`,
+  );
+}
+
+/** How long Hetzner asks us to wait: Retry-After (seconds or a date), else RateLimit-Reset. */
+export function readRateLimitWait(headers: Headers, now = Date.now()): number | undefined {
+  const retryAfter = headers.get("retry-after");
+  if (retryAfter) {
+    const seconds = Number(retryAfter);
+    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+    const date = Date.parse(retryAfter);
+    if (Number.isFinite(date)) return Math.max(0, date - now);
+  }
+  const reset = Number(headers.get("ratelimit-reset") ?? Number.NaN);
+  if (Number.isFinite(reset)) return Math.max(0, reset * 1000 - now);
+  return undefined;
+}
+
+/** Exponential backoff with jitter, so retrying workers do not hit Hetzner in step. */
+function backoffMs(timing: HetznerTiming, attempt: number): number {
+  const ceiling = Math.min(timing.maxDelayMs, timing.baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
+function rateLimitError(method: string, path: string, attempts: number): AppError {
+  return new AppError(
+    "TOO_MANY_REQUESTS",
+    `Hetzner kept answering 429 (rate limit exceeded) to ${method} ${path} after ${attempts} attempts. Hetzner allows 3600 requests an hour per project; wait a few minutes and try again.`,
+  );
+}
+
+function describeFailure(error: unknown): string {
+  if (error instanceof DOMException && error.name === "TimeoutError") return "timed out";
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+  return `${error.message}${cause}`;
+}

@@ -1,0 +1,314 @@
+import { z } from "zod";
+import { AppError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import {
+  actionSchema,
+  createHetznerApi,
+  defaultHetznerTiming,
+  HetznerApiError,
+  type HetznerAction,
+  type HetznerTiming,
+} from "./hetzner-api.ts";
+import type {
+  CreateServerInput,
+  CreateVolumeInput,
+  Labels,
+  Provider,
+  ProviderServer,
+  ProviderVolume,
+  ServerStatus,
+} from "./provider.ts";
+
+// The Hetzner Cloud provider (SPEC §8) over the public API, https://docs.hetzner.cloud.
+// Creates are made safe to retry by looking the server or volume up by name before sending
+// the create again, so a lost response never leaves a second one behind.
+
+export type HetznerProviderOptions = {
+  token: string;
+  /** https://api.hetzner.cloud/v1 unless given (tests point it at the fake). */
+  apiUrl?: string;
+  logger?: Logger;
+  /** Retry and polling timing; tests shorten it. */
+  timing?: Partial<HetznerTiming>;
+};
+
+export const hetznerApiUrl = "https://api.hetzner.cloud/v1";
+export const userDataLimitBytes = 32 * 1024;
+const image = "ubuntu-24.04";
+
+const labelsSchema = z.record(z.string(), z.string()).nullish();
+
+const serverSchema = z.object({
+  id: z.number(),
+  name: z.string(),
+  status: z.string(),
+  labels: labelsSchema,
+  public_net: z.object({ ipv4: z.object({ ip: z.string() }).nullish() }).nullish(),
+});
+type HetznerServer = z.infer<typeof serverSchema>;
+
+const volumeSchema = z.object({
+  id: z.number(),
+  name: z.string(),
+  size: z.number(),
+  server: z.number().nullable(),
+  labels: labelsSchema,
+});
+type HetznerVolume = z.infer<typeof volumeSchema>;
+
+const serverTypeSchema = z.object({
+  name: z.string(),
+  cores: z.number(),
+  memory: z.number(),
+  disk: z.number(),
+  deprecated: z.boolean().nullish(),
+});
+
+const locationSchema = z.object({ name: z.string(), city: z.string(), country: z.string() });
+
+const createdServerSchema = z.object({
+  server: serverSchema,
+  action: actionSchema.nullable(),
+  next_actions: z.array(actionSchema),
+});
+
+const createdVolumeSchema = z.object({
+  volume: volumeSchema,
+  action: actionSchema.nullable(),
+  next_actions: z.array(actionSchema),
+});
+
+const actionAnswerSchema = z.object({ action: actionSchema });
+
+export function createHetznerProvider(options: HetznerProviderOptions): Provider {
+  const api = createHetznerApi({
+    token: options.token,
+    apiUrl: options.apiUrl ?? hetznerApiUrl,
+    logger: options.logger,
+    timing: { ...defaultHetznerTiming, ...options.timing },
+  });
+
+  /** Null when Hetzner answers 404: the thing is gone, which callers often want. */
+  async function unlessGone<T>(work: () => Promise<T>): Promise<T | null> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof HetznerApiError && error.status === 404) return null;
+      throw error;
+    }
+  }
+
+  async function waitForRunningActions(kind: "servers" | "volumes", id: number): Promise<void> {
+    const running = await api.listAll(`/${kind}/${id}/actions`, "actions", actionSchema, {
+      status: "running",
+    });
+    await api.waitForActions(running);
+  }
+
+  async function fetchServer(id: string): Promise<ProviderServer | null> {
+    const answer = await unlessGone(() =>
+      api.request("GET", `/servers/${encodeURIComponent(id)}`, z.object({ server: serverSchema })),
+    );
+    return answer ? toProviderServer(answer.server) : null;
+  }
+
+  async function fetchVolume(id: string): Promise<ProviderVolume | null> {
+    const answer = await unlessGone(() =>
+      api.request("GET", `/volumes/${encodeURIComponent(id)}`, z.object({ volume: volumeSchema })),
+    );
+    return answer ? toProviderVolume(answer.volume) : null;
+  }
+
+  /** What an earlier, unanswered create may have made: ours only if the labels match. */
+  function findCreated<T extends { name: string; labels?: Labels | null }>(
+    kind: "server" | "volume",
+    found: T[],
+    input: { name: string; labels: Labels },
+  ): T | undefined {
+    const [existing] = found;
+    if (!existing) return undefined;
+    if (!hasLabels(existing.labels ?? {}, input.labels))
+      throw new AppError(
+        "CONFLICT",
+        `A ${kind} named ${input.name} already exists in this Hetzner project but was not made for this workspace. Rename or delete it in the Hetzner Console and try again.`,
+      );
+    return existing;
+  }
+
+  async function createServer(input: CreateServerInput): Promise<ProviderServer> {
+    checkUserData(input.userData);
+    const answer = await api.request("POST", "/servers", createdServerSchema, {
+      body: {
+        name: input.name,
+        server_type: input.serverType,
+        location: input.location,
+        image,
+        user_data: input.userData,
+        labels: input.labels,
+        volumes: input.volumeIds.map(Number),
+        // cloud-init mounts the volume itself, where the workspace expects it.
+        automount: false,
+        start_after_create: true,
+      },
+      recover: async () => {
+        const found = await api.listAll("/servers", "servers", serverSchema, { name: input.name });
+        const server = findCreated("server", found, input);
+        return server ? { server, action: null, next_actions: [] } : undefined;
+      },
+    });
+    if (answer.action) await api.waitForActions([answer.action, ...answer.next_actions]);
+    else await waitForRunningActions("servers", answer.server.id);
+    const server = await fetchServer(String(answer.server.id));
+    if (!server)
+      throw new Error(`Hetzner server ${input.name} vanished right after it was created`);
+    return server;
+  }
+
+  async function deleteServer(id: string): Promise<void> {
+    const answer = await unlessGone(() =>
+      api.request("DELETE", `/servers/${encodeURIComponent(id)}`, actionAnswerSchema),
+    );
+    if (answer) await waitUntilGone(answer.action, () => fetchServer(id));
+  }
+
+  /** Waits for a delete action; an action that vanished with its server is fine too. */
+  async function waitUntilGone(action: HetznerAction, find: () => Promise<unknown>) {
+    await unlessGone(() => api.waitForActions([action]));
+    if (await find()) throw new Error(`Hetzner ${action.command} (${action.id}) left it in place`);
+  }
+
+  async function createVolume(input: CreateVolumeInput): Promise<ProviderVolume> {
+    const answer = await api.request("POST", "/volumes", createdVolumeSchema, {
+      body: {
+        name: input.name,
+        size: input.sizeGb,
+        location: input.location,
+        labels: input.labels,
+        automount: false,
+        // Formatted by Hetzner, so a fresh server only has to mount it.
+        format: "ext4",
+      },
+      recover: async () => {
+        const found = await api.listAll("/volumes", "volumes", volumeSchema, { name: input.name });
+        const volume = findCreated("volume", found, input);
+        return volume ? { volume, action: null, next_actions: [] } : undefined;
+      },
+    });
+    if (answer.action) await api.waitForActions([answer.action, ...answer.next_actions]);
+    else await waitForRunningActions("volumes", answer.volume.id);
+    return toProviderVolume(answer.volume);
+  }
+
+  async function detachVolume(id: string): Promise<void> {
+    const volume = await fetchVolume(id);
+    if (!volume?.serverId) return;
+    const path = `/volumes/${encodeURIComponent(id)}/actions/detach`;
+    const answer = await unlessGone(() => api.request("POST", path, actionAnswerSchema));
+    if (answer) await api.waitForActions([answer.action]);
+  }
+
+  async function deleteVolume(id: string): Promise<void> {
+    const volume = await fetchVolume(id);
+    if (!volume) return;
+    if (volume.serverId) await detachVolume(id);
+    await unlessGone(() =>
+      api.request("DELETE", `/volumes/${encodeURIComponent(id)}`, z.unknown()),
+    );
+  }
+
+  return {
+    validateToken: async () => {
+      try {
+        await api.request("GET", "/servers", z.unknown(), { query: { per_page: 1 } });
+      } catch (error) {
+        throw refusedTokenError(error);
+      }
+    },
+    listServerTypes: async () => {
+      const types = await api.listAll("/server_types", "server_types", serverTypeSchema);
+      return types
+        .filter((type) => !type.deprecated)
+        .map(({ name, cores, memory, disk }) => ({ name, cores, memoryGb: memory, diskGb: disk }));
+    },
+    listLocations: async () => {
+      const found = await api.listAll("/locations", "locations", locationSchema);
+      return found.map(({ name, city, country }) => ({ name, city, country }));
+    },
+    createServer,
+    getServer: fetchServer,
+    deleteServer,
+    listServers: async (labels) => {
+      const query = { label_selector: toLabelSelector(labels) };
+      const servers = await api.listAll("/servers", "servers", serverSchema, query);
+      return servers.map(toProviderServer);
+    },
+    createVolume,
+    getVolume: fetchVolume,
+    listVolumes: async (labels) => {
+      const query = { label_selector: toLabelSelector(labels) };
+      const volumes = await api.listAll("/volumes", "volumes", volumeSchema, query);
+      return volumes.map(toProviderVolume);
+    },
+    detachVolume,
+    deleteVolume,
+  };
+}
+
+function checkUserData(userData: string): void {
+  const bytes = Buffer.byteLength(userData, "utf8");
+  if (bytes > userDataLimitBytes)
+    throw new AppError(
+      "BAD_REQUEST",
+      `The cloud-init user data is ${bytes} bytes, but Hetzner accepts at most ${userDataLimitBytes} bytes (32 KiB). Shorten the setup script or the files it writes.`,
+    );
+}
+
+function refusedTokenError(error: unknown): unknown {
+  if (!(error instanceof HetznerApiError) || (error.status !== 401 && error.status !== 403))
+    return error;
+  return new AppError(
+    "BAD_REQUEST",
+    `Hetzner refused this API token (${error.status} ${error.code || "unauthorized"}). Create a Read & Write token in the Hetzner Console → Security → API tokens and paste it here.`,
+    { cause: error },
+  );
+}
+
+/** `k=v,k2=v2`; undefined (everything) for no labels. */
+function toLabelSelector(labels: Labels): string | undefined {
+  const terms = Object.entries(labels).map(([key, value]) => `${key}=${value}`);
+  return terms.length > 0 ? terms.join(",") : undefined;
+}
+
+function hasLabels(actual: Labels, wanted: Labels): boolean {
+  return Object.entries(wanted).every(([key, value]) => actual[key] === value);
+}
+
+const statusMap: Record<string, ServerStatus> = {
+  initializing: "initializing",
+  starting: "starting",
+  running: "running",
+  stopping: "stopping",
+  off: "off",
+  deleting: "deleting",
+  rebuilding: "starting",
+};
+
+function toProviderServer(server: HetznerServer): ProviderServer {
+  return {
+    id: String(server.id),
+    name: server.name,
+    status: statusMap[server.status] ?? "unknown",
+    ipv4: server.public_net?.ipv4?.ip ?? null,
+    labels: server.labels ?? {},
+  };
+}
+
+function toProviderVolume(volume: HetznerVolume): ProviderVolume {
+  return {
+    id: String(volume.id),
+    name: volume.name,
+    sizeGb: volume.size,
+    serverId: volume.server === null ? null : String(volume.server),
+    labels: volume.labels ?? {},
+  };
+}

@@ -1,0 +1,183 @@
+import { spawn } from "node:child_process";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { childEnvironment } from "../env.ts";
+import { findFreePort } from "../process/free-port.ts";
+import type {
+  CreateServerInput,
+  CreateVolumeInput,
+  Labels,
+  Provider,
+  ProviderServer,
+  ProviderVolume,
+} from "./provider.ts";
+
+// The one-machine provider (SPEC §10). A "server" is an agent process on a loopback port; a
+// "volume" is a folder. Records are JSON files under DATA_DIR/workspaces/, so a restarted
+// worker finds what an earlier one made, exactly as it finds Hetzner servers by label.
+
+type ServerRecord = ProviderServer & { pid: number; volumeIds: string[] };
+type VolumeRecord = ProviderVolume & { folder: string };
+
+const placeholderAgent = fileURLToPath(new URL("./local-agent-placeholder.ts", import.meta.url));
+
+export type LocalProviderOptions = {
+  dataDir: string;
+  /** The program that plays the agent; until the agent issue lands, a placeholder. */
+  agentProgram?: string;
+};
+
+export function createLocalProvider(options: LocalProviderOptions): Provider {
+  const root = path.join(options.dataDir, "workspaces");
+  const serversDir = path.join(root, "servers");
+  const volumesDir = path.join(root, "volumes");
+  const serverFile = (id: string) => path.join(serversDir, `${id}.json`);
+  const volumeFile = (id: string) => path.join(volumesDir, `${id}.json`);
+  const readServer = (id: string) => readRecord<ServerRecord>(serverFile(id));
+  const readVolume = (id: string) => readRecord<VolumeRecord>(volumeFile(id));
+
+  async function createServer(input: CreateServerInput): Promise<ProviderServer> {
+    const id = `local-${input.name}`;
+    const existing = await readServer(id);
+    if (existing && isAlive(existing.pid)) return publicServer(existing);
+    await mkdir(serversDir, { recursive: true });
+    const volume = input.volumeIds[0] ? await readVolume(input.volumeIds[0]) : null;
+    const port = await findFreePort();
+    const userDataFile = path.join(serversDir, `${id}.user-data`);
+    await writeFile(userDataFile, input.userData, { mode: 0o600 });
+    const workspaceFolder = volume?.folder ?? path.join(root, "scratch", input.name);
+    await mkdir(workspaceFolder, { recursive: true });
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        options.agentProgram ?? placeholderAgent,
+        userDataFile,
+        String(port),
+        workspaceFolder,
+      ],
+      { env: childEnvironment({}), stdio: "ignore" },
+    );
+    child.unref();
+    const record: ServerRecord = {
+      id,
+      name: input.name,
+      status: "running",
+      ipv4: "127.0.0.1",
+      labels: input.labels,
+      agentPort: port,
+      pid: child.pid!,
+      volumeIds: input.volumeIds,
+    };
+    await writeFile(serverFile(id), JSON.stringify(record));
+    for (const volumeId of input.volumeIds) await updateVolume(volumeId, { serverId: id });
+    return publicServer(record);
+  }
+
+  async function deleteServer(id: string): Promise<void> {
+    const record = await readServer(id);
+    if (!record) return;
+    await stopProcess(record.pid);
+    for (const volumeId of record.volumeIds) await updateVolume(volumeId, { serverId: null });
+    await rm(serverFile(id), { force: true });
+    await rm(path.join(serversDir, `${id}.user-data`), { force: true });
+  }
+
+  async function updateVolume(id: string, changes: Partial<VolumeRecord>) {
+    const volume = await readVolume(id);
+    if (volume) await writeFile(volumeFile(id), JSON.stringify({ ...volume, ...changes }));
+  }
+
+  async function createVolume(input: CreateVolumeInput): Promise<ProviderVolume> {
+    const id = `local-${input.name}`;
+    const folder = path.join(root, "volumes", input.name);
+    await mkdir(folder, { recursive: true });
+    const existing = await readVolume(id);
+    if (existing) return publicVolume(existing);
+    const record: VolumeRecord = { ...input, id, serverId: null, folder };
+    await writeFile(volumeFile(id), JSON.stringify(record));
+    return publicVolume(record);
+  }
+
+  return {
+    validateToken: async () => {},
+    listServerTypes: async () => [{ name: "local", cores: 1, memoryGb: 1, diskGb: 1 }],
+    listLocations: async () => [{ name: "local", city: "This machine", country: "—" }],
+    createServer,
+    getServer: async (id) => {
+      const record = await readServer(id);
+      return record ? publicServer(record) : null;
+    },
+    deleteServer,
+    listServers: async (labels) =>
+      (await readAll<ServerRecord>(serversDir))
+        .filter((record) => matches(record.labels, labels))
+        .map(publicServer),
+    createVolume,
+    getVolume: async (id) => {
+      const record = await readVolume(id);
+      return record ? publicVolume(record) : null;
+    },
+    listVolumes: async (labels) =>
+      (await readAll<VolumeRecord>(volumesDir))
+        .filter((record) => matches(record.labels, labels))
+        .map(publicVolume),
+    detachVolume: (id) => updateVolume(id, { serverId: null }),
+    deleteVolume: async (id) => {
+      const record = await readVolume(id);
+      if (!record) return;
+      await rm(record.folder, { recursive: true, force: true });
+      await rm(volumeFile(id), { force: true });
+    },
+  };
+}
+
+function publicServer({ pid, volumeIds: _volumeIds, ...server }: ServerRecord): ProviderServer {
+  return { ...server, status: isAlive(pid) ? "running" : "off" };
+}
+
+function publicVolume({ folder: _folder, ...volume }: VolumeRecord): ProviderVolume {
+  return volume;
+}
+
+const matches = (labels: Labels, wanted: Labels) =>
+  Object.entries(wanted).every(([key, value]) => labels[key] === value);
+
+async function readRecord<T>(file: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as T;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw error;
+  }
+}
+
+async function readAll<T>(folder: string): Promise<T[]> {
+  const names = await readdir(folder).catch(() => [] as string[]);
+  const records = await Promise.all(
+    names
+      .filter((name) => name.endsWith(".json"))
+      .map((name) => readRecord<T>(path.join(folder, name))),
+  );
+  return records.filter((record): record is Awaited<T> => record !== null) as T[];
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM, then SIGKILL if the process is still there after a few seconds. */
+async function stopProcess(pid: number): Promise<void> {
+  if (!isAlive(pid)) return;
+  process.kill(pid, "SIGTERM");
+  for (let waited = 0; waited < 5000 && isAlive(pid); waited += 50)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  if (isAlive(pid)) process.kill(pid, "SIGKILL");
+}

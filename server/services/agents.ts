@@ -1,0 +1,168 @@
+import { and, eq, gt, inArray } from "drizzle-orm";
+import type { Database } from "../../db/client.ts";
+import { users, workspaces, type WorkspaceState } from "../../db/schema.ts";
+import { generateBearerToken, hashBearerToken } from "../crypto/bearer-token.ts";
+import { decryptSecret, type Keyring } from "../crypto/envelope.ts";
+import { AppError } from "../errors.ts";
+import type { DatabaseExecutor } from "./audit.ts";
+import { githubTokenContext } from "./users.ts";
+import { requestWorkspaceAction, transitionWorkspace } from "./workspaces.ts";
+
+// The control plane's side of the agent callbacks (SPEC §6, §9). A server's user data
+// carries only a one-time bootstrap token (15 minutes); the agent trades it for its own
+// token, which authenticates every later call. Both are stored as hashes.
+
+const bootstrapLifetimeMs = 15 * 60_000;
+const bootstrapPrefix = "cawb_";
+const agentPrefix = "cawa_";
+
+// A fast agent may call before the worker has recorded `booting`.
+const bootingStates: WorkspaceState[] = ["provisioning", "starting", "booting"];
+
+export type AgentWorkspace = typeof workspaces.$inferSelect;
+
+/** A fresh bootstrap token for the server about to be created; the previous one stops working. */
+export async function issueBootstrapToken(
+  executor: DatabaseExecutor,
+  workspaceId: string,
+): Promise<string> {
+  const token = generateBearerToken(bootstrapPrefix);
+  await executor
+    .update(workspaces)
+    .set({
+      bootstrapTokenHash: hashBearerToken(token),
+      bootstrapExpiresAt: new Date(Date.now() + bootstrapLifetimeMs),
+      agentTokenHash: null,
+    })
+    .where(eq(workspaces.id, workspaceId));
+  return token;
+}
+
+export async function redeemBootstrapToken(
+  db: Database,
+  input: { bootstrapToken: string; agentVersion: string },
+) {
+  const agentToken = generateBearerToken(agentPrefix);
+  const [row] = await db
+    .update(workspaces)
+    .set({
+      bootstrapTokenHash: null,
+      bootstrapExpiresAt: null,
+      agentTokenHash: hashBearerToken(agentToken),
+      agentVersion: input.agentVersion,
+      lastHeartbeatAt: new Date(),
+    })
+    .where(
+      and(
+        eq(workspaces.bootstrapTokenHash, hashBearerToken(input.bootstrapToken)),
+        gt(workspaces.bootstrapExpiresAt, new Date()),
+        inArray(workspaces.state, bootingStates),
+      ),
+    )
+    .returning();
+  if (!row)
+    throw new AppError(
+      "UNAUTHORIZED",
+      "This bootstrap token is unknown, used or expired (they last 15 minutes and work once). Start the workspace again to get a new server.",
+    );
+  return {
+    agentToken,
+    workspace: {
+      id: row.id,
+      repository: row.repository,
+      branch: row.branch,
+      idleTimeoutMinutes: row.idleTimeoutMinutes,
+    },
+  };
+}
+
+/** The workspace behind an agent's bearer token. */
+export async function authenticateAgent(db: Database, token: string): Promise<AgentWorkspace> {
+  const [row] = token.startsWith(agentPrefix)
+    ? await db
+        .select()
+        .from(workspaces)
+        .where(eq(workspaces.agentTokenHash, hashBearerToken(token)))
+    : [];
+  if (!row)
+    throw new AppError(
+      "UNAUTHORIZED",
+      "Unknown agent token. An agent gets its token from POST /api/agent/bootstrap.",
+    );
+  return row;
+}
+
+export async function markAgentReady(db: Database, workspace: AgentWorkspace): Promise<void> {
+  if (workspace.state === "running") return;
+  if (workspace.state !== "booting")
+    await transitionWorkspace(db, workspace.id, "booting", "The agent is up", "agent");
+  await transitionWorkspace(db, workspace.id, "running", "The agent reported ready", "agent", {
+    lastActivityAt: new Date(),
+  });
+}
+
+export async function recordHeartbeat(
+  db: Database,
+  workspace: AgentWorkspace,
+  input: { agentVersion: string; sessions: number; lastActivityAt: Date | null },
+): Promise<void> {
+  await db
+    .update(workspaces)
+    .set({
+      lastHeartbeatAt: new Date(),
+      agentVersion: input.agentVersion,
+      ...(input.lastActivityAt ? { lastActivityAt: input.lastActivityAt } : {}),
+    })
+    .where(eq(workspaces.id, workspace.id));
+}
+
+/** The GitHub credential git asks for while cloning and pushing, only while the VM is live. */
+export async function readGitCredential(
+  db: Database,
+  keyring: Keyring,
+  workspace: AgentWorkspace,
+  githubUrl: string,
+) {
+  if (!["booting", "running"].includes(workspace.state))
+    throw new AppError(
+      "FORBIDDEN",
+      `The workspace is ${workspace.state}; git credentials are handed out only while it is booting or running.`,
+    );
+  const [owner] = await db
+    .select({ id: users.id, login: users.login, token: users.githubTokenEncrypted })
+    .from(users)
+    .where(eq(users.id, workspace.userId));
+  if (!owner?.token)
+    throw new AppError(
+      "PRECONDITION_FAILED",
+      "The workspace's owner has no GitHub token on file. They should sign in again.",
+    );
+  const url = new URL(githubUrl);
+  return {
+    protocol: url.protocol.replace(":", ""),
+    host: url.host,
+    username: owner.login,
+    password: await decryptSecret(keyring, owner.token, githubTokenContext(owner.id)),
+  };
+}
+
+/** The agent saw no activity for the idle timeout: stop the workspace as its owner would. */
+export async function reportAgentIdle(
+  db: Database,
+  workspace: AgentWorkspace,
+  settings: { maxAttempts: number },
+) {
+  const [owner] = await db
+    .select({ auditSubject: users.auditSubject })
+    .from(users)
+    .where(eq(users.id, workspace.userId));
+  if (!owner) throw new AppError("NOT_FOUND", "The workspace's owner no longer exists.");
+  return requestWorkspaceAction(
+    db,
+    { userId: workspace.userId, auditSubject: owner.auditSubject },
+    workspace.id,
+    "stop",
+    settings,
+    "agent",
+  );
+}

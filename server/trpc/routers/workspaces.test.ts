@@ -1,0 +1,139 @@
+import { eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jobs } from "../../../db/schema.ts";
+import type { AuthenticatedUser } from "../../auth/request-auth.ts";
+import type { AppLoadContextValue } from "../../http/load-context.ts";
+import { createTestLoadContext } from "../../testing/test-context.ts";
+import { createTestDatabase, type TestDatabase } from "../../testing/test-database.ts";
+import { callerFor, createTestUser } from "../../testing/test-users.ts";
+
+let database: TestDatabase;
+let context: AppLoadContextValue;
+let alice: AuthenticatedUser;
+let bob: AuthenticatedUser;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  context = await createTestLoadContext(database, { WORKSPACE_LIMIT: 3 });
+  alice = await createTestUser(context, "alice");
+  bob = await createTestUser(context, "bob");
+});
+afterAll(() => database.drop());
+
+const input = (name: string) => ({ name, repository: "stand-in/sample", branch: "main" });
+
+const jobsOf = (workspaceId: string) =>
+  database.db
+    .select({ kind: jobs.kind, status: jobs.status })
+    .from(jobs)
+    .where(eq(jobs.workspaceId, workspaceId))
+    .orderBy(jobs.id);
+
+describe("workspaces", () => {
+  it("creates a workspace in provisioning with its timeline and a queued provision job", async () => {
+    const api = callerFor(context, alice);
+    const workspace = await api.workspaces.create(input("first"));
+    expect(workspace).toMatchObject({
+      name: "first",
+      state: "provisioning",
+      serverType: "cx23",
+      location: "fsn1",
+      idleTimeoutMinutes: 30,
+      provider: "local",
+    });
+    expect(workspace).not.toHaveProperty("bootstrapTokenHash");
+    const events = await api.workspaces.events({ id: workspace.id });
+    expect(events.map((event) => [event.fromState, event.toState])).toEqual([
+      [null, "pending"],
+      ["pending", "provisioning"],
+    ]);
+    expect(await jobsOf(workspace.id)).toEqual([{ kind: "workspace.provision", status: "queued" }]);
+    expect((await api.workspaces.list()).map((row) => row.name)).toEqual(["first"]);
+  });
+
+  it("rejects bad input naming the field and how to fix it", async () => {
+    // createCaller skips the HTTP error formatter, so the message is the zod issue list.
+    const api = callerFor(context, alice);
+    const refused = api.workspaces.create({ ...input("Bad Name!"), idleTimeoutMinutes: 3 });
+    await expect(refused).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    const message = await refused.catch((error: Error) => error.message);
+    expect(message).toContain("use 1–40 lowercase letters");
+    expect(message).toContain("must be at least 5 minutes");
+    await expect(
+      api.workspaces.create({ ...input("ok"), branch: "--upload-pack=x" }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("branch") });
+  });
+
+  it("keeps names unique per user, not across users", async () => {
+    await expect(callerFor(context, alice).workspaces.create(input("first"))).rejects.toMatchObject(
+      {
+        code: "CONFLICT",
+        message: expect.stringContaining('already have a workspace named "first"'),
+      },
+    );
+    expect((await callerFor(context, bob).workspaces.create(input("first"))).name).toBe("first");
+  });
+
+  it("enforces the per-user limit, even under concurrent requests", async () => {
+    const api = callerFor(context, alice);
+    const results = await Promise.allSettled(
+      ["second", "third", "fourth"].map((name) => api.workspaces.create(input(name))),
+    );
+    expect(results.filter((result) => result.status === "fulfilled")).toHaveLength(2);
+    const refused = results.find((result) => result.status === "rejected");
+    expect(refused?.reason).toMatchObject({ code: "PRECONDITION_FAILED" });
+    expect(await api.workspaces.list()).toHaveLength(3);
+  });
+
+  it("refuses an action the state machine does not allow with CONFLICT", async () => {
+    const api = callerFor(context, alice);
+    const [workspace] = await api.workspaces.list();
+    await expect(api.workspaces.start({ id: workspace!.id })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringContaining("Cannot start a workspace that is provisioning"),
+    });
+  });
+
+  it("answers NOT_FOUND to another user for every procedure on the workspace", async () => {
+    const [workspace] = await callerFor(context, alice).workspaces.list();
+    const api = callerFor(context, bob);
+    const id = { id: workspace!.id };
+    for (const call of [
+      () => api.workspaces.get(id),
+      () => api.workspaces.events(id),
+      () => api.workspaces.stop(id),
+      () => api.workspaces.start(id),
+      () => api.workspaces.delete(id),
+    ])
+      await expect(call()).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect((await callerFor(context, alice).workspaces.get(id)).state).toBe("provisioning");
+  });
+
+  it("requires sign-in", async () => {
+    await expect(callerFor(context, null).workspaces.list()).rejects.toMatchObject({
+      code: "UNAUTHORIZED",
+    });
+  });
+
+  it("deletes: cancels waiting jobs and queues the delete", async () => {
+    const api = callerFor(context, alice);
+    const workspace = (await api.workspaces.list()).find((row) => row.name === "first")!;
+    expect((await api.workspaces.delete({ id: workspace.id })).state).toBe("deleting");
+    expect(await jobsOf(workspace.id)).toEqual([
+      { kind: "workspace.provision", status: "canceled" },
+      { kind: "workspace.delete", status: "queued" },
+    ]);
+    await expect(api.workspaces.delete({ id: workspace.id })).rejects.toMatchObject({
+      code: "CONFLICT",
+    });
+  });
+
+  it("refuses to delete an account that still has workspaces", async () => {
+    await expect(
+      callerFor(context, bob).account.delete({ confirmLogin: "bob" }),
+    ).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringContaining("Delete your workspaces first (first)"),
+    });
+  });
+});

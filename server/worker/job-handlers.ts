@@ -1,0 +1,130 @@
+import path from "node:path";
+import { renderUserData } from "../../cloud-init/render-user-data.ts";
+import type { Database } from "../../db/client.ts";
+import type { Keyring } from "../crypto/envelope.ts";
+import { createCloudflareDns } from "../dns/cloudflare.ts";
+import type { DnsProvider } from "../dns/dns.ts";
+import { createLocalDns } from "../dns/local.ts";
+import type { Env } from "../env.ts";
+import type { Job } from "../jobs/queue.ts";
+import type { JobContext, JobHandler } from "../jobs/runner.ts";
+import { createHetznerProvider } from "../providers/hetzner.ts";
+import { createLocalProvider } from "../providers/local.ts";
+import type { Provider } from "../providers/provider.ts";
+import { installRoot } from "../process/version.ts";
+import { readCredentialSecret } from "../services/credentials.ts";
+import {
+  bringUpWorkspace,
+  deleteWorkspace,
+  failWorkspace,
+  stopWorkspace,
+  type Workspace,
+  type WorkspaceJobDependencies,
+} from "../services/workspace-jobs.ts";
+import { workspaceJobKinds } from "../services/workspaces.ts";
+import { archOfServerType, createAgentReleaseReader } from "./agent-release.ts";
+import { createPeriodicHandlers } from "./periodic-jobs.ts";
+
+// Binds the job kinds to the services that do the work, with the providers this install
+// is configured for.
+
+export type WorkerDependencies = { db: Database; keyring: Keyring; env: Env; version: string };
+
+export function createJobHandlers(deps: WorkerDependencies): Record<string, JobHandler> {
+  const { db, env } = deps;
+  const providerFor = createProviderResolver(deps);
+  const dns = createDns(env);
+  const renderFor = createUserDataRenderer(deps);
+  const jobDependencies = (job: Job, context: JobContext): WorkspaceJobDependencies => ({
+    db,
+    providerFor,
+    dns,
+    renderUserData: renderFor,
+    volumeSizeGb: env.WORKSPACE_VOLUME_GB,
+    log: (message) => context.log("info", message),
+  });
+  const workspaceIdOf = (job: Job) => {
+    if (!job.workspaceId) throw new Error(`Job ${job.id} (${job.kind}) has no workspace.`);
+    return job.workspaceId;
+  };
+  return {
+    [workspaceJobKinds.provision]: (job, context) =>
+      bringUpWorkspace(jobDependencies(job, context), workspaceIdOf(job), {
+        expected: "provisioning",
+        replaceServer: false,
+      }),
+    [workspaceJobKinds.start]: (job, context) =>
+      bringUpWorkspace(jobDependencies(job, context), workspaceIdOf(job), {
+        expected: "starting",
+        replaceServer: job.payload.replaceServer === true,
+      }),
+    [workspaceJobKinds.stop]: (job, context) =>
+      stopWorkspace(jobDependencies(job, context), workspaceIdOf(job)),
+    [workspaceJobKinds.delete]: (job, context) =>
+      deleteWorkspace(jobDependencies(job, context), workspaceIdOf(job)),
+    ...createPeriodicHandlers({ db, env, hetznerProviderFor: providerFor.forUser }),
+  };
+}
+
+/** What a job that ran out of attempts does to its workspace. */
+export async function failJobWorkspace(db: Database, job: Job, error: unknown): Promise<void> {
+  if (!job.workspaceId) return;
+  const action = job.kind.replace("workspace.", "");
+  const reason = `Could not ${action} the workspace after ${job.attempts} attempt${job.attempts === 1 ? "" : "s"}: ${messageOf(error)}`;
+  await failWorkspace(db, job.workspaceId, reason);
+}
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+function createProviderResolver({ db, keyring, env }: WorkerDependencies) {
+  const local = createLocalProvider({ dataDir: env.DATA_DIR });
+  const forUser = async (userId: string): Promise<Provider> =>
+    createHetznerProvider({
+      token: await readCredentialSecret(db, keyring, userId, "hetzner"),
+      apiUrl: env.HETZNER_API_URL,
+    });
+  const resolve = async (workspace: Workspace) =>
+    workspace.provider === "local" ? local : forUser(workspace.userId);
+  return Object.assign(resolve, { forUser });
+}
+
+function createDns(env: Env): DnsProvider {
+  if (env.DNS_PROVIDER === "local") return createLocalDns();
+  return createCloudflareDns({
+    apiToken: env.CLOUDFLARE_API_TOKEN!,
+    zoneId: env.CLOUDFLARE_ZONE_ID!,
+    baseDomain: env.BASE_DOMAIN!,
+    apiUrl: env.CLOUDFLARE_API_URL,
+  });
+}
+
+/**
+ * User data for a new server: cloud-init for a VM; for a local agent process, the same
+ * facts as JSON (it reads them from a file, as cloud-init would from the metadata service).
+ */
+function createUserDataRenderer({ env, version }: WorkerDependencies) {
+  const readRelease = createAgentReleaseReader(
+    env.AGENT_DIST_DIR ?? path.join(installRoot, "dist", "agent"),
+  );
+  return async (workspace: Workspace, bootstrapToken: string): Promise<string> => {
+    if (workspace.provider === "local")
+      return JSON.stringify({
+        controlPlaneUrl: env.PUBLIC_URL,
+        bootstrapToken,
+        agentVersion: version,
+      });
+    const release = await readRelease(archOfServerType(workspace.serverType));
+    return renderUserData({
+      workspaceId: workspace.id,
+      controlPlaneUrl: env.PUBLIC_URL,
+      agentDownloadUrl: `${env.PUBLIC_URL}/agent/download?arch=${release.arch}`,
+      agentSha256: release.sha256,
+      agentVersion: version,
+      bootstrapToken,
+      volumeId: workspace.volumeId ?? undefined,
+      repository: workspace.repository,
+      branch: workspace.branch,
+      idleTimeoutMinutes: workspace.idleTimeoutMinutes,
+    });
+  };
+}

@@ -1,0 +1,88 @@
+import type { Database } from "../../db/client.ts";
+import type { Env } from "../env.ts";
+import { enqueueJob } from "../jobs/queue.ts";
+import type { JobHandler } from "../jobs/runner.ts";
+import type { Logger } from "../logger.ts";
+import type { Provider } from "../providers/provider.ts";
+import {
+  enforceMaximumLifetime,
+  listCredentialOwners,
+  purgeDeletedWorkspaces,
+  reconcileStaleWorkspaces,
+  sweepOrphanServers,
+} from "../services/maintenance.ts";
+
+// The periodic backstops of SPEC §7, run as ordinary jobs so they show on the dashboard and
+// only one worker runs each. Signing-key rotation joins them with the agent.
+
+const minute = 60_000;
+
+export const periodicJobs = {
+  "workspaces.reconcile": { everyMs: minute },
+  "servers.sweep_orphans": { everyMs: 10 * minute },
+  "workspaces.enforce_lifetime": { everyMs: 5 * minute },
+  "workspaces.purge": { everyMs: 60 * minute },
+} as const;
+
+const purgeAfterDays = 30;
+const bootTimeoutSeconds = 15 * 60;
+
+export function createPeriodicHandlers(deps: {
+  db: Database;
+  env: Env;
+  hetznerProviderFor: (userId: string) => Promise<Provider>;
+}): Record<keyof typeof periodicJobs, JobHandler> {
+  const { db, env } = deps;
+  return {
+    "workspaces.reconcile": async (_job, context) => {
+      const count = await reconcileStaleWorkspaces(db, {
+        heartbeatTimeoutSeconds: env.HEARTBEAT_TIMEOUT_SECONDS,
+        bootTimeoutSeconds,
+      });
+      if (count > 0)
+        await context.log("warn", `${count} workspace(s) stopped reporting; marked error.`);
+    },
+    "servers.sweep_orphans": async (_job, context) => {
+      for (const userId of await listCredentialOwners(db)) {
+        const provider = await deps.hetznerProviderFor(userId);
+        await sweepOrphanServers(db, provider, (message) => context.log("warn", message));
+      }
+    },
+    "workspaces.enforce_lifetime": async (_job, context) => {
+      const count = await enforceMaximumLifetime(db, {
+        maxLifetimeHours: env.MAX_WORKSPACE_LIFETIME_HOURS,
+        maxAttempts: env.JOB_MAX_ATTEMPTS,
+      });
+      if (count > 0)
+        await context.log("info", `Stopping ${count} workspace(s) past their lifetime.`);
+    },
+    "workspaces.purge": async (_job, context) => {
+      const count = await purgeDeletedWorkspaces(db, purgeAfterDays);
+      if (count > 0)
+        await context.log(
+          "info",
+          `Purged ${count} workspace(s) deleted ${purgeAfterDays}+ days ago.`,
+        );
+    },
+  };
+}
+
+/**
+ * Keeps one waiting job of each periodic kind, due at the next multiple of its interval.
+ * The unique key makes every worker's scheduler agree, so each runs once per interval.
+ */
+export function schedulePeriodicJobs(db: Database, logger: Logger): { stop: () => void } {
+  const schedule = async () => {
+    for (const [kind, { everyMs }] of Object.entries(periodicJobs)) {
+      const runAt = new Date(Math.ceil(Date.now() / everyMs) * everyMs);
+      await enqueueJob(db, { kind, runAt, uniqueKey: kind, maxAttempts: 1 });
+    }
+  };
+  const tick = () =>
+    schedule().catch((error: unknown) =>
+      logger.warn({ err: error }, "could not schedule periodic jobs; trying again"),
+    );
+  void tick();
+  const timer = setInterval(tick, 30_000);
+  return { stop: () => clearInterval(timer) };
+}
