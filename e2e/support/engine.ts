@@ -27,7 +27,8 @@ const alphanumeric = (length: number) =>
     .padEnd(length, "x")
     .slice(0, length);
 
-export async function startEngineHarness(workerSettings: Record<string, string> = {}) {
+/** `overrides`: settings for the web context and every worker (e.g. short leases). */
+export async function startEngineHarness(overrides: Record<string, string> = {}) {
   const database: TestDatabase = await createTestDatabase();
   const hetzner: FakeHetzner = await startFakeHetzner({ token: alphanumeric(64) });
   const cloudflare: FakeCloudflare = await startFakeCloudflare();
@@ -45,6 +46,7 @@ export async function startEngineHarness(workerSettings: Record<string, string> 
     AGENT_DIST_DIR: dataDir,
     DATA_DIR: dataDir,
     JOB_BACKOFF_BASE_MS: "200",
+    ...overrides,
   };
   const context: AppLoadContextValue = await createTestLoadContext(database, {}, settings);
   const web: TestWebServer = await startTestWebServer(context);
@@ -57,7 +59,6 @@ export async function startEngineHarness(workerSettings: Record<string, string> 
   function startWorker(extra: Record<string, string> = {}): Promise<RunningProgram> {
     const worker = startNodeProgram("server/worker/main.ts", [], {
       ...settings,
-      ...workerSettings,
       ...extra,
       DATABASE_URL: database.url,
       PUBLIC_URL: web.baseUrl,

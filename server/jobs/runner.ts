@@ -57,7 +57,6 @@ type RunningJob = {
   controller: AbortController;
   /** Set by drain: a handler that ends in an error hands the job back instead of failing it. */
   releasing: boolean;
-  finished?: Promise<void>;
 };
 
 type Outcome = { ok: true } | { ok: false; error: unknown };
@@ -65,53 +64,55 @@ type Outcome = { ok: true } | { ok: false; error: unknown };
 export const jobChannel = "caw_jobs";
 
 /**
- * Runs jobs from the queue: up to `concurrency` at once, woken by NOTIFY on `caw_jobs` and
- * by a poll. It keeps going through database outages: every error is logged and retried.
+ * Runs jobs from the queue: `concurrency` slots, each taking and running one job after
+ * another; idle slots are woken by NOTIFY on `caw_jobs` and by a poll. It keeps going
+ * through database outages: every error is logged and retried.
  */
 export function createJobRunner(options: JobRunnerOptions): JobRunner {
   const { db, workerId, logger, leaseSeconds } = options;
   const retryPauseMs = options.retryPauseMs ?? 1_000;
   const running = new Map<number, RunningJob>();
-  const wake = createWakeSignal();
+  const idle = createIdleSlots();
+  const slots: Promise<void>[] = [];
+  let healthy = true;
   let draining = false;
   let abandoned = false;
-  let loop: Promise<void> | undefined;
   let unlisten: (() => Promise<void>) | undefined;
 
-  async function runLoop(): Promise<void> {
-    let healthy = true;
+  async function runSlot(): Promise<void> {
     while (!draining) {
-      try {
-        await fillSlots();
-        if (!healthy) logger.info("job queue reachable again");
-        healthy = true;
-        await wake.wait(options.pollIntervalMs);
-      } catch (error) {
-        // Log the first failure of an outage loudly and the rest quietly, then keep trying.
-        logger[healthy ? "error" : "debug"](
-          describeError(error),
-          "job queue unreachable; retrying",
-        );
-        healthy = false;
-        await wake.wait(retryPauseMs);
+      const taken = await takeJob();
+      if (taken === "error") await idle.wait(retryPauseMs);
+      else if (!taken) await idle.wait(options.pollIntervalMs);
+      else {
+        // There may be more where this came from: let another idle slot look too, so a
+        // backlog gets every slot within a few round trips.
+        idle.wakeOne();
+        await runJob(taken);
       }
     }
   }
 
-  async function fillSlots(): Promise<void> {
-    while (!draining && running.size < options.concurrency) {
+  async function takeJob(): Promise<Job | null | "error"> {
+    try {
       const job = await acquireJob(db, { workerId, leaseSeconds });
-      if (!job) return;
-      if (draining) {
+      if (!healthy) logger.info("job queue reachable again");
+      healthy = true;
+      if (job && draining) {
         // drain() began while this job was being taken: hand it straight back.
         await releaseJob(db, job.id, workerId);
-        return;
+        return null;
       }
-      startJob(job);
+      return job;
+    } catch (error) {
+      // Log the first failure of an outage loudly and the rest quietly, then keep trying.
+      logger[healthy ? "error" : "debug"](describeError(error), "job queue unreachable; retrying");
+      healthy = false;
+      return "error";
     }
   }
 
-  function startJob(job: Job): void {
+  async function runJob(job: Job): Promise<void> {
     const entry: RunningJob = {
       job,
       log: logger.child({ jobId: job.id, kind: job.kind, attempt: job.attempts }),
@@ -119,12 +120,13 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       releasing: false,
     };
     running.set(job.id, entry);
-    entry.finished = executeJob(entry)
-      .catch((error: unknown) => entry.log.error({ err: error }, "job runner failed on a job"))
-      .finally(() => {
-        running.delete(job.id);
-        wake.notify();
-      });
+    try {
+      await executeJob(entry);
+    } catch (error) {
+      entry.log.error(describeError(error), "job runner failed on a job");
+    } finally {
+      running.delete(job.id);
+    }
   }
 
   async function executeJob(entry: RunningJob): Promise<void> {
@@ -244,29 +246,29 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
 
   async function listenForJobs(): Promise<void> {
     try {
-      // postgres.js listens again by itself after its connection is re-made; onlisten runs
-      // each time, and a wake then catches up on jobs queued while nobody was listening.
-      const listening = await options.sql.listen(jobChannel, wake.notify, () => {
+      // postgres.js listens again by itself whenever its listening connection is re-made,
+      // also after a first attempt that failed; onlisten runs each time, and the wake then
+      // catches up on jobs queued while nobody was listening.
+      const listening = await options.sql.listen(jobChannel, idle.wakeOne, () => {
         logger.info({ channel: jobChannel }, "listening for new jobs");
-        wake.notify();
+        idle.wakeOne();
       });
       unlisten = listening.unlisten;
     } catch (error) {
-      logger.warn(describeError(error), "could not listen for new jobs; polling meanwhile");
+      logger.warn(describeError(error), "could not listen for new jobs yet; polling meanwhile");
     }
   }
 
   async function drain(): Promise<void> {
     draining = true;
-    wake.notify();
-    await loop;
-    const idle = () => Promise.all([...running.values()].map((entry) => entry.finished));
-    if (!(await settlesWithin(idle(), options.drainGraceMs ?? 15_000))) {
+    idle.wakeAll();
+    const stopped = Promise.all(slots);
+    if (!(await settlesWithin(stopped, options.drainGraceMs ?? 15_000))) {
       for (const entry of running.values()) {
         entry.releasing = true;
         abortJob(entry, "the worker is shutting down");
       }
-      if (!(await settlesWithin(idle(), 5_000))) await abandonJobs();
+      if (!(await settlesWithin(stopped, 5_000))) await abandonJobs();
     }
     if (unlisten)
       await settlesWithin(
@@ -289,9 +291,10 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
 
   return {
     async start() {
-      if (loop) throw new Error("this job runner was already started; create another one");
+      if (slots.length > 0)
+        throw new Error("this job runner was already started; create another one");
       await listenForJobs();
-      loop = runLoop();
+      for (let slot = 0; slot < options.concurrency; slot++) slots.push(runSlot());
       logger.info(
         { workerId, concurrency: options.concurrency, kinds: Object.keys(options.handlers) },
         "job runner started",
@@ -301,26 +304,37 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   };
 }
 
-/** A wake-up call that is not lost when it arrives while nobody is waiting yet. */
-function createWakeSignal() {
+/**
+ * Where idle slots wait. A wake-up that finds no slot waiting is kept for the next slot
+ * that would wait, so a notification arriving while every slot is busy is not lost.
+ */
+function createIdleSlots() {
+  const waiters: (() => void)[] = [];
   let pending = false;
-  let wakeWaiter: (() => void) | undefined;
   return {
-    notify: () => {
+    wakeOne: () => {
+      const waiter = waiters.shift();
+      if (waiter) waiter();
+      else pending = true;
+    },
+    wakeAll: () => {
+      for (const waiter of waiters.splice(0)) waiter();
       pending = true;
-      wakeWaiter?.();
     },
     wait: (timeoutMs: number) =>
       new Promise<void>((resolve) => {
+        if (pending) {
+          pending = false;
+          return resolve();
+        }
         const done = () => {
           clearTimeout(timer);
-          pending = false;
-          wakeWaiter = undefined;
+          const index = waiters.indexOf(done);
+          if (index >= 0) waiters.splice(index, 1);
           resolve();
         };
         const timer = setTimeout(done, timeoutMs);
-        wakeWaiter = done;
-        if (pending) done();
+        waiters.push(done);
       }),
   };
 }

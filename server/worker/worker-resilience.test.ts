@@ -86,5 +86,5 @@ describe("worker resilience", () => {
       select status, attempts from jobs where workspace_id = ${id}`;
     expect(job).toEqual({ status: "failed", attempts: 2 });
     expect(engine.serversOf(id)).toEqual([]);
-  });
+  }, 150_000);
 });
