@@ -50,6 +50,30 @@ describe("parseEnv", () => {
     expect(problemsOf({ PORT: "x", LOG_LEVEL: "y" })).toHaveLength(2);
   });
 
+  it("defaults the engine to the local provider and DNS, and parses its numbers", () => {
+    const env = parseEnv({ WORKSPACE_LIMIT: "3", JOB_LEASE_SECONDS: "5" });
+    expect(env).toMatchObject({
+      WORKSPACE_PROVIDER: "local",
+      DNS_PROVIDER: "local",
+      WORKSPACE_LIMIT: 3,
+      JOB_LEASE_SECONDS: 5,
+      JOB_MAX_ATTEMPTS: 5,
+    });
+    expect(problemsOf({ WORKSPACE_LIMIT: "0" })[0]).toMatch(
+      /^WORKSPACE_LIMIT: expected a whole number greater than 0/,
+    );
+    expect(problemsOf({ WORKSPACE_PROVIDER: "aws" })[0]).toMatch(/expected local or hetzner/);
+  });
+
+  it("requires the Cloudflare settings with DNS_PROVIDER=cloudflare, never echoing the token", () => {
+    expect(problemsOf({ DNS_PROVIDER: "cloudflare", CLOUDFLARE_API_TOKEN: "secret-cf" })).toEqual([
+      "BASE_DOMAIN: required with DNS_PROVIDER=cloudflare (see the settings table)",
+      "CLOUDFLARE_ZONE_ID: required with DNS_PROVIDER=cloudflare (see the settings table)",
+    ]);
+    const [problem] = problemsOf({ BASE_DOMAIN: "not a domain", CLOUDFLARE_API_TOKEN: "" });
+    expect(problem).toMatch(/^BASE_DOMAIN: expected a domain/);
+  });
+
   it("never echoes a database password in its error", () => {
     const [problem] = problemsOf({ DATABASE_URL: "mysql://app:hunter2@db:3306/x" });
     expect(problem).toContain("DATABASE_URL: expected a postgres://");

@@ -1,0 +1,108 @@
+import { eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEngineHarness, type EngineHarness } from "../../e2e/support/engine.ts";
+import { credentials } from "../../db/schema.ts";
+import { issueBootstrapToken } from "../services/agents.ts";
+
+// The agent's REST endpoints and the Hetzner credential procedures, over the harness's real
+// web server and fake Hetzner. No worker runs: these tests drive the database directly.
+
+let engine: EngineHarness;
+beforeAll(async () => {
+  engine = await startEngineHarness();
+});
+afterAll(() => engine?.close());
+
+const post = (path: string, body: unknown, token?: string) =>
+  fetch(`${engine.web.baseUrl}${path}`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+
+describe("agent callbacks", () => {
+  it("refuses a missing or unknown agent token with problem+json 401", async () => {
+    for (const token of [undefined, "cawa_unknown", "caw_an-api-token"]) {
+      const response = await post("/api/agent/heartbeat", {}, token);
+      expect(response.status).toBe(401);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+      expect((await response.json()) as { detail: string }).toMatchObject({
+        status: 401,
+        detail: expect.stringMatching(/agent token/),
+      });
+    }
+  });
+
+  it("refuses an unknown bootstrap token and names bad fields", async () => {
+    const unknown = await post("/api/agent/bootstrap", {
+      bootstrapToken: "cawb_nope",
+      agentVersion: "1",
+    });
+    expect(unknown.status).toBe(401);
+    expect(((await unknown.json()) as { detail: string }).detail).toContain(
+      "unknown, used or expired",
+    );
+    const bad = await post("/api/agent/bootstrap", { agentVersion: 7 });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { detail: string }).detail).toMatch(
+      /bootstrapToken: .*agentVersion: /,
+    );
+    const notJson = await post("/api/agent/bootstrap", "{oops");
+    expect(((await notJson.json()) as { detail: string }).detail).toContain("not JSON");
+  });
+
+  it("refuses an expired bootstrap token", async () => {
+    const { id } = await engine.api.workspaces.create({
+      name: "expired",
+      repository: "a/b",
+      branch: "main",
+    });
+    const token = await issueBootstrapToken(engine.database.db, id);
+    await engine.database
+      .sql`update workspaces set bootstrap_expires_at = now() - interval '1 second' where id = ${id}`;
+    expect(
+      (await post("/api/agent/bootstrap", { bootstrapToken: token, agentVersion: "1" })).status,
+    ).toBe(401);
+    await engine.database
+      .sql`update workspaces set bootstrap_expires_at = now() + interval '1 minute' where id = ${id}`;
+    expect(
+      (await post("/api/agent/bootstrap", { bootstrapToken: token, agentVersion: "1" })).status,
+    ).toBe(200);
+  });
+});
+
+describe("credentials.hetzner", () => {
+  it("is saved encrypted, shown only as a hint, and never returned", async () => {
+    const saved = await engine.api.credentials.hetzner.get();
+    expect(saved).toMatchObject({ provider: "hetzner", hint: engine.hetzner.token.slice(-4) });
+    expect(JSON.stringify(saved)).not.toContain(engine.hetzner.token);
+    const [row] = await engine.database.db
+      .select()
+      .from(credentials)
+      .where(eq(credentials.userId, engine.user.id));
+    expect(row!.secretEncrypted).toMatch(/^v1\./);
+    expect(row!.secretEncrypted).not.toContain(engine.hetzner.token);
+  });
+
+  it("checks a new token against Hetzner before saving it, keeping the old one on refusal", async () => {
+    const wrong = "B".repeat(64);
+    await expect(engine.api.credentials.hetzner.set({ token: wrong })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringContaining("Hetzner refused this API token"),
+    });
+    expect((await engine.api.credentials.hetzner.get())!.hint).toBe(engine.hetzner.token.slice(-4));
+    await expect(engine.api.credentials.hetzner.set({ token: "short" })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+    });
+  });
+
+  it("refuses removal while workspaces use it", async () => {
+    await expect(engine.api.credentials.hetzner.remove()).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringContaining("expired"),
+    });
+  });
+});
