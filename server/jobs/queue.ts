@@ -35,6 +35,9 @@ const isRunning = sql`${jobs.status} = 'running'`;
 // Long enough for a stack's first lines, short enough that one bad job cannot bloat the table.
 const maxErrorLength = 4_000;
 const uniqueViolation = "23505";
+// The statements every job runs are prepared (drizzle's prepare() makes postgres.js keep a
+// named statement per connection): parsing and planning the acquire query on each call cost
+// the worker about half its throughput in e2e/bench/queue.ts.
 
 export async function enqueueJob(db: Database, input: EnqueueJobInput): Promise<Job> {
   const values = {
@@ -46,7 +49,7 @@ export async function enqueueJob(db: Database, input: EnqueueJobInput): Promise<
     uniqueKey: input.uniqueKey ?? null,
   };
   if (input.uniqueKey === undefined) {
-    const [job] = await db.insert(jobs).values(values).returning();
+    const [job] = await db.insert(jobs).values(values).returning().prepare("enqueue_job").execute();
     return job!;
   }
   // The job holding the key may finish between our insert and our select; then the key is
@@ -124,7 +127,9 @@ async function claimNextJob(db: Database, options: AcquireJobOptions): Promise<J
       updatedAt: sql`now()`,
     })
     .where(eq(jobs.id, sql`coalesce((${expired}), (${ready}))`))
-    .returning();
+    .returning()
+    .prepare("acquire_job")
+    .execute();
   return job ?? null;
 }
 
@@ -139,7 +144,9 @@ export async function renewLease(
     .update(jobs)
     .set({ lockedUntil: leaseEnd(leaseSeconds) })
     .where(heldBy(jobId, workerId))
-    .returning({ id: jobs.id });
+    .returning({ id: jobs.id })
+    .prepare("renew_lease")
+    .execute();
   return rows.length > 0;
 }
 
@@ -154,7 +161,9 @@ export async function completeJob(db: Database, jobId: number, workerId: string)
       updatedAt: sql`now()`,
     })
     .where(heldBy(jobId, workerId))
-    .returning({ id: jobs.id });
+    .returning({ id: jobs.id })
+    .prepare("complete_job")
+    .execute();
   return rows.length > 0;
 }
 

@@ -71,15 +71,16 @@ export function createPeriodicHandlers(deps: {
  * Keeps one waiting job of each periodic kind, due at the next multiple of its interval.
  * The unique key makes every worker's scheduler agree, so each runs once per interval.
  */
+export async function enqueuePeriodicJobs(db: Database, now = Date.now()): Promise<void> {
+  for (const [kind, { everyMs }] of Object.entries(periodicJobs)) {
+    const runAt = new Date(Math.ceil(now / everyMs) * everyMs);
+    await enqueueJob(db, { kind, runAt, uniqueKey: kind, maxAttempts: 1 });
+  }
+}
+
 export function schedulePeriodicJobs(db: Database, logger: Logger): { stop: () => void } {
-  const schedule = async () => {
-    for (const [kind, { everyMs }] of Object.entries(periodicJobs)) {
-      const runAt = new Date(Math.ceil(Date.now() / everyMs) * everyMs);
-      await enqueueJob(db, { kind, runAt, uniqueKey: kind, maxAttempts: 1 });
-    }
-  };
   const tick = () =>
-    schedule().catch((error: unknown) =>
+    enqueuePeriodicJobs(db).catch((error: unknown) =>
       logger.warn({ err: error }, "could not schedule periodic jobs; trying again"),
     );
   void tick();

@@ -1,0 +1,116 @@
+import { eq, sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEngineHarness, type EngineHarness } from "../../e2e/support/engine.ts";
+import { jobs, workspaces } from "../../db/schema.ts";
+import { createHetznerProvider } from "../providers/hetzner.ts";
+import { managedByLabel } from "../providers/provider.ts";
+import {
+  enforceMaximumLifetime,
+  purgeDeletedWorkspaces,
+  reconcileStaleWorkspaces,
+  sweepOrphanServers,
+} from "./maintenance.ts";
+import { transitionWorkspace } from "./workspaces.ts";
+
+// The periodic backstops against a real database and the fake Hetzner; no worker runs, so
+// each test moves workspaces into the state it needs by hand.
+
+let engine: EngineHarness;
+beforeAll(async () => {
+  engine = await startEngineHarness();
+});
+afterAll(() => engine?.close());
+
+async function workspaceIn(name: string, path: ("booting" | "running")[]) {
+  const { id } = await engine.api.workspaces.create({ name, repository: "a/b", branch: "main" });
+  for (const state of path)
+    await transitionWorkspace(engine.database.db, id, state, "test", "system");
+  return id;
+}
+
+const stateOf = async (id: string) => (await engine.readWorkspace(id)).state;
+
+describe("maintenance", () => {
+  it("marks running workspaces without a heartbeat as error, and leaves fresh ones", async () => {
+    const stale = await workspaceIn("stale", ["booting", "running"]);
+    const fresh = await workspaceIn("fresh", ["booting", "running"]);
+    await engine.database.db
+      .update(workspaces)
+      .set({ lastHeartbeatAt: sql`now() - interval '10 minutes'` })
+      .where(eq(workspaces.id, stale));
+    await engine.database.db
+      .update(workspaces)
+      .set({ lastHeartbeatAt: new Date() })
+      .where(eq(workspaces.id, fresh));
+    const settings = { heartbeatTimeoutSeconds: 180, bootTimeoutSeconds: 900 };
+    expect(await reconcileStaleWorkspaces(engine.database.db, settings)).toBe(1);
+    expect(await stateOf(stale)).toBe("error");
+    expect((await engine.readWorkspace(stale)).stateReason).toContain(
+      "No heartbeat from the agent for 180 s",
+    );
+    expect(await stateOf(fresh)).toBe("running");
+  });
+
+  it("stops running workspaces past the maximum lifetime", async () => {
+    const old = await workspaceIn("old", ["booting", "running"]);
+    await engine.database
+      .sql`update workspace_events set occurred_at = now() - interval '200 hours' where workspace_id = ${old}`;
+    const stopped = await enforceMaximumLifetime(engine.database.db, {
+      maxLifetimeHours: 168,
+      maxAttempts: 3,
+    });
+    expect(stopped).toBe(1);
+    expect(await stateOf(old)).toBe("stopping");
+    const queued = await engine.database.db
+      .select({ kind: jobs.kind })
+      .from(jobs)
+      .where(eq(jobs.workspaceId, old));
+    expect(queued.map((job) => job.kind)).toContain("workspace.stop");
+  });
+
+  it("deletes orphan servers of ours and nothing else", async () => {
+    const provider = createHetznerProvider({
+      token: engine.hetzner.token,
+      apiUrl: engine.hetzner.url,
+    });
+    const live = await workspaceIn("has-server", ["booting"]);
+    const base = {
+      serverType: "cx23",
+      location: "fsn1",
+      userData: "#cloud-config\n",
+      volumeIds: [],
+    };
+    await provider.createServer({
+      ...base,
+      name: `ws-${live}`,
+      labels: { ...managedByLabel, workspace: live },
+    });
+    const orphanId = "00000000-0000-4000-8000-000000000000";
+    await provider.createServer({
+      ...base,
+      name: `ws-${orphanId}`,
+      labels: { ...managedByLabel, workspace: orphanId },
+    });
+    await provider.createServer({ ...base, name: "someone-elses", labels: { team: "db" } });
+    const lines: string[] = [];
+    expect(
+      await sweepOrphanServers(engine.database.db, provider, async (line) => void lines.push(line)),
+    ).toBe(1);
+    const names = [...engine.hetzner.state.servers.values()].map((server) => server.name).sort();
+    expect(names).toEqual([`ws-${live}`, "someone-elses"].sort());
+    expect(lines[0]).toContain(`ws-${orphanId}`);
+  });
+
+  it("purges soft-deleted workspaces after 30 days only", async () => {
+    const gone = await workspaceIn("gone", []);
+    const recent = await workspaceIn("recent", []);
+    await engine.database
+      .sql`update workspaces set deleted_at = now() - interval '31 days' where id = ${gone}`;
+    await engine.database
+      .sql`update workspaces set deleted_at = now() - interval '1 day' where id = ${recent}`;
+    expect(await purgeDeletedWorkspaces(engine.database.db, 30)).toBe(1);
+    const left = await engine.database.db.select({ id: workspaces.id }).from(workspaces);
+    expect(left.map((row) => row.id)).toContain(recent);
+    expect(left.map((row) => row.id)).not.toContain(gone);
+  });
+});
