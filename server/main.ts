@@ -14,10 +14,11 @@ import {
   requireGitHub,
 } from "./env.ts";
 import { createAppServer } from "./http/app-server.ts";
-import { createHttpMetrics } from "./http/metrics.ts";
+import { createHttpMetrics, registerEngineMetrics } from "./http/metrics.ts";
 import { createAuthRateLimiter } from "./http/request-guards.ts";
 import { createLogger } from "./logger.ts";
 import { installRoot, readVersion } from "./process/version.ts";
+import { readEngineStats } from "./services/engine-stats.ts";
 import { onShutdownSignal } from "./process/shutdown.ts";
 import { createReadinessCheck } from "./services/health.ts";
 
@@ -35,6 +36,8 @@ const version = await readVersion();
 const build = await loadRemixBuild();
 const database = createDb(databaseUrl, { applicationName: "caw-web" });
 const checkReadiness = createReadinessCheck(database.sql, await readMigrationJournal());
+const metrics = createHttpMetrics();
+registerEngineMetrics(metrics.registry, () => readEngineStats(database.db));
 const server = createAppServer({
   context: {
     env,
@@ -48,7 +51,7 @@ const server = createAppServer({
   logger,
   build,
   publicDir: path.join(installRoot, "public"),
-  metrics: createHttpMetrics(),
+  metrics,
   limitAuthRequests: createAuthRateLimiter(database.db),
 });
 

@@ -1,22 +1,16 @@
 import { mkdtemp, rm } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { pathToFileURL } from "node:url";
-import type { ServerBuild } from "@remix-run/node";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditLog, users } from "../../db/schema.ts";
+import { startTestWebServer } from "../testing/test-web-server.ts";
 import { startGitHubStandIn, type GitHubStandIn } from "../github-stand-in/server.ts";
-import { createAppServer } from "../http/app-server.ts";
-import { createHttpMetrics } from "../http/metrics.ts";
-import { createAuthRateLimiter } from "../http/request-guards.ts";
 import { createLogger } from "../logger.ts";
 import { decryptSecret, type Keyring } from "../crypto/envelope.ts";
 import { verifyAuditChain } from "../services/audit.ts";
 import { githubTokenContext } from "../services/users.ts";
-import { projectRoot } from "../testing/program.ts";
 import { createTestLoadContext } from "../testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../testing/test-database.ts";
 
@@ -51,13 +45,10 @@ beforeAll(async () => {
     logger: capturingLogger("stand-in"),
   });
   secrets.add(standIn.clientSecret);
-  const build = (await import(
-    pathToFileURL(path.join(projectRoot, "build", "index.js")).href
-  )) as ServerBuild;
   const context = await contextFor();
   keyring = context.keyring;
-  const server = createAppServer({
-    context: {
+  const web = await startTestWebServer(
+    {
       ...context,
       github: {
         webUrl: standIn.url,
@@ -66,15 +57,10 @@ beforeAll(async () => {
         clientSecret: standIn.clientSecret,
       },
     },
-    logger: capturingLogger("web"),
-    build,
-    publicDir: path.join(projectRoot, "public"),
-    metrics: createHttpMetrics(),
-    limitAuthRequests: createAuthRateLimiter(database.db, 100),
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  closeServer = () => new Promise<void>((resolve) => server.close(() => resolve()));
+    capturingLogger("web"),
+  );
+  base = web.baseUrl;
+  closeServer = web.close;
 });
 afterAll(async () => {
   await closeServer?.();
@@ -84,11 +70,7 @@ afterAll(async () => {
 });
 
 async function contextFor() {
-  const {
-    logger: _logger,
-    requestId: _requestId,
-    ...context
-  } = await createTestLoadContext(database, {});
+  const context = await createTestLoadContext(database, {});
   return { ...context, env: { ...context.env, PUBLIC_URL: "http://127.0.0.1" } };
 }
 

@@ -1,36 +1,17 @@
 import { execFile } from "node:child_process";
-import type { AddressInfo } from "node:net";
-import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import type { ServerBuild } from "@remix-run/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { projectRoot } from "../testing/program.ts";
 import { createTestLoadContext } from "../testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../testing/test-database.ts";
-import { createAppServer } from "./app-server.ts";
-import { createHttpMetrics } from "./metrics.ts";
-import { createAuthRateLimiter } from "./request-guards.ts";
+import { startTestWebServer } from "../testing/test-web-server.ts";
+import { enqueueJob } from "../jobs/queue.ts";
 
 const run = promisify(execFile);
 
-async function startServer(database: TestDatabase) {
-  const build = (await import(
-    pathToFileURL(path.join(projectRoot, "build", "index.js")).href
-  )) as ServerBuild;
-  const { logger, requestId: _requestId, ...context } = await createTestLoadContext(database);
-  const server = createAppServer({
-    context,
-    logger,
-    build,
-    publicDir: path.join(projectRoot, "public"),
-    metrics: createHttpMetrics(),
-    limitAuthRequests: createAuthRateLimiter(database.db),
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { base, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-}
+const startServer = async (database: TestDatabase) => {
+  const server = await startTestWebServer(await createTestLoadContext(database));
+  return { base: server.baseUrl, close: server.close };
+};
 
 describe("the web server", () => {
   let database: TestDatabase;
@@ -91,6 +72,7 @@ describe("the web server", () => {
   });
 
   it("exposes Prometheus metrics that promtool accepts", async () => {
+    await enqueueJob(database.db, { kind: "test.metrics" });
     await fetch(`${server.base}/healthz`);
     const response = await fetch(`${server.base}/metrics`);
     expect(response.headers.get("content-type")).toContain("text/plain");
@@ -99,6 +81,8 @@ describe("the web server", () => {
       /^http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+$/m,
     );
     expect(text).toContain("# TYPE http_request_duration_seconds histogram");
+    expect(text).toMatch(/^caw_jobs\{kind="test.metrics",status="queued"\} 1$/m);
+    expect(text).toMatch(/^caw_job_queue_depth 1$/m);
     const promtool = await findPromtool();
     // CI installs promtool (.ci/run); a developer machine without it still runs the checks above.
     if (!promtool) {

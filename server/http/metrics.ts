@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { EngineStats } from "../services/engine-stats.ts";
 
 export type HttpMetrics = ReturnType<typeof createHttpMetrics>;
 
@@ -47,4 +48,52 @@ export function routeLabel(pathname: string): string {
   if (pathname.startsWith("/api/trpc/")) return "/api/trpc";
   if (pathname.startsWith("/build/")) return "/build";
   return "page";
+}
+
+/**
+ * Jobs by kind and status, queue depth and age, and workspaces by state, read from the
+ * database at scrape time so every web process reports the same numbers.
+ */
+export function registerEngineMetrics(registry: Registry, readStats: () => Promise<EngineStats>) {
+  let pending: Promise<EngineStats | null> | null = null;
+  // One query per scrape, shared by the four gauges; null while the database is away.
+  const stats = () =>
+    (pending ??= readStats()
+      .catch(() => null)
+      .finally(() => setTimeout(() => (pending = null), 0)));
+  const gauge = <Label extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly Label[],
+    fill: (metric: Gauge<Label>, current: EngineStats) => void,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      async collect() {
+        const current = await stats();
+        this.reset();
+        if (current) fill(this, current);
+      },
+    });
+  gauge("caw_jobs", "Jobs by kind and status.", ["kind", "status"], (metric, current) => {
+    for (const row of current.jobs) metric.set({ kind: row.kind, status: row.status }, row.count);
+  });
+  gauge(
+    "caw_job_queue_depth",
+    "Jobs ready to run and waiting for a worker.",
+    [],
+    (metric, current) => metric.set(current.queueDepth),
+  );
+  gauge(
+    "caw_job_queue_oldest_age_seconds",
+    "How long the oldest ready job has waited.",
+    [],
+    (metric, current) => metric.set(current.oldestQueuedSeconds),
+  );
+  gauge("caw_workspaces", "Workspaces by state.", ["state"], (metric, current) => {
+    for (const row of current.workspaces) metric.set({ state: row.state }, row.count);
+  });
 }

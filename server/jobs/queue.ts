@@ -32,12 +32,12 @@ export type FailJobResult = { status: "queued"; runAt: Date } | { status: "faile
 const waiting = sql`${jobs.status} in ('queued', 'running')`;
 const isQueued = sql`${jobs.status} = 'queued'`;
 const isRunning = sql`${jobs.status} = 'running'`;
-// Long enough for a stack's first lines, short enough that one bad job cannot bloat the table.
+// Long enough for any message worth reading, short enough that one bad job cannot bloat the table.
 const maxErrorLength = 4_000;
 const uniqueViolation = "23505";
 // The statements every job runs are prepared (drizzle's prepare() makes postgres.js keep a
-// named statement per connection): parsing and planning the acquire query on each call cost
-// the worker about half its throughput in e2e/bench/queue.ts.
+// named statement per connection): parsing and planning them on each call cost the worker
+// more than half its throughput in e2e/bench/queue.ts.
 
 export async function enqueueJob(db: Database, input: EnqueueJobInput): Promise<Job> {
   const values = {
@@ -98,7 +98,30 @@ export async function acquireJob(db: Database, options: AcquireJobOptions): Prom
 }
 
 async function claimNextJob(db: Database, options: AcquireJobOptions): Promise<Job | null> {
-  const ofKind = options.kinds ? inArray(jobs.kind, [...options.kinds]) : undefined;
+  const statement = preparedAcquire(db, options.kinds);
+  const [job] = await statement.execute({
+    workerId: options.workerId,
+    leaseSeconds: options.leaseSeconds,
+  });
+  return job ?? null;
+}
+
+// Built once per database handle and kind list: drizzle takes longer to build this statement
+// than PostgreSQL takes to run it.
+const acquireStatements = new WeakMap<Database, Map<string, AcquireStatement>>();
+type AcquireStatement = ReturnType<typeof prepareAcquire>;
+
+function preparedAcquire(db: Database, kinds: readonly string[] | undefined): AcquireStatement {
+  let byKinds = acquireStatements.get(db);
+  if (!byKinds) acquireStatements.set(db, (byKinds = new Map()));
+  const key = JSON.stringify(kinds ?? null);
+  let statement = byKinds.get(key);
+  if (!statement) byKinds.set(key, (statement = prepareAcquire(db, kinds)));
+  return statement;
+}
+
+function prepareAcquire(db: Database, kinds: readonly string[] | undefined) {
+  const ofKind = kinds ? inArray(jobs.kind, [...kinds]) : undefined;
   const expired = db
     .select({ id: jobs.id })
     .from(jobs)
@@ -116,21 +139,19 @@ async function claimNextJob(db: Database, options: AcquireJobOptions): Promise<J
     .orderBy(asc(jobs.runAt), asc(jobs.id))
     .limit(1)
     .for("update", { skipLocked: true });
-  const [job] = await db
+  return db
     .update(jobs)
     .set({
       status: "running",
       attempts: sql`${jobs.attempts} + 1`,
-      lockedBy: options.workerId,
-      lockedUntil: leaseEnd(options.leaseSeconds),
+      lockedBy: sql`${sql.placeholder("workerId")}`,
+      lockedUntil: sql`now() + make_interval(secs => ${sql.placeholder("leaseSeconds")})`,
       startedAt: sql`now()`,
       updatedAt: sql`now()`,
     })
     .where(eq(jobs.id, sql`coalesce((${expired}), (${ready}))`))
     .returning()
-    .prepare("acquire_job")
-    .execute();
-  return job ?? null;
+    .prepare("acquire_job");
 }
 
 /** Extends the lease; false when the job is no longer ours (taken over, canceled, done). */

@@ -61,7 +61,7 @@ type RunningJob = {
 
 type Outcome = { ok: true } | { ok: false; error: unknown };
 
-export const jobChannel = "caw_jobs";
+const jobChannel = "caw_jobs";
 
 /**
  * Runs jobs from the queue: `concurrency` slots, each taking and running one job after

@@ -4,9 +4,10 @@ import { pathToFileURL } from "node:url";
 import type { ServerBuild } from "@remix-run/node";
 import { createAppServer } from "../http/app-server.ts";
 import type { AppLoadContextValue } from "../http/load-context.ts";
-import { createHttpMetrics } from "../http/metrics.ts";
+import { createHttpMetrics, registerEngineMetrics } from "../http/metrics.ts";
 import { createAuthRateLimiter } from "../http/request-guards.ts";
 import type { Logger } from "../logger.ts";
+import { readEngineStats } from "../services/engine-stats.ts";
 import { projectRoot } from "./program.ts";
 
 export type TestWebServer = { baseUrl: string; close: () => Promise<void> };
@@ -20,12 +21,14 @@ export async function startTestWebServer(
     pathToFileURL(path.join(projectRoot, "build", "index.js")).href
   )) as ServerBuild;
   const { logger: _logger, requestId: _requestId, ...shared } = context;
+  const metrics = createHttpMetrics();
+  registerEngineMetrics(metrics.registry, () => readEngineStats(context.db));
   const server = createAppServer({
     context: shared,
     logger,
     build,
     publicDir: path.join(projectRoot, "public"),
-    metrics: createHttpMetrics(),
+    metrics,
     limitAuthRequests: createAuthRateLimiter(context.db, 100),
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
