@@ -150,7 +150,7 @@ describe("through a PostgreSQL restart", () => {
     const before = await enqueueJob(runnerDb.db, { kind: "record" });
     await waitForJobStatus(runnerDb.db, before.id, "succeeded");
     const inFlight = await enqueueJob(runnerDb.db, { kind: "gated" });
-    await waitForJobStatus(runnerDb.db, inFlight.id, "running");
+    await gate.entered;
 
     await cluster.stop();
     await restartCluster();
@@ -178,7 +178,7 @@ describe("through a PostgreSQL restart", () => {
       pollIntervalMs: 100,
     });
     const job = await enqueueJob(runnerDb.db, { kind: "gated" });
-    await waitForJobStatus(runnerDb.db, job.id, "running");
+    await gate.entered;
 
     await cluster.stop();
     gate.open(); // The handler's insert now fails, and so does recording that failure.

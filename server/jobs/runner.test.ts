@@ -89,7 +89,7 @@ describe("a runner in this process", () => {
       { leaseSeconds: 0.6 },
     );
     const job = await enqueueJob(database.db, { kind: "wait" });
-    await waitForStatus(job.id, "running");
+    await gate.entered;
     await cancelJob(database.db, job.id);
     await waitFor(async () => abortedWith, Boolean, "the handler to be aborted");
     expect(String(abortedWith)).toContain("canceled");
@@ -132,7 +132,7 @@ describe("drain", () => {
     const gate = createGate();
     const runner = await startRunner({ wait: gate.handler, noop });
     const running = await enqueueJob(database.db, { kind: "wait" });
-    await waitForStatus(running.id, "running");
+    await gate.entered;
     const drained = runner.drain();
     const later = await enqueueJob(database.db, { kind: "noop" });
     gate.open();
@@ -146,7 +146,7 @@ describe("drain", () => {
     const gate = createGate();
     const runner = await startRunner({ wait: gate.handler }, { drainGraceMs: 100 });
     const job = await enqueueJob(database.db, { kind: "wait" });
-    await waitForStatus(job.id, "running");
+    await gate.entered;
     await runner.drain();
     expect(await readJob(database.db, job.id)).toMatchObject({
       status: "queued",

@@ -37,7 +37,10 @@ export type JobRunnerOptions = {
   handlers: Record<string, JobHandler>;
   concurrency: number;
   leaseSeconds: number;
-  /** Fallback when a notification is missed, and how jobs whose run_at arrives are found. */
+  /**
+   * How often each idle slot looks for work unprompted: the fallback when a notification is
+   * missed, and how jobs are found once their run_at arrives (nothing notifies then).
+   */
   pollIntervalMs: number;
   logger: Logger;
   /** Called once when a job fails for good (out of attempts or not retryable). */
@@ -196,7 +199,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     try {
       await options.onFinalFailure?.(job, error);
     } catch (hookError) {
-      log.error({ err: hookError }, "onFinalFailure failed");
+      log.error(describeError(hookError), "onFinalFailure failed");
     }
   }
 

@@ -93,14 +93,21 @@ export function waitForJobStatus(db: Database, id: number, status: Job["status"]
   );
 }
 
-/** A handler that waits until the test opens its gate, or rejects when its signal aborts. */
+/**
+ * A handler that waits until the test opens its gate, or rejects when its signal aborts.
+ * `entered` resolves once a job is in the handler: a job's row says running a little before
+ * the runner has the job in hand.
+ */
 export function createGate() {
   let open = () => {};
+  let enter = () => {};
   const opened = new Promise<void>((resolve) => (open = resolve));
+  const entered = new Promise<void>((resolve) => (enter = resolve));
   const handler: JobHandler = (_job, { signal }) =>
     new Promise((resolve, reject) => {
+      enter();
       void opened.then(resolve);
       signal.addEventListener("abort", () => reject(signal.reason as Error));
     });
-  return { handler, open };
+  return { handler, open, entered };
 }
