@@ -82,6 +82,7 @@ describe("npm run worker", () => {
     try {
       const launcher = startNodeProgram("server/start.ts", ["worker"], {
         DATABASE_URL: database.url,
+        ENCRYPTION_KEYS: testEncryptionKeys(),
       });
       const worker = await launcher.waitForLog("worker ready");
       expect(await launcher.stop("SIGTERM")).toEqual({ code: 0, signal: null });

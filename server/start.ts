@@ -34,10 +34,12 @@ const logger = createLogger({ level: env.LOG_LEVEL, service: "launcher" });
 let database: ProvidedDatabase | undefined;
 let standIn: GitHubStandIn | undefined;
 let failed = false;
+let stopSignal: NodeJS.Signals | undefined;
 const children = new Map<Program, ChildProcess>();
 
 onShutdownSignal(logger, async (signal) => {
-  for (const child of children.values()) child.kill(signal as NodeJS.Signals);
+  stopSignal = signal as NodeJS.Signals;
+  for (const child of children.values()) child.kill(stopSignal);
   return stopWhenChildrenExit();
 });
 
@@ -94,7 +96,8 @@ function startProgram(program: Program, settings: Record<string, string>): Child
   });
   child.once("exit", (code, signal) => {
     children.delete(program);
-    if (signal === null && code === 0) return;
+    // A child still loading when Ctrl-C came has no handler yet and dies of the signal itself.
+    if ((signal === null && code === 0) || (signal !== null && signal === stopSignal)) return;
     failed = true;
     logger.error({ program, code, signal }, `${program} stopped unexpectedly; stopping everything`);
     process.kill(process.pid, "SIGTERM");

@@ -26,30 +26,39 @@ const database = createDb(databaseUrl, {
 const workerId = `${hostname()}:${process.pid}`;
 const db = database.db;
 
-const runner = createJobRunner({
-  db,
-  sql: database.sql,
-  workerId,
-  handlers: createJobHandlers({
-    db,
-    keyring: await createKeyring(encryptionKeys),
-    env,
-    version: await readVersion(),
-  }),
-  concurrency: env.WORKER_CONCURRENCY,
-  leaseSeconds: env.JOB_LEASE_SECONDS,
-  pollIntervalMs: 5_000,
-  logger,
-  backoff: { ...defaultBackoff, baseMs: env.JOB_BACKOFF_BASE_MS },
-  onFinalFailure: (job, error) => failJobWorkspace(db, job, error),
-});
-await runner.start();
-const periodic = schedulePeriodicJobs(db, logger);
-logger.info({ workerId, concurrency: env.WORKER_CONCURRENCY }, "worker ready");
-
+// Registered before the slow start-up, so a Ctrl-C that arrives early still drains cleanly.
+let started: Promise<{ drain: () => Promise<void>; stop: () => void }> | undefined;
 onShutdownSignal(logger, async () => {
-  periodic.stop();
-  await runner.drain();
+  const running = await started?.catch(() => undefined);
+  running?.stop();
+  await running?.drain();
   await database.close();
   logger.info("worker stopped");
 });
+
+started = startRunner();
+await started;
+logger.info({ workerId, concurrency: env.WORKER_CONCURRENCY }, "worker ready");
+
+async function startRunner() {
+  const runner = createJobRunner({
+    db,
+    sql: database.sql,
+    workerId,
+    handlers: createJobHandlers({
+      db,
+      keyring: await createKeyring(encryptionKeys),
+      env,
+      version: await readVersion(),
+    }),
+    concurrency: env.WORKER_CONCURRENCY,
+    leaseSeconds: env.JOB_LEASE_SECONDS,
+    pollIntervalMs: 5_000,
+    logger,
+    backoff: { ...defaultBackoff, baseMs: env.JOB_BACKOFF_BASE_MS },
+    onFinalFailure: (job, error) => failJobWorkspace(db, job, error),
+  });
+  await runner.start();
+  const periodic = schedulePeriodicJobs(db, logger);
+  return { drain: runner.drain, stop: periodic.stop };
+}
