@@ -74,6 +74,29 @@ describe("agent callbacks", () => {
   });
 });
 
+describe("an agent faster than the worker", () => {
+  it("reports ready while the workspace is still provisioning and it goes running", async () => {
+    const { id } = await engine.api.workspaces.create({
+      name: "quick",
+      repository: "a/b",
+      branch: "main",
+    });
+    const token = await issueBootstrapToken(engine.database.db, id);
+    const bootstrap = await post("/api/agent/bootstrap", {
+      bootstrapToken: token,
+      agentVersion: "1",
+    });
+    const { agentToken } = (await bootstrap.json()) as { agentToken: string };
+    expect((await post("/api/agent/ready", {}, agentToken)).status).toBe(200);
+    expect((await post("/api/agent/ready", {}, agentToken)).status).toBe(200);
+    const events = await engine.api.workspaces.events({ id });
+    expect(events.slice(-2)).toMatchObject([
+      { fromState: "provisioning", toState: "booting", actor: "agent" },
+      { fromState: "booting", toState: "running", actor: "agent" },
+    ]);
+  });
+});
+
 describe("credentials.hetzner", () => {
   it("is saved encrypted, shown only as a hint, and never returned", async () => {
     const saved = await engine.api.credentials.hetzner.get();

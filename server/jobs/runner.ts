@@ -350,8 +350,20 @@ function isRetryable(error: unknown): boolean {
   );
 }
 
-function describeFailure(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/**
+ * The message a job's failure is recorded (and shown to users) with. Drizzle wraps driver
+ * errors in one whose message lists the query and its parameters, which may hold token
+ * hashes: for those, the driver's own message is used instead.
+ */
+export function describeFailure(error: unknown): string {
+  let current = error;
+  while (
+    current instanceof Error &&
+    current.cause instanceof Error &&
+    current.message.startsWith("Failed query")
+  )
+    current = current.cause;
+  return current instanceof Error ? current.message : String(current);
 }
 
 /**
@@ -359,9 +371,7 @@ function describeFailure(error: unknown): string {
  * wrapper message, which lists the query's parameters.
  */
 function describeError(error: unknown): { code?: string; reason: string } {
-  let innermost = error;
-  while (innermost instanceof Error && innermost.cause !== undefined) innermost = innermost.cause;
-  return { code: databaseErrorCode(error), reason: describeFailure(innermost) };
+  return { code: databaseErrorCode(error), reason: describeFailure(error) };
 }
 
 function delay(ms: number): Promise<void> {

@@ -4,6 +4,9 @@
 
 export const managedByLabel = { "managed-by": "cloud-ai-workspaces" } as const;
 
+/** The labels of everything this install creates; add `workspace` for one workspace's. */
+export const installLabels = (installId: string) => ({ ...managedByLabel, install: installId });
+
 export type Labels = Record<string, string>;
 
 export type ServerStatus =

@@ -6,7 +6,7 @@ import { decryptSecret, type Keyring } from "../crypto/envelope.ts";
 import { AppError } from "../errors.ts";
 import type { DatabaseExecutor } from "./audit.ts";
 import { githubTokenContext } from "./users.ts";
-import { requestWorkspaceAction, transitionWorkspace } from "./workspaces.ts";
+import { requestWorkspaceAction, transitionWorkspaceIf } from "./workspaces.ts";
 
 // The control plane's side of the agent callbacks (SPEC §6, §9). A server's user data
 // carries only a one-time bootstrap token (15 minutes); the agent trades it for its own
@@ -92,12 +92,39 @@ export async function authenticateAgent(db: Database, token: string): Promise<Ag
   return row;
 }
 
+/** booting → running; straight from provisioning/starting when the agent beat the worker. */
 export async function markAgentReady(db: Database, workspace: AgentWorkspace): Promise<void> {
-  if (workspace.state === "running") return;
-  if (workspace.state !== "booting")
-    await transitionWorkspace(db, workspace.id, "booting", "The agent is up", "agent");
-  await transitionWorkspace(db, workspace.id, "running", "The agent reported ready", "agent", {
-    lastActivityAt: new Date(),
+  await db.transaction(async (tx) => {
+    // The row lock taken by the first transition holds until this transaction ends.
+    await transitionWorkspaceIf(
+      tx,
+      workspace.id,
+      ["provisioning", "starting"],
+      "booting",
+      "The agent is up",
+      "agent",
+    );
+    const ready = await transitionWorkspaceIf(
+      tx,
+      workspace.id,
+      ["booting"],
+      "running",
+      "The agent reported ready",
+      "agent",
+      {
+        lastActivityAt: new Date(),
+      },
+    );
+    if (ready) return;
+    const [row] = await tx
+      .select({ state: workspaces.state })
+      .from(workspaces)
+      .where(eq(workspaces.id, workspace.id));
+    if (row?.state !== "running")
+      throw new AppError(
+        "CONFLICT",
+        `The workspace is ${row?.state ?? "gone"}; an agent can only report ready while it boots.`,
+      );
   });
 }
 

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEngineHarness, type EngineHarness } from "../../e2e/support/engine.ts";
 import { jobs, workspaces } from "../../db/schema.ts";
 import { createHetznerProvider } from "../providers/hetzner.ts";
-import { managedByLabel } from "../providers/provider.ts";
+import { installLabels, managedByLabel } from "../providers/provider.ts";
+import { readInstallationId } from "./system.ts";
 import {
   enforceMaximumLifetime,
   purgeDeletedWorkspaces,
@@ -68,11 +69,13 @@ describe("maintenance", () => {
     expect(queued.map((job) => job.kind)).toContain("workspace.stop");
   });
 
-  it("deletes orphan servers of ours and nothing else", async () => {
+  it("deletes orphan servers of this install and nothing else", async () => {
     const provider = createHetznerProvider({
       token: engine.hetzner.token,
       apiUrl: engine.hetzner.url,
     });
+    const installId = await readInstallationId(engine.database.db);
+    const ours = (workspace: string) => ({ ...installLabels(installId), workspace });
     const live = await workspaceIn("has-server", ["booting"]);
     const base = {
       serverType: "cx23",
@@ -80,24 +83,17 @@ describe("maintenance", () => {
       userData: "#cloud-config\n",
       volumeIds: [],
     };
-    await provider.createServer({
-      ...base,
-      name: `ws-${live}`,
-      labels: { ...managedByLabel, workspace: live },
-    });
+    await provider.createServer({ ...base, name: `ws-${live}`, labels: ours(live) });
     const orphanId = "00000000-0000-4000-8000-000000000000";
-    await provider.createServer({
-      ...base,
-      name: `ws-${orphanId}`,
-      labels: { ...managedByLabel, workspace: orphanId },
-    });
+    await provider.createServer({ ...base, name: `ws-${orphanId}`, labels: ours(orphanId) });
+    const otherInstall = { ...managedByLabel, install: "another-install", workspace: orphanId };
+    await provider.createServer({ ...base, name: "staging-server", labels: otherInstall });
     await provider.createServer({ ...base, name: "someone-elses", labels: { team: "db" } });
     const lines: string[] = [];
-    expect(
-      await sweepOrphanServers(engine.database.db, provider, async (line) => void lines.push(line)),
-    ).toBe(1);
+    const log = async (line: string) => void lines.push(line);
+    expect(await sweepOrphanServers(engine.database.db, provider, installId, log)).toBe(1);
     const names = [...engine.hetzner.state.servers.values()].map((server) => server.name).sort();
-    expect(names).toEqual([`ws-${live}`, "someone-elses"].sort());
+    expect(names).toEqual([`ws-${live}`, "someone-elses", "staging-server"].sort());
     expect(lines[0]).toContain(`ws-${orphanId}`);
   });
 

@@ -1,7 +1,7 @@
 import { and, eq, inArray, isNotNull, lt, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { credentials, users, workspaceEvents, workspaces } from "../../db/schema.ts";
-import { managedByLabel, type Provider } from "../providers/provider.ts";
+import { installLabels, type Provider } from "../providers/provider.ts";
 import { requestWorkspaceAction, transitionWorkspace } from "./workspaces.ts";
 
 // The periodic backstops of SPEC §7: VMs die and agents get stuck, so the control plane
@@ -94,13 +94,14 @@ const statesWithServers = [
   "error",
 ] as const;
 
-/** Deletes servers labelled as ours whose workspace is gone, stopped or deleted. */
+/** Deletes servers labelled as this install's whose workspace is gone, stopped or deleted. */
 export async function sweepOrphanServers(
   db: Database,
   provider: Provider,
+  installId: string,
   log: (message: string) => Promise<void>,
 ): Promise<number> {
-  const servers = await provider.listServers(managedByLabel);
+  const servers = await provider.listServers(installLabels(installId));
   const ids = servers.map((server) => server.labels.workspace).filter((id): id is string => !!id);
   const live = new Set(
     ids.length === 0

@@ -34,3 +34,12 @@ async function readInstalledAt(db: Database): Promise<Date | null> {
   const [row] = await db.select({ createdAt: installation.createdAt }).from(installation).limit(1);
   return row?.createdAt ?? null;
 }
+
+/** This install's id: it labels every server and volume we create, so installs sharing a
+ * cloud project never touch each other's. */
+export async function readInstallationId(db: Database): Promise<string> {
+  const [row] = await db.select({ id: installation.id }).from(installation).limit(1);
+  if (!row)
+    throw new Error("The installation row is missing: run the migrations (npm run db:migrate).");
+  return row.id;
+}

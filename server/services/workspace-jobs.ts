@@ -2,9 +2,9 @@ import { eq } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { workspaces, type WorkspaceState } from "../../db/schema.ts";
 import type { DnsProvider } from "../dns/dns.ts";
-import { managedByLabel, type Provider } from "../providers/provider.ts";
+import { installLabels, type Provider, type ProviderServer } from "../providers/provider.ts";
 import { issueBootstrapToken } from "./agents.ts";
-import { transitionWorkspace } from "./workspaces.ts";
+import { transitionWorkspace, transitionWorkspaceIf } from "./workspaces.ts";
 
 // What the worker does for each workspace job (SPEC §5, §7). Every step is idempotent: the
 // server and volume are looked up by label before one is made, so a retried or re-taken job
@@ -14,6 +14,12 @@ export type Workspace = typeof workspaces.$inferSelect;
 
 export type WorkspaceJobDependencies = {
   db: Database;
+  /** Labels every server and volume, so the orphan sweep never touches another install's. */
+  installId: string;
+  /** The job doing the work: its id labels the servers it creates. */
+  jobId: number;
+  /** Aborted when the job is canceled or its lease lost: stop before the next step. */
+  signal: AbortSignal;
   /** The provider bound to the workspace owner's account. */
   providerFor: (workspace: Workspace) => Promise<Provider>;
   dns: DnsProvider;
@@ -24,7 +30,10 @@ export type WorkspaceJobDependencies = {
 };
 
 export const serverNameOf = (workspaceId: string) => `ws-${workspaceId}`;
-const labelsOf = (workspaceId: string) => ({ ...managedByLabel, workspace: workspaceId });
+const labelsOf = (deps: WorkspaceJobDependencies, workspaceId: string) => ({
+  ...installLabels(deps.installId),
+  workspace: workspaceId,
+});
 
 async function loadWorkspace(db: Database, id: string): Promise<Workspace | null> {
   const [row] = await db.select().from(workspaces).where(eq(workspaces.id, id));
@@ -35,69 +44,88 @@ async function loadWorkspace(db: Database, id: string): Promise<Workspace | null
 async function workspaceIn(
   deps: WorkspaceJobDependencies,
   id: string,
-  expected: WorkspaceState,
+  expected: readonly WorkspaceState[],
 ): Promise<Workspace | null> {
   const workspace = await loadWorkspace(deps.db, id);
-  if (workspace?.state === expected) return workspace;
-  await deps.log(`Nothing to do: the workspace is ${workspace?.state ?? "gone"}, not ${expected}.`);
+  if (workspace && expected.includes(workspace.state)) return workspace;
+  await deps.log(
+    `Nothing to do: the workspace is ${workspace?.state ?? "gone"}, not ${expected.join(" or ")}.`,
+  );
   return null;
 }
 
-/** provision (pending volume) and start (kept volume): a volume, a server, a DNS record. */
+/**
+ * provision (new volume) and start (kept volume): a volume, a server, a DNS record, then
+ * `booting`. From `booting` or `running` (an earlier attempt got further, or a fast agent
+ * reported in) the steps are repeated so the DNS record and the ids are surely in place.
+ */
 export async function bringUpWorkspace(
   deps: WorkspaceJobDependencies,
   id: string,
-  options: { expected: "provisioning" | "starting"; replaceServer: boolean },
+  expected: "provisioning" | "starting",
 ): Promise<void> {
-  const workspace = await workspaceIn(deps, id, options.expected);
+  const workspace = await workspaceIn(deps, id, [expected, "booting", "running"]);
   if (!workspace) return;
   const provider = await deps.providerFor(workspace);
   const volumeId = workspace.volumeId ?? (await ensureVolume(deps, provider, workspace));
-  let [server] = await provider.listServers(labelsOf(id));
-  if (server && options.replaceServer) {
-    await deps.log(`Replacing server ${server.id} left from before the error.`);
-    await provider.deleteServer(server.id);
-    server = undefined;
-  }
-  if (server) await deps.log(`Server ${server.id} exists already (an earlier attempt made it).`);
-  else {
-    const bootstrapToken = await issueBootstrapToken(deps.db, id);
-    await deps.log(
-      `Creating server ${serverNameOf(id)} (${workspace.serverType}, ${workspace.location}).`,
-    );
-    server = await provider.createServer({
-      name: serverNameOf(id),
-      serverType: workspace.serverType,
-      location: workspace.location,
-      userData: await deps.renderUserData({ ...workspace, volumeId }, bootstrapToken),
-      labels: labelsOf(id),
-      volumeIds: [volumeId],
-    });
-  }
-  if (!server.ipv4) throw new Error(`Server ${server.id} has no public IPv4 address yet.`);
+  deps.signal.throwIfAborted();
+  const server = await ensureServer(deps, provider, { ...workspace, volumeId });
+  deps.signal.throwIfAborted();
   const { hostname } = await deps.dns.upsertRecord({
     name: serverNameOf(id),
-    ipv4: server.ipv4,
+    ipv4: server.ipv4!,
     port: server.agentPort,
   });
   const agentUrl = server.agentPort ? `http://${hostname}` : `https://${hostname}`;
-  await deps.log(
-    `Server ${server.id} is up at ${server.ipv4}; waiting for its agent at ${agentUrl}.`,
-  );
+  await deps.log(`Server ${server.id} is up at ${server.ipv4}; its agent answers at ${agentUrl}.`);
   await deps.db
     .update(workspaces)
     .set({ serverId: server.id, ipv4: server.ipv4, agentUrl })
     .where(eq(workspaces.id, id));
-  // The agent may have reported in already (a fast local one); then it is past booting.
-  const now = await loadWorkspace(deps.db, id);
-  if (now?.state === options.expected)
-    await transitionWorkspace(
-      deps.db,
-      id,
-      "booting",
-      "Server created; waiting for the agent",
-      "worker",
+  await transitionWorkspaceIf(
+    deps.db,
+    id,
+    [expected],
+    "booting",
+    "Server created; waiting for the agent",
+    "worker",
+  );
+}
+
+/**
+ * The server this job made (found by its labels, so a re-taken job reuses it), or a new one.
+ * Servers made by earlier jobs are left from before an error: their bootstrap token is
+ * spent, so they are replaced.
+ */
+async function ensureServer(
+  deps: WorkspaceJobDependencies,
+  provider: Provider,
+  workspace: Workspace & { volumeId: string },
+): Promise<ProviderServer & { ipv4: string }> {
+  const job = String(deps.jobId);
+  const servers = await provider.listServers(labelsOf(deps, workspace.id));
+  for (const stale of servers.filter((server) => server.labels.job !== job)) {
+    await deps.log(`Deleting server ${stale.id}, left from an earlier run; a new one replaces it.`);
+    await provider.deleteServer(stale.id);
+  }
+  let server = servers.find((candidate) => candidate.labels.job === job);
+  if (server) await deps.log(`Server ${server.id} exists already (an earlier attempt made it).`);
+  else {
+    const bootstrapToken = await issueBootstrapToken(deps.db, workspace.id);
+    await deps.log(
+      `Creating server ${serverNameOf(workspace.id)} (${workspace.serverType}, ${workspace.location}).`,
     );
+    server = await provider.createServer({
+      name: serverNameOf(workspace.id),
+      serverType: workspace.serverType,
+      location: workspace.location,
+      userData: await deps.renderUserData(workspace, bootstrapToken),
+      labels: { ...labelsOf(deps, workspace.id), job },
+      volumeIds: [workspace.volumeId],
+    });
+  }
+  if (!server.ipv4) throw new Error(`Server ${server.id} has no public IPv4 address yet.`);
+  return { ...server, ipv4: server.ipv4 };
 }
 
 async function ensureVolume(
@@ -105,14 +133,14 @@ async function ensureVolume(
   provider: Provider,
   workspace: Workspace,
 ): Promise<string> {
-  const [existing] = await provider.listVolumes(labelsOf(workspace.id));
+  const [existing] = await provider.listVolumes(labelsOf(deps, workspace.id));
   const volume =
     existing ??
     (await provider.createVolume({
       name: serverNameOf(workspace.id),
       sizeGb: deps.volumeSizeGb,
       location: workspace.location,
-      labels: labelsOf(workspace.id),
+      labels: labelsOf(deps, workspace.id),
     }));
   await deps.log(`${existing ? "Found" : "Created"} volume ${volume.id} for /workspace.`);
   await deps.db
@@ -133,12 +161,14 @@ const detachedServer = {
 
 /** Deletes the server (a powered-off one is still billed) and keeps the volume. */
 export async function stopWorkspace(deps: WorkspaceJobDependencies, id: string): Promise<void> {
-  const workspace = await workspaceIn(deps, id, "stopping");
+  const workspace = await workspaceIn(deps, id, ["stopping"]);
   if (!workspace) return;
   await removeServers(deps, await deps.providerFor(workspace), id);
-  await transitionWorkspace(
+  // A delete requested meanwhile takes over from here.
+  await transitionWorkspaceIf(
     deps.db,
     id,
+    ["stopping"],
     "stopped",
     "Server deleted; the volume keeps /workspace",
     "worker",
@@ -148,11 +178,12 @@ export async function stopWorkspace(deps: WorkspaceJobDependencies, id: string):
 
 /** Deletes server, volume and DNS record; the row stays (soft delete) until the purge. */
 export async function deleteWorkspace(deps: WorkspaceJobDependencies, id: string): Promise<void> {
-  const workspace = await workspaceIn(deps, id, "deleting");
+  const workspace = await workspaceIn(deps, id, ["deleting"]);
   if (!workspace) return;
   const provider = await deps.providerFor(workspace);
   await removeServers(deps, provider, id);
-  for (const volume of await provider.listVolumes(labelsOf(id))) {
+  deps.signal.throwIfAborted();
+  for (const volume of await provider.listVolumes(labelsOf(deps, id))) {
     await provider.deleteVolume(volume.id);
     await deps.log(`Deleted volume ${volume.id}.`);
   }
@@ -171,16 +202,22 @@ export async function deleteWorkspace(deps: WorkspaceJobDependencies, id: string
 }
 
 async function removeServers(deps: WorkspaceJobDependencies, provider: Provider, id: string) {
-  for (const server of await provider.listServers(labelsOf(id))) {
+  for (const server of await provider.listServers(labelsOf(deps, id))) {
     await provider.deleteServer(server.id);
     await deps.log(`Deleted server ${server.id}.`);
   }
   await deps.dns.deleteRecord(serverNameOf(id));
 }
 
-/** A job that ran out of attempts leaves its workspace in `error`, saying why. */
-export async function failWorkspace(db: Database, id: string, reason: string): Promise<void> {
-  const workspace = await loadWorkspace(db, id);
-  if (!workspace || workspace.state === "deleted" || workspace.state === "error") return;
-  await transitionWorkspace(db, id, "error", reason, "worker");
+/**
+ * A job that ran out of attempts leaves its workspace in `error`, saying why; but only if
+ * the workspace is still where the job left it, not if the user has asked for more since.
+ */
+export async function failWorkspace(
+  db: Database,
+  id: string,
+  jobStates: readonly WorkspaceState[],
+  reason: string,
+): Promise<void> {
+  await transitionWorkspaceIf(db, id, jobStates, "error", reason, "worker");
 }

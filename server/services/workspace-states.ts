@@ -20,7 +20,8 @@ const allowedTransitions: Record<WorkspaceState, readonly WorkspaceState[]> = {
 
 /** What a user can ask for, and the states it is allowed from. */
 export const userActions = {
-  stop: { from: ["booting", "running"], to: "stopping" },
+  // From error too: a broken workspace may still have a server that costs money.
+  stop: { from: ["booting", "running", "error"], to: "stopping" },
   start: { from: ["stopped", "error"], to: "starting" },
   delete: {
     from: [

@@ -224,6 +224,37 @@ export async function transitionWorkspace(
   actor: WorkspaceActor,
   changes: Partial<typeof workspaces.$inferInsert> = {},
 ): Promise<WorkspaceState> {
+  const from = await moveWorkspace(executor, id, { to, reason, actor, changes });
+  return from!;
+}
+
+/**
+ * As transitionWorkspace, but only from one of `from`; answers false (and changes nothing)
+ * when the workspace has moved on, e.g. the user deleted it while a job was running.
+ */
+export async function transitionWorkspaceIf(
+  executor: DatabaseExecutor,
+  id: string,
+  from: readonly WorkspaceState[],
+  to: WorkspaceState,
+  reason: string,
+  actor: WorkspaceActor,
+  changes: Partial<typeof workspaces.$inferInsert> = {},
+): Promise<boolean> {
+  return (await moveWorkspace(executor, id, { from, to, reason, actor, changes })) !== null;
+}
+
+async function moveWorkspace(
+  executor: DatabaseExecutor,
+  id: string,
+  move: {
+    from?: readonly WorkspaceState[];
+    to: WorkspaceState;
+    reason: string;
+    actor: WorkspaceActor;
+    changes: Partial<typeof workspaces.$inferInsert>;
+  },
+): Promise<WorkspaceState | null> {
   return executor.transaction(async (tx) => {
     const [row] = await tx
       .select({ state: workspaces.state })
@@ -231,19 +262,24 @@ export async function transitionWorkspace(
       .where(eq(workspaces.id, id))
       .for("update");
     if (!row) throw new AppError("NOT_FOUND", `Workspace ${id} does not exist.`);
-    assertTransition(row.state, to);
+    if (move.from && !move.from.includes(row.state)) return null;
+    assertTransition(row.state, move.to);
     await tx
       .update(workspaces)
       .set({
-        ...changes,
-        state: to,
-        stateReason: to === "error" ? reason : (changes.stateReason ?? null),
+        ...move.changes,
+        state: move.to,
+        stateReason: move.to === "error" ? move.reason : (move.changes.stateReason ?? null),
         updatedAt: new Date(),
       })
       .where(eq(workspaces.id, id));
-    await tx
-      .insert(workspaceEvents)
-      .values({ workspaceId: id, fromState: row.state, toState: to, reason, actor });
+    await tx.insert(workspaceEvents).values({
+      workspaceId: id,
+      fromState: row.state,
+      toState: move.to,
+      reason: move.reason,
+      actor: move.actor,
+    });
     return row.state;
   });
 }

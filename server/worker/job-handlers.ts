@@ -1,13 +1,14 @@
 import path from "node:path";
 import { renderUserData } from "../../cloud-init/render-user-data.ts";
 import type { Database } from "../../db/client.ts";
+import type { WorkspaceState } from "../../db/schema.ts";
 import type { Keyring } from "../crypto/envelope.ts";
 import { createCloudflareDns } from "../dns/cloudflare.ts";
 import type { DnsProvider } from "../dns/dns.ts";
 import { createLocalDns } from "../dns/local.ts";
 import type { Env } from "../env.ts";
 import type { Job } from "../jobs/queue.ts";
-import type { JobContext, JobHandler } from "../jobs/runner.ts";
+import { describeFailure, type JobContext, type JobHandler } from "../jobs/runner.ts";
 import { createHetznerProvider } from "../providers/hetzner.ts";
 import { createLocalProvider } from "../providers/local.ts";
 import type { Provider } from "../providers/provider.ts";
@@ -28,7 +29,21 @@ import { createPeriodicHandlers } from "./periodic-jobs.ts";
 // Binds the job kinds to the services that do the work, with the providers this install
 // is configured for.
 
-export type WorkerDependencies = { db: Database; keyring: Keyring; env: Env; version: string };
+export type WorkerDependencies = {
+  db: Database;
+  keyring: Keyring;
+  env: Env;
+  version: string;
+  installId: string;
+};
+
+// The workspace state each job kind works in; a final failure applies only there.
+const jobStates: Record<string, WorkspaceState[]> = {
+  [workspaceJobKinds.provision]: ["provisioning", "booting"],
+  [workspaceJobKinds.start]: ["starting", "booting"],
+  [workspaceJobKinds.stop]: ["stopping"],
+  [workspaceJobKinds.delete]: ["deleting"],
+};
 
 export function createJobHandlers(deps: WorkerDependencies): Record<string, JobHandler> {
   const { db, env } = deps;
@@ -37,6 +52,9 @@ export function createJobHandlers(deps: WorkerDependencies): Record<string, JobH
   const renderFor = createUserDataRenderer(deps);
   const jobDependencies = (job: Job, context: JobContext): WorkspaceJobDependencies => ({
     db,
+    installId: deps.installId,
+    jobId: job.id,
+    signal: context.signal,
     providerFor,
     dns,
     renderUserData: renderFor,
@@ -49,20 +67,19 @@ export function createJobHandlers(deps: WorkerDependencies): Record<string, JobH
   };
   return {
     [workspaceJobKinds.provision]: (job, context) =>
-      bringUpWorkspace(jobDependencies(job, context), workspaceIdOf(job), {
-        expected: "provisioning",
-        replaceServer: false,
-      }),
+      bringUpWorkspace(jobDependencies(job, context), workspaceIdOf(job), "provisioning"),
     [workspaceJobKinds.start]: (job, context) =>
-      bringUpWorkspace(jobDependencies(job, context), workspaceIdOf(job), {
-        expected: "starting",
-        replaceServer: job.payload.replaceServer === true,
-      }),
+      bringUpWorkspace(jobDependencies(job, context), workspaceIdOf(job), "starting"),
     [workspaceJobKinds.stop]: (job, context) =>
       stopWorkspace(jobDependencies(job, context), workspaceIdOf(job)),
     [workspaceJobKinds.delete]: (job, context) =>
       deleteWorkspace(jobDependencies(job, context), workspaceIdOf(job)),
-    ...createPeriodicHandlers({ db, env, hetznerProviderFor: providerFor.forUser }),
+    ...createPeriodicHandlers({
+      db,
+      env,
+      installId: deps.installId,
+      hetznerProviderFor: providerFor.forUser,
+    }),
   };
 }
 
@@ -70,11 +87,9 @@ export function createJobHandlers(deps: WorkerDependencies): Record<string, JobH
 export async function failJobWorkspace(db: Database, job: Job, error: unknown): Promise<void> {
   if (!job.workspaceId) return;
   const action = job.kind.replace("workspace.", "");
-  const reason = `Could not ${action} the workspace after ${job.attempts} attempt${job.attempts === 1 ? "" : "s"}: ${messageOf(error)}`;
-  await failWorkspace(db, job.workspaceId, reason);
+  const reason = `Could not ${action} the workspace after ${job.attempts} attempt${job.attempts === 1 ? "" : "s"}: ${describeFailure(error)}`;
+  await failWorkspace(db, job.workspaceId, jobStates[job.kind] ?? [], reason);
 }
-
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 function createProviderResolver({ db, keyring, env }: WorkerDependencies) {
   const local = createLocalProvider({ dataDir: env.DATA_DIR });

@@ -7,6 +7,7 @@ import { createJobRunner } from "../jobs/runner.ts";
 import { createLogger } from "../logger.ts";
 import { onShutdownSignal } from "../process/shutdown.ts";
 import { readVersion } from "../process/version.ts";
+import { readInstallationId } from "../services/system.ts";
 import { createJobHandlers, failJobWorkspace } from "./job-handlers.ts";
 import { schedulePeriodicJobs } from "./periodic-jobs.ts";
 
@@ -26,17 +27,16 @@ const database = createDb(databaseUrl, {
 const workerId = `${hostname()}:${process.pid}`;
 const db = database.db;
 
-// Registered before the slow start-up, so a Ctrl-C that arrives early still drains cleanly.
-let started: Promise<{ drain: () => Promise<void>; stop: () => void }> | undefined;
+const started = startRunner();
+// Registered before start-up finishes, so a Ctrl-C that arrives meanwhile still drains.
 onShutdownSignal(logger, async () => {
-  const running = await started?.catch(() => undefined);
+  const running = await started.catch(() => undefined);
   running?.stop();
   await running?.drain();
   await database.close();
   logger.info("worker stopped");
 });
 
-started = startRunner();
 await started;
 logger.info({ workerId, concurrency: env.WORKER_CONCURRENCY }, "worker ready");
 
@@ -50,6 +50,7 @@ async function startRunner() {
       keyring: await createKeyring(encryptionKeys),
       env,
       version: await readVersion(),
+      installId: await readInstallationId(db),
     }),
     concurrency: env.WORKER_CONCURRENCY,
     leaseSeconds: env.JOB_LEASE_SECONDS,

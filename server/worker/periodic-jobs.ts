@@ -1,7 +1,7 @@
 import type { Database } from "../../db/client.ts";
 import type { Env } from "../env.ts";
 import { enqueueJob } from "../jobs/queue.ts";
-import type { JobHandler } from "../jobs/runner.ts";
+import { describeFailure, type JobHandler } from "../jobs/runner.ts";
 import type { Logger } from "../logger.ts";
 import type { Provider } from "../providers/provider.ts";
 import {
@@ -30,6 +30,7 @@ const bootTimeoutSeconds = 15 * 60;
 export function createPeriodicHandlers(deps: {
   db: Database;
   env: Env;
+  installId: string;
   hetznerProviderFor: (userId: string) => Promise<Provider>;
 }): Record<keyof typeof periodicJobs, JobHandler> {
   const { db, env } = deps;
@@ -43,9 +44,15 @@ export function createPeriodicHandlers(deps: {
         await context.log("warn", `${count} workspace(s) stopped reporting; marked error.`);
     },
     "servers.sweep_orphans": async (_job, context) => {
+      const log = (message: string) => context.log("warn", message);
       for (const userId of await listCredentialOwners(db)) {
-        const provider = await deps.hetznerProviderFor(userId);
-        await sweepOrphanServers(db, provider, (message) => context.log("warn", message));
+        // One user's revoked token must not stop the sweep of everyone else's account.
+        try {
+          const provider = await deps.hetznerProviderFor(userId);
+          await sweepOrphanServers(db, provider, deps.installId, log);
+        } catch (error) {
+          await log(`Could not sweep one user's Hetzner account: ${describeFailure(error)}`);
+        }
       }
     },
     "workspaces.enforce_lifetime": async (_job, context) => {

@@ -48,6 +48,8 @@ describe("worker resilience", () => {
     const [job] = await engine.database.sql<{ attempts: number; status: string }[]>`
       select attempts, status from jobs where workspace_id = ${id} and kind = 'workspace.provision'`;
     expect(job).toEqual({ attempts: 2, status: "succeeded" });
+    // The server's user data still holds a token that works: the re-taken job kept it.
+    expect((await engine.agentFor(id).bootstrap()).status).toBe(200);
   });
 
   it("waits out a 429 with Retry-After and succeeds", async () => {

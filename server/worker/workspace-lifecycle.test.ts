@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEngineHarness, type EngineHarness } from "../../e2e/support/engine.ts";
+import { transitionWorkspace } from "../services/workspaces.ts";
 
 // SPEC §5 end to end against fake Hetzner and Cloudflare, with a real worker program and
 // the agent played by the test over the real callback endpoints.
@@ -112,5 +113,58 @@ describe("workspace lifecycle on Hetzner + Cloudflare", () => {
     await engine.waitForState(id, "stopped");
     const events = await engine.api.workspaces.events({ id });
     expect(events.at(-2)).toMatchObject({ toState: "stopping", actor: "agent" });
+  });
+
+  it("starts from error on a fresh server, replacing the one left behind", async () => {
+    const { id } = await engine.api.workspaces.create({
+      name: "broken",
+      repository: "a/b",
+      branch: "main",
+    });
+    await engine.waitForState(id, "booting");
+    const [left] = engine.serversOf(id);
+    await transitionWorkspace(engine.database.db, id, "error", "The agent went silent", "system");
+    await engine.api.workspaces.start({ id });
+    await engine.waitForState(id, "booting");
+    const servers = engine.serversOf(id);
+    expect(servers).toHaveLength(1);
+    expect(servers[0]!.id).not.toBe(left!.id);
+    const agent = engine.agentFor(id);
+    expect((await agent.bootstrap()).status).toBe(200);
+    expect((await agent.ready()).status).toBe(200);
+    await engine.waitForState(id, "running");
+  });
+
+  it("lets a delete requested during a running stop win, without an error", async () => {
+    const { id } = await engine.api.workspaces.create({
+      name: "change-of-mind",
+      repository: "a/b",
+      branch: "main",
+    });
+    await engine.waitForState(id, "booting");
+    // Hetzner is slow to delete, so the stop job is still running when the user deletes.
+    engine.hetzner.faults.add({
+      kind: "slow",
+      delayMs: 1_500,
+      method: "DELETE",
+      path: /^\/v1\/servers\//,
+      times: 5,
+    });
+    await engine.api.workspaces.stop({ id });
+    await engine.api.workspaces.delete({ id });
+    await engine.waitForState(id, "deleted");
+    expect(engine.serversOf(id)).toEqual([]);
+    const states = (
+      await engine.database.sql<{ to_state: string }[]>`
+      select to_state from workspace_events where workspace_id = ${id} order by id`
+    ).map((row) => row.to_state);
+    expect(states.slice(-3)).toEqual(["stopping", "deleting", "deleted"]);
+    const jobs = await engine.database.sql<{ kind: string; status: string }[]>`
+      select kind, status from jobs where workspace_id = ${id} order by id`;
+    expect(jobs.map((job) => `${job.kind}:${job.status}`)).toEqual([
+      "workspace.provision:succeeded",
+      "workspace.stop:succeeded",
+      "workspace.delete:succeeded",
+    ]);
   });
 });
