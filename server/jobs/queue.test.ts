@@ -11,6 +11,7 @@ import {
   completeJob,
   computeBackoffMs,
   enqueueJob,
+  failAbandonedJobs,
   failJob,
   listJobEvents,
   releaseJob,
@@ -186,6 +187,21 @@ describe("acquireJob", () => {
     expect(await renewLease(database.db, job.id, "new", 30)).toBe(true);
     expect(await completeJob(database.db, job.id, "new")).toBe(true);
     expect(await readJob(job.id)).toMatchObject({ status: "succeeded", lockedUntil: null });
+  });
+
+  it("fails, rather than re-takes, a job whose worker died on its last attempt", async () => {
+    const job = await enqueueJob(database.db, { kind: "a", maxAttempts: 2 });
+    for (const worker of ["first", "second"]) {
+      expect(await acquireJob(database.db, { workerId: worker, ...lease })).toMatchObject({
+        id: job.id,
+      });
+      await expireLease(job.id);
+    }
+    expect(await acquireJob(database.db, { workerId: "third", ...lease })).toBeNull();
+    const [failed] = await failAbandonedJobs(database.db);
+    expect(failed).toMatchObject({ id: job.id, status: "failed", attempts: 2 });
+    expect(failed!.lastError).toContain("stopped responding during each of its 2 attempts");
+    expect(await failAbandonedJobs(database.db)).toEqual([]);
   });
 
   it("takes a workspace's expired job again before its queued one, without a conflict", async () => {

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, lt, lte, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, gte, lt, lte, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { jobEvents, jobs } from "../../db/schema.ts";
 
@@ -83,6 +83,25 @@ export type AcquireJobOptions = {
  * counts as a new attempt), else the oldest queued job that is due and whose workspace has
  * no running job. Returns null when there is nothing to do.
  */
+/**
+ * Fails running jobs whose lease ran out on their last attempt: a job that takes its worker
+ * down with it (out of memory, say) would otherwise be re-taken forever.
+ */
+export async function failAbandonedJobs(db: Database): Promise<Job[]> {
+  return db
+    .update(jobs)
+    .set({
+      status: "failed",
+      lockedBy: null,
+      lockedUntil: null,
+      finishedAt: sql`now()`,
+      updatedAt: sql`now()`,
+      lastError: sql`'Its worker stopped responding during each of its ' || ${jobs.attempts} || ' attempts (killed, or out of memory?). See the worker logs.'`,
+    })
+    .where(and(isRunning, lt(jobs.lockedUntil, sql`now()`), gte(jobs.attempts, jobs.maxAttempts)))
+    .returning();
+}
+
 export async function acquireJob(db: Database, options: AcquireJobOptions): Promise<Job | null> {
   // Two workers can each pick a different job of the same workspace in the same instant;
   // jobs_one_running_per_workspace lets one through and the other fails with 23505. The
@@ -125,7 +144,9 @@ function prepareAcquire(db: Database, kinds: readonly string[] | undefined) {
   const expired = db
     .select({ id: jobs.id })
     .from(jobs)
-    .where(and(isRunning, lt(jobs.lockedUntil, sql`now()`), ofKind))
+    .where(
+      and(isRunning, lt(jobs.lockedUntil, sql`now()`), lt(jobs.attempts, jobs.maxAttempts), ofKind),
+    )
     .orderBy(asc(jobs.lockedUntil))
     .limit(1)
     .for("update", { skipLocked: true });

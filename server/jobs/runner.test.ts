@@ -61,6 +61,25 @@ describe("a runner in this process", () => {
     expect(reported).toEqual([job.id]);
   });
 
+  it("fails and reports a job whose worker died on its last attempt", async () => {
+    const reported: number[] = [];
+    const job = await enqueueJob(database.db, { kind: "crashy", maxAttempts: 1 });
+    // As a dead worker leaves it: running, on its last attempt, lease run out.
+    await database.sql`update jobs set status = 'running', attempts = 1, locked_by = 'dead',
+      locked_until = now() - interval '1 second' where id = ${job.id}`;
+    await startRunner(
+      { crashy: async () => {} },
+      { onFinalFailure: (failed) => void reported.push(failed.id) },
+    );
+    expect(await waitForStatus(job.id, "failed")).toMatchObject({ attempts: 1 });
+    await waitFor(
+      async () => reported,
+      (ids) => ids.length > 0,
+      "onFinalFailure",
+    );
+    expect(reported).toEqual([job.id]);
+  });
+
   it("fails at once on a PermanentJobError and on an unknown kind", async () => {
     await startRunner({
       doomed: async () => Promise.reject(new PermanentJobError("the repository does not exist")),

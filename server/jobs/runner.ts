@@ -5,6 +5,7 @@ import {
   acquireJob,
   appendJobEvent,
   completeJob,
+  failAbandonedJobs,
   databaseErrorCode,
   failJob,
   releaseJob,
@@ -101,6 +102,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       const job = await acquireJob(db, { workerId, leaseSeconds });
       if (!healthy) logger.info("job queue reachable again");
       healthy = true;
+      if (!job) await failAbandoned();
       if (job && draining) {
         // drain() began while this job was being taken: hand it straight back.
         await releaseJob(db, job.id, workerId);
@@ -112,6 +114,17 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       logger[healthy ? "error" : "debug"](describeError(error), "job queue unreachable; retrying");
       healthy = false;
       return "error";
+    }
+  }
+
+  async function failAbandoned(): Promise<void> {
+    for (const job of await failAbandonedJobs(db)) {
+      const log = logger.child({ jobId: job.id, kind: job.kind, attempt: job.attempts });
+      log.warn("job failed: its worker stopped responding on its last attempt");
+      await options.onFinalFailure?.(
+        job,
+        new Error(job.lastError ?? "its worker stopped responding"),
+      );
     }
   }
 
