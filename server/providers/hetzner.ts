@@ -9,14 +9,15 @@ import {
   type HetznerAction,
   type HetznerTiming,
 } from "./hetzner-api.ts";
-import type {
-  CreateServerInput,
-  CreateVolumeInput,
-  Labels,
-  Provider,
-  ProviderServer,
-  ProviderVolume,
-  ServerStatus,
+import {
+  hasLabels,
+  type CreateServerInput,
+  type CreateVolumeInput,
+  type Labels,
+  type Provider,
+  type ProviderServer,
+  type ProviderVolume,
+  type ServerStatus,
 } from "./provider.ts";
 
 // The Hetzner Cloud provider (SPEC §8) over the public API, https://docs.hetzner.cloud.
@@ -277,10 +278,6 @@ function refusedTokenError(error: unknown): unknown {
 function toLabelSelector(labels: Labels): string | undefined {
   const terms = Object.entries(labels).map(([key, value]) => `${key}=${value}`);
   return terms.length > 0 ? terms.join(",") : undefined;
-}
-
-function hasLabels(actual: Labels, wanted: Labels): boolean {
-  return Object.entries(wanted).every(([key, value]) => actual[key] === value);
 }
 
 const statusMap: Record<string, ServerStatus> = {

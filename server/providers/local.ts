@@ -4,13 +4,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { childEnvironment } from "../env.ts";
 import { findFreePort } from "../process/free-port.ts";
-import type {
-  CreateServerInput,
-  CreateVolumeInput,
-  Labels,
-  Provider,
-  ProviderServer,
-  ProviderVolume,
+import {
+  hasLabels,
+  type CreateServerInput,
+  type CreateVolumeInput,
+  type Provider,
+  type ProviderServer,
+  type ProviderVolume,
 } from "./provider.ts";
 
 // The one-machine provider (SPEC §10). A "server" is an agent process on a loopback port; a
@@ -113,7 +113,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     deleteServer,
     listServers: async (labels) =>
       (await readAll<ServerRecord>(serversDir))
-        .filter((record) => matches(record.labels, labels))
+        .filter((record) => hasLabels(record.labels, labels))
         .map(publicServer),
     createVolume,
     getVolume: async (id) => {
@@ -122,7 +122,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     },
     listVolumes: async (labels) =>
       (await readAll<VolumeRecord>(volumesDir))
-        .filter((record) => matches(record.labels, labels))
+        .filter((record) => hasLabels(record.labels, labels))
         .map(publicVolume),
     detachVolume: (id) => updateVolume(id, { serverId: null }),
     deleteVolume: async (id) => {
@@ -141,9 +141,6 @@ function publicServer({ pid, volumeIds: _volumeIds, ...server }: ServerRecord): 
 function publicVolume({ folder: _folder, ...volume }: VolumeRecord): ProviderVolume {
   return volume;
 }
-
-const matches = (labels: Labels, wanted: Labels) =>
-  Object.entries(wanted).every(([key, value]) => labels[key] === value);
 
 async function readRecord<T>(file: string): Promise<T | null> {
   try {

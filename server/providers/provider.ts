@@ -9,6 +9,10 @@ export const installLabels = (installId: string) => ({ ...managedByLabel, instal
 
 export type Labels = Record<string, string>;
 
+/** Whether `labels` carry every key and value of `wanted` (a label selector's `k=v,…`). */
+export const hasLabels = (labels: Labels, wanted: Labels): boolean =>
+  Object.entries(wanted).every(([key, value]) => labels[key] === value);
+
 export type ServerStatus =
   "initializing" | "starting" | "running" | "stopping" | "off" | "deleting" | "unknown";
 
