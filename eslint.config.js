@@ -1,8 +1,8 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
-// Imports flow one way (SPEC §3): app → server → db; server → cloud-init; agent imports only
-// the shared protocol; db and cloud-init import nothing of ours. app/ reaches server code
+// Imports flow one way (SPEC §3): app → server → db; server → cloud-init; server and agent
+// share protocol/; db, cloud-init and protocol import nothing of ours. app/ reaches server code
 // only from *.server.ts files (the classic compiler keeps only those out of the browser),
 // though type-only imports are fine anywhere since they vanish at build time.
 const forbid = (...folders) =>
@@ -46,8 +46,10 @@ export default tseslint.config(
       "no-console": ["error", { allow: ["error"] }],
     },
   },
-  boundary(["db/**"], forbid("app", "server", "agent", "cloud-init", "e2e")),
-  boundary(["cloud-init/**"], forbid("app", "server", "agent", "db", "e2e")),
+  boundary(["db/**"], forbid("app", "server", "agent", "cloud-init", "protocol", "e2e")),
+  // The agent protocol is shared by server/ and agent/ and imports nothing of ours.
+  boundary(["protocol/**"], forbid("app", "server", "agent", "db", "cloud-init", "e2e")),
+  boundary(["cloud-init/**"], forbid("app", "server", "agent", "db", "protocol", "e2e")),
   boundary(["agent/**"], forbid("app", "server", "db", "cloud-init", "e2e")),
   boundary(["server/**"], forbid("app", "agent", "e2e")),
   // Tests of server code may drive it against the third-party fakes in e2e/fakes/.

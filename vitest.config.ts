@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["*.test.ts", "{server,db,cloud-init,agent,app}/**/*.test.{ts,tsx}"],
+          include: ["*.test.ts", "{server,db,cloud-init,agent,app,protocol}/**/*.test.{ts,tsx}"],
           globalSetup: ["server/testing/database-global-setup.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
@@ -27,7 +27,7 @@ export default defineConfig({
     ],
     coverage: {
       provider: "v8",
-      include: ["server/**", "db/**", "app/**", "cloud-init/**", "agent/**"],
+      include: ["server/**", "db/**", "app/**", "cloud-init/**", "agent/**", "protocol/**"],
       exclude: ["**/*.test.ts", "server/testing/**"],
     },
   },

@@ -266,3 +266,20 @@ export const jobEvents = pgTable(
   },
   (table) => [index("job_events_job_id_index").on(table.jobId, table.id)],
 );
+
+/**
+ * RS256 keys that sign terminal JWTs (SPEC §9). The private key is an AES-GCM envelope;
+ * `/.well-known/jwks.json` publishes the current and the next key so agents already know a
+ * key before it starts signing.
+ */
+export const signingKeys = pgTable("signing_keys", {
+  /** The JWT `kid`. */
+  id: text("id").primaryKey(),
+  publicJwk: jsonb("public_jwk").$type<Record<string, unknown>>().notNull(),
+  privateKeyEncrypted: text("private_key_encrypted").notNull(),
+  /** Signs from this moment; the newest key whose time has come is the current one. */
+  activatesAt: timestamp("activates_at", { withTimezone: true }).notNull(),
+  /** Published until this moment (tokens it signed have expired by then). */
+  retiresAt: timestamp("retires_at", { withTimezone: true }),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+});

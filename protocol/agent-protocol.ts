@@ -1,0 +1,104 @@
+import { z } from "zod";
+
+// The contract between the control plane and the workspace agent (SPEC §9), shared by
+// both sides and by nothing else of ours. Pure: types, schemas and constants, no I/O.
+// The terminal WebSocket protocol is documented in docs/agent-protocol.md.
+
+/** `aud` of terminal JWTs. */
+export const terminalAudience = "workspace-terminal";
+/** Longest life of a terminal JWT; the agent refuses longer ones. */
+export const terminalTokenMaxSeconds = 60 * 60;
+/** The agent's session cookie, set after a token exchange. */
+export const terminalCookieName = "caw_terminal";
+export const terminalCookieMaxAgeSeconds = 8 * 60 * 60;
+
+export const heartbeatIntervalSeconds = 60;
+/** Open terminals are warned this long before the agent reports idle. */
+export const idleWarningSeconds = 5 * 60;
+
+// ── REST: agent → control plane ─────────────────────────────────────────────────────────
+
+export const bootstrapRequestSchema = z.object({
+  bootstrapToken: z.string().min(1),
+  agentVersion: z.string().trim().min(1).max(64),
+});
+export type BootstrapRequest = z.infer<typeof bootstrapRequestSchema>;
+
+export const bootstrapResponseSchema = z.object({
+  agentToken: z.string().min(1),
+  workspace: z.object({
+    id: z.uuid(),
+    repository: z.string(),
+    branch: z.string(),
+    idleTimeoutMinutes: z.number().int().positive(),
+    /** Clone URL of the repository (the credential helper supplies the password). */
+    cloneUrl: z.url(),
+  }),
+  /** Where the agent verifies terminal JWTs. */
+  jwksUrl: z.url(),
+  /** `iss` of terminal JWTs. */
+  issuer: z.string().min(1),
+});
+export type BootstrapResponse = z.infer<typeof bootstrapResponseSchema>;
+
+export const heartbeatRequestSchema = z.object({
+  agentVersion: z.string().trim().min(1).max(64),
+  sessions: z.number().int().min(0),
+  lastActivityAt: z.iso.datetime().nullable(),
+});
+export type HeartbeatRequest = z.infer<typeof heartbeatRequestSchema>;
+
+export const gitCredentialSchema = z.object({
+  protocol: z.string(),
+  host: z.string(),
+  username: z.string(),
+  password: z.string(),
+});
+export type GitCredential = z.infer<typeof gitCredentialSchema>;
+
+// ── Terminal JWT claims (RS256, signed by the control plane) ─────────────────────────────
+
+export const terminalClaimsSchema = z.object({
+  iss: z.string(),
+  aud: z.union([z.string(), z.array(z.string())]),
+  sub: z.string().min(1),
+  workspace: z.uuid(),
+  exp: z.number(),
+  iat: z.number(),
+  nbf: z.number().optional(),
+});
+export type TerminalClaims = z.infer<typeof terminalClaimsSchema>;
+
+// ── Terminal WebSocket: binary frames are terminal bytes; text frames are these ─────────
+
+export const clientMessageSchema = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("resize"),
+    cols: z.number().int().min(1).max(1000),
+    rows: z.number().int().min(1).max(1000),
+  }),
+  z.object({ type: z.literal("ping"), at: z.number() }),
+  z.object({ type: z.literal("pong"), at: z.number() }),
+]);
+export type ClientMessage = z.infer<typeof clientMessageSchema>;
+
+export type ServerMessage =
+  /** First message on every socket: the session it is attached to. */
+  | { type: "session"; id: string; cols: number; rows: number; replayedBytes: number }
+  /** Sent only after every byte of output has been delivered. */
+  | { type: "exit"; code: number; signal: number | null }
+  | { type: "ping"; at: number }
+  | { type: "pong"; at: number }
+  /** E.g. the idle warning, 5 minutes before the agent stops the workspace. */
+  | { type: "notice"; message: string }
+  | { type: "error"; message: string };
+
+/** Parses a text frame from the browser; null for anything that is not a known message. */
+export function parseClientMessage(text: string): ClientMessage | null {
+  try {
+    const result = clientMessageSchema.safeParse(JSON.parse(text));
+    return result.success ? result.data : null;
+  } catch {
+    return null;
+  }
+}
