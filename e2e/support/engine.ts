@@ -6,6 +6,7 @@ import { eq } from "drizzle-orm";
 import { workspaces, type WorkspaceState } from "../../db/schema.ts";
 import type { AuthenticatedUser } from "../../server/auth/request-auth.ts";
 import type { AppLoadContextValue } from "../../server/http/load-context.ts";
+import { readVersion } from "../../server/process/version.ts";
 import { startNodeProgram, type RunningProgram } from "../../server/testing/program.ts";
 import { createTestLoadContext, testEncryptionKeys } from "../../server/testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../../server/testing/test-database.ts";
@@ -48,7 +49,10 @@ export async function startEngineHarness(overrides: Record<string, string> = {})
     JOB_BACKOFF_BASE_MS: "200",
     ...overrides,
   };
-  const context: AppLoadContextValue = await createTestLoadContext(database, {}, settings);
+  const context: AppLoadContextValue = {
+    ...(await createTestLoadContext(database, {}, settings)),
+    version: await readVersion(),
+  };
   const web: TestWebServer = await startTestWebServer(context);
   context.env.PUBLIC_URL = web.baseUrl;
   const user: AuthenticatedUser = await createTestUser(context, "alice");
@@ -137,7 +141,7 @@ function createFakeAgent(baseUrl: string, servers: () => { userData: string }[])
     bootstrapTokenFromUserData,
     async bootstrap(bootstrapToken = bootstrapTokenFromUserData()) {
       const answer = await call("/api/agent/bootstrap", {
-        body: JSON.stringify({ bootstrapToken, agentVersion: "0.1.0" }),
+        body: JSON.stringify({ bootstrapToken, agentVersion: await readVersion() }),
       });
       if (answer.status === 200) agentToken = answer.body.agentToken as string;
       return answer;

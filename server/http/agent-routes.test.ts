@@ -2,6 +2,7 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEngineHarness, type EngineHarness } from "../../e2e/support/engine.ts";
 import { credentials } from "../../db/schema.ts";
+import { readVersion } from "../process/version.ts";
 import { issueBootstrapToken } from "../services/agents.ts";
 
 // The agent's REST endpoints and the Hetzner credential procedures, over the harness's real
@@ -68,8 +69,17 @@ describe("agent callbacks", () => {
     ).toBe(401);
     await engine.database
       .sql`update workspaces set bootstrap_expires_at = now() + interval '1 minute' where id = ${id}`;
+    const mismatched = await post("/api/agent/bootstrap", {
+      bootstrapToken: token,
+      agentVersion: "0.0.1-old",
+    });
+    expect(mismatched.status).toBe(409);
+    expect(((await mismatched.json()) as { detail: string }).detail).toContain(
+      "does not match the control plane's",
+    );
+    const agentVersion = await readVersion();
     expect(
-      (await post("/api/agent/bootstrap", { bootstrapToken: token, agentVersion: "1" })).status,
+      (await post("/api/agent/bootstrap", { bootstrapToken: token, agentVersion })).status,
     ).toBe(200);
   });
 });
@@ -84,7 +94,7 @@ describe("an agent faster than the worker", () => {
     const token = await issueBootstrapToken(engine.database.db, id);
     const bootstrap = await post("/api/agent/bootstrap", {
       bootstrapToken: token,
-      agentVersion: "1",
+      agentVersion: await readVersion(),
     });
     const { agentToken } = (await bootstrap.json()) as { agentToken: string };
     expect((await post("/api/agent/ready", {}, agentToken)).status).toBe(200);

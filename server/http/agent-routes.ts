@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { z } from "zod";
+import { bootstrapRequestSchema, heartbeatRequestSchema } from "../../protocol/agent-protocol.ts";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import {
@@ -17,38 +17,21 @@ import { readJsonBody, sendJson } from "./json.ts";
 // app server; every endpoint but bootstrap needs the agent's own bearer token.
 
 type Handler = (req: IncomingMessage, res: ServerResponse, log: Logger) => Promise<void>;
-type Context = Pick<AppLoadContextValue, "db" | "keyring" | "env">;
-
-const agentVersion = z
-  .string()
-  .trim()
-  .min(1)
-  .max(64, { error: "keep the version under 64 characters" });
-
-const bootstrapBody = z.object({
-  bootstrapToken: z
-    .string()
-    .min(1, { error: "send the bootstrap token from the server's user data" }),
-  agentVersion,
-});
-
-const heartbeatBody = z.object({
-  agentVersion,
-  sessions: z.number().int().min(0),
-  lastActivityAt: z.iso.datetime({ error: "expected an ISO 8601 time" }).nullable(),
-});
+type Context = Pick<AppLoadContextValue, "db" | "keyring" | "env" | "version">;
 
 export function createAgentRoutes(context: Context): Record<string, Handler> {
-  const { db, keyring, env } = context;
+  const { db, keyring, env, version } = context;
   const settings = { maxAttempts: env.JOB_MAX_ATTEMPTS };
   const agentOf = (req: IncomingMessage) => authenticateAgent(db, bearerTokenOf(req));
   return {
     "/api/agent/bootstrap": post(async (req, res) => {
-      sendJson(res, 200, await redeemBootstrapToken(db, await readJsonBody(req, bootstrapBody)));
+      const body = await readJsonBody(req, bootstrapRequestSchema);
+      const urls = { githubUrl: env.GITHUB_URL, publicUrl: env.PUBLIC_URL };
+      sendJson(res, 200, await redeemBootstrapToken(db, body, urls, version));
     }),
     "/api/agent/heartbeat": post(async (req, res) => {
       const workspace = await agentOf(req);
-      const body = await readJsonBody(req, heartbeatBody);
+      const body = await readJsonBody(req, heartbeatRequestSchema);
       await recordHeartbeat(db, workspace, {
         ...body,
         lastActivityAt: body.lastActivityAt ? new Date(body.lastActivityAt) : null,

@@ -3,6 +3,7 @@ import type { Database } from "../../db/client.ts";
 import { users, workspaces, type WorkspaceState } from "../../db/schema.ts";
 import { generateBearerToken, hashBearerToken } from "../crypto/bearer-token.ts";
 import { decryptSecret, type Keyring } from "../crypto/envelope.ts";
+import type { BootstrapRequest, BootstrapResponse } from "../../protocol/agent-protocol.ts";
 import { AppError } from "../errors.ts";
 import type { DatabaseExecutor } from "./audit.ts";
 import { githubTokenContext } from "./users.ts";
@@ -40,8 +41,27 @@ export async function issueBootstrapToken(
 
 export async function redeemBootstrapToken(
   db: Database,
-  input: { bootstrapToken: string; agentVersion: string },
-) {
+  input: BootstrapRequest,
+  urls: { githubUrl: string; publicUrl: string },
+  controlPlaneVersion: string,
+): Promise<BootstrapResponse> {
+  const redeemable = and(
+    eq(workspaces.bootstrapTokenHash, hashBearerToken(input.bootstrapToken)),
+    gt(workspaces.bootstrapExpiresAt, new Date()),
+    inArray(workspaces.state, bootingStates),
+  );
+  const [known] = await db.select({ id: workspaces.id }).from(workspaces).where(redeemable);
+  if (!known)
+    throw new AppError(
+      "UNAUTHORIZED",
+      "This bootstrap token is unknown, used or expired (they last 15 minutes and work once). Start the workspace again to get a new server.",
+    );
+  // Checked after the token, so only a genuine agent learns the expected version.
+  if (input.agentVersion !== controlPlaneVersion)
+    throw new AppError(
+      "CONFLICT",
+      `Agent version ${input.agentVersion} does not match the control plane's ${controlPlaneVersion}. The agent must come from this control plane's /agent/download; start the workspace again to get a fresh server.`,
+    );
   const agentToken = generateBearerToken(agentPrefix);
   const [row] = await db
     .update(workspaces)
@@ -52,19 +72,9 @@ export async function redeemBootstrapToken(
       agentVersion: input.agentVersion,
       lastHeartbeatAt: new Date(),
     })
-    .where(
-      and(
-        eq(workspaces.bootstrapTokenHash, hashBearerToken(input.bootstrapToken)),
-        gt(workspaces.bootstrapExpiresAt, new Date()),
-        inArray(workspaces.state, bootingStates),
-      ),
-    )
+    .where(and(eq(workspaces.id, known.id), redeemable))
     .returning();
-  if (!row)
-    throw new AppError(
-      "UNAUTHORIZED",
-      "This bootstrap token is unknown, used or expired (they last 15 minutes and work once). Start the workspace again to get a new server.",
-    );
+  if (!row) throw new AppError("UNAUTHORIZED", "This bootstrap token was used a moment ago.");
   return {
     agentToken,
     workspace: {
@@ -72,7 +82,10 @@ export async function redeemBootstrapToken(
       repository: row.repository,
       branch: row.branch,
       idleTimeoutMinutes: row.idleTimeoutMinutes,
+      cloneUrl: `${urls.githubUrl}/${row.repository}.git`,
     },
+    jwksUrl: `${urls.publicUrl}/.well-known/jwks.json`,
+    issuer: urls.publicUrl,
   };
 }
 

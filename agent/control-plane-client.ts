@@ -1,0 +1,72 @@
+import {
+  bootstrapResponseSchema,
+  gitCredentialSchema,
+  type BootstrapResponse,
+  type GitCredential,
+  type HeartbeatRequest,
+} from "../protocol/agent-protocol.ts";
+
+// The agent's calls to the control plane (SPEC §9). A VM can boot before its network or the
+// control plane is fully there, so every call is retried with backoff a few times.
+
+export class ControlPlaneError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ControlPlaneError";
+  }
+}
+
+export type ControlPlaneClient = ReturnType<typeof createControlPlaneClient>;
+
+export function createControlPlaneClient(baseUrl: string, options: { attempts?: number } = {}) {
+  let agentToken: string | null = null;
+  const attempts = options.attempts ?? 5;
+
+  async function call(method: "GET" | "POST", path: string, body?: unknown): Promise<unknown> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const response = await fetch(`${baseUrl}${path}`, {
+          method,
+          headers: {
+            ...(body === undefined ? {} : { "content-type": "application/json" }),
+            ...(agentToken ? { authorization: `Bearer ${agentToken}` } : {}),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(30_000),
+        });
+        if (response.ok) return await response.json();
+        const problem = (await response.json().catch(() => ({}))) as { detail?: string };
+        const error = new ControlPlaneError(
+          response.status,
+          `${method} ${path} answered ${response.status}: ${problem.detail ?? response.statusText}`,
+        );
+        // 4xx answers will not change by asking again.
+        if (response.status < 500 || attempt >= attempts) throw error;
+      } catch (error) {
+        if (error instanceof ControlPlaneError && error.status < 500) throw error;
+        if (attempt >= attempts) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** attempt, 10_000)));
+    }
+  }
+
+  return {
+    useAgentToken(token: string) {
+      agentToken = token;
+    },
+    async bootstrap(bootstrapToken: string, agentVersion: string): Promise<BootstrapResponse> {
+      const answer = await call("POST", "/api/agent/bootstrap", { bootstrapToken, agentVersion });
+      const parsed = bootstrapResponseSchema.parse(answer);
+      agentToken = parsed.agentToken;
+      return parsed;
+    },
+    ready: () => call("POST", "/api/agent/ready", {}),
+    heartbeat: (body: HeartbeatRequest) => call("POST", "/api/agent/heartbeat", body),
+    idle: () => call("POST", "/api/agent/idle", {}),
+    gitCredential: async (): Promise<GitCredential> =>
+      gitCredentialSchema.parse(await call("GET", "/api/agent/git-credential")),
+  };
+}
