@@ -51,6 +51,8 @@ export default tseslint.config(
   boundary(["protocol/**"], forbid("app", "server", "agent", "db", "cloud-init", "e2e")),
   boundary(["cloud-init/**"], forbid("app", "server", "agent", "db", "protocol", "e2e")),
   boundary(["agent/**"], forbid("app", "server", "db", "cloud-init", "e2e")),
+  // Tests of the agent may run it against our real servers (the GitHub stand-in, the web).
+  boundary(["agent/**/*.test.ts"], forbid("app")),
   boundary(["server/**"], forbid("app", "agent", "e2e")),
   // Tests of server code may drive it against the third-party fakes in e2e/fakes/.
   boundary(["server/**/*.test.ts"], forbid("app", "agent")),

@@ -35,3 +35,10 @@ export function readAgentConfig(
   const problems = result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
   throw new Error(`Invalid agent settings:\n  - ${problems.join("\n  - ")}`);
 }
+
+/** The environment for shells and git: the agent's own, without the agent's settings. */
+export function childEnvironment(): NodeJS.ProcessEnv {
+  const environment: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of Object.keys(configSchema.shape)) delete environment[name];
+  return environment;
+}

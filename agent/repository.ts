@@ -1,0 +1,51 @@
+import { execFile } from "node:child_process";
+import { access, mkdir } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+// Puts the workspace's repository into the workspace folder (SPEC §9). The folder may be a
+// fresh volume (with lost+found) or hold an earlier clone (a start after a stop): in that
+// case it is left exactly as the user left it.
+
+export type RepositoryInput = {
+  workspaceDir: string;
+  cloneUrl: string;
+  branch: string;
+  /** `credential.helper` value; git asks it for the GitHub token when it needs one. */
+  credentialHelper: string;
+  /** The environment git runs in (the agent's, without its secrets). */
+  environment: NodeJS.ProcessEnv;
+  log: (message: string) => void;
+};
+
+export async function prepareRepository(input: RepositoryInput): Promise<"cloned" | "kept"> {
+  const git = (...args: string[]) =>
+    run("git", args, {
+      cwd: input.workspaceDir,
+      env: { ...input.environment, GIT_TERMINAL_PROMPT: "0" },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  if (await exists(path.join(input.workspaceDir, ".git"))) {
+    input.log("The workspace already holds a repository; leaving it as it is.");
+    return "kept";
+  }
+  await mkdir(input.workspaceDir, { recursive: true });
+  input.log(`Cloning ${input.cloneUrl} (${input.branch}) into ${input.workspaceDir}.`);
+  // init + fetch rather than clone: clone refuses a folder that is not empty.
+  await git("init", "--quiet", "--initial-branch", input.branch);
+  await git("config", "credential.helper", input.credentialHelper);
+  await git("remote", "add", "origin", input.cloneUrl);
+  const remoteBranch = `refs/remotes/origin/${input.branch}`;
+  await git("fetch", "--quiet", "origin", `+refs/heads/${input.branch}:${remoteBranch}`);
+  await git("checkout", "--quiet", "--track", "-B", input.branch, `origin/${input.branch}`);
+  return "cloned";
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}
