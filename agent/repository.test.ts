@@ -85,7 +85,7 @@ const input = (workspaceDir: string) => ({
   cloneUrl: `${stand.standIn.url}/${sampleRepository.owner}/${sampleRepository.name}.git`,
   branch: "main",
   credentialHelper: helper,
-  environment: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: folder },
+  environment: { PATH: process.env.PATH, HOME: folder, NODE_ENV: "test" as const },
   log: () => {},
 });
 

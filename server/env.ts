@@ -236,6 +236,28 @@ export function childEnvironment(overrides: Record<string, string>): NodeJS.Proc
   return { ...Object.fromEntries(inherited), ...overrides } as NodeJS.ProcessEnv;
 }
 
+// What a workspace agent started on this machine may see of our environment: enough to run
+// a shell, and none of our settings or secrets (DATABASE_URL, ENCRYPTION_KEYS, …).
+const agentVisibleVariables = [
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "SHELL",
+  "LANG",
+  "LC_ALL",
+  "TZ",
+  "TMPDIR",
+];
+
+/** A minimal environment for a local workspace agent, with its own settings. */
+export function agentEnvironment(settings: Record<string, string>): NodeJS.ProcessEnv {
+  const inherited = agentVisibleVariables
+    .map((name) => [name, process.env[name]] as const)
+    .filter((entry): entry is readonly [string, string] => entry[1] !== undefined);
+  return { ...Object.fromEntries(inherited), ...settings } as NodeJS.ProcessEnv;
+}
+
 // A connection URL's password must not reach an error message or a log line.
 function redactUrl(value: string): string {
   return value.replace(/\/\/([^:/@]+):[^@/]*@/, "//$1:***@");

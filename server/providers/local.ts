@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { childEnvironment } from "../env.ts";
+import { agentEnvironment } from "../env.ts";
+import { downloadAgent, localUserDataSchema } from "./local-agent.ts";
 import { findFreePort } from "../process/free-port.ts";
 import {
   hasLabels,
@@ -20,13 +20,7 @@ import {
 type ServerRecord = ProviderServer & { pid: number; volumeIds: string[] };
 type VolumeRecord = ProviderVolume & { folder: string };
 
-const placeholderAgent = fileURLToPath(new URL("./local-agent-placeholder.ts", import.meta.url));
-
-export type LocalProviderOptions = {
-  dataDir: string;
-  /** The program that plays the agent; until the agent issue lands, a placeholder. */
-  agentProgram?: string;
-};
+export type LocalProviderOptions = { dataDir: string };
 
 export function createLocalProvider(options: LocalProviderOptions): Provider {
   const root = path.join(options.dataDir, "workspaces");
@@ -42,24 +36,32 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     const existing = await readServer(id);
     if (existing && isAlive(existing.pid)) return publicServer(existing);
     await mkdir(serversDir, { recursive: true });
+    const userData = localUserDataSchema.parse(JSON.parse(input.userData));
+    const binary = await downloadAgent(userData, path.join(root, "agent-cache"));
     const volume = input.volumeIds[0] ? await readVolume(input.volumeIds[0]) : null;
-    const port = await findFreePort();
-    const userDataFile = path.join(serversDir, `${id}.user-data`);
-    await writeFile(userDataFile, input.userData, { mode: 0o600 });
     const workspaceFolder = volume?.folder ?? path.join(root, "scratch", input.name);
     await mkdir(workspaceFolder, { recursive: true });
-    const child = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        options.agentProgram ?? placeholderAgent,
-        userDataFile,
-        String(port),
-        workspaceFolder,
-      ],
-      { env: childEnvironment({}), stdio: "ignore" },
-    );
+    // A new server starts with no agent state, as a new VM would.
+    const stateDir = path.join(serversDir, `${id}.state`);
+    await rm(stateDir, { recursive: true, force: true });
+    const port = await findFreePort();
+    const log = await open(path.join(serversDir, `${id}.log`), "a", 0o600);
+    const child = spawn(binary, [], {
+      env: agentEnvironment({
+        CONTROL_PLANE_URL: userData.controlPlaneUrl,
+        WORKSPACE_ID: userData.workspaceId,
+        BOOTSTRAP_TOKEN: userData.bootstrapToken,
+        AGENT_HOST: "127.0.0.1",
+        AGENT_PORT: String(port),
+        WORKSPACE_DIR: workspaceFolder,
+        STATE_DIR: stateDir,
+      }),
+      cwd: workspaceFolder,
+      stdio: ["ignore", log.fd, log.fd],
+    });
+    await log.close();
+    child.once("error", () => {}); // reported below through the missing pid
+    if (child.pid === undefined) throw new Error(`Could not start the agent ${binary}.`);
     child.unref();
     const record: ServerRecord = {
       id,
@@ -82,7 +84,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     await stopProcess(record.pid);
     for (const volumeId of record.volumeIds) await updateVolume(volumeId, { serverId: null });
     await rm(serverFile(id), { force: true });
-    await rm(path.join(serversDir, `${id}.user-data`), { force: true });
+    await rm(path.join(serversDir, `${id}.state`), { recursive: true, force: true });
   }
 
   async function updateVolume(id: string, changes: Partial<VolumeRecord>) {

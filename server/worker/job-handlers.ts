@@ -11,6 +11,7 @@ import type { Job } from "../jobs/queue.ts";
 import { describeFailure, type JobContext, type JobHandler } from "../jobs/runner.ts";
 import { createHetznerProvider } from "../providers/hetzner.ts";
 import { createLocalProvider } from "../providers/local.ts";
+import type { LocalUserData } from "../providers/local-agent.ts";
 import type { Provider } from "../providers/provider.ts";
 import { installRoot } from "../process/version.ts";
 import { readCredentialSecret } from "../services/credentials.ts";
@@ -23,7 +24,7 @@ import {
   type WorkspaceJobDependencies,
 } from "../services/workspace-jobs.ts";
 import { workspaceJobKinds } from "../services/workspaces.ts";
-import { archOfServerType, createAgentReleaseReader } from "./agent-release.ts";
+import { archOfServerType, createAgentReleaseReader, type AgentArch } from "./agent-release.ts";
 import { createPeriodicHandlers } from "./periodic-jobs.ts";
 
 // Binds the job kinds to the services that do the work, with the providers this install
@@ -77,6 +78,7 @@ export function createJobHandlers(deps: WorkerDependencies): Record<string, JobH
     ...createPeriodicHandlers({
       db,
       env,
+      keyring: deps.keyring,
       installId: deps.installId,
       hetznerProviderFor: providerFor.forUser,
     }),
@@ -122,17 +124,22 @@ function createUserDataRenderer({ env, version }: WorkerDependencies) {
     env.AGENT_DIST_DIR ?? path.join(installRoot, "dist", "agent"),
   );
   return async (workspace: Workspace, bootstrapToken: string): Promise<string> => {
+    const arch =
+      workspace.provider === "local" ? localArch() : archOfServerType(workspace.serverType);
+    const release = await readRelease(arch);
+    const agentDownloadUrl = `${env.PUBLIC_URL}/agent/download?arch=${release.arch}`;
     if (workspace.provider === "local")
       return JSON.stringify({
         controlPlaneUrl: env.PUBLIC_URL,
+        workspaceId: workspace.id,
         bootstrapToken,
-        agentVersion: version,
-      });
-    const release = await readRelease(archOfServerType(workspace.serverType));
+        agentDownloadUrl,
+        agentSha256: release.sha256,
+      } satisfies LocalUserData);
     return renderUserData({
       workspaceId: workspace.id,
       controlPlaneUrl: env.PUBLIC_URL,
-      agentDownloadUrl: `${env.PUBLIC_URL}/agent/download?arch=${release.arch}`,
+      agentDownloadUrl,
       agentSha256: release.sha256,
       agentVersion: version,
       bootstrapToken,
@@ -143,3 +150,5 @@ function createUserDataRenderer({ env, version }: WorkerDependencies) {
     });
   };
 }
+
+const localArch = (): AgentArch => (process.arch === "arm64" ? "arm64" : "amd64");
