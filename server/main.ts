@@ -19,6 +19,7 @@ import { createAuthRateLimiter } from "./http/request-guards.ts";
 import { createLogger } from "./logger.ts";
 import { installRoot, readVersion } from "./process/version.ts";
 import { readEngineStats } from "./services/engine-stats.ts";
+import { ensureSigningKeys } from "./services/signing-keys.ts";
 import { onShutdownSignal } from "./process/shutdown.ts";
 import { createReadinessCheck } from "./services/health.ts";
 
@@ -36,6 +37,12 @@ const version = await readVersion();
 const build = await loadRemixBuild();
 const database = createDb(databaseUrl, { applicationName: "caw-web" });
 const checkReadiness = createReadinessCheck(database.sql, await readMigrationJournal());
+const keyring = await createKeyring(encryptionKeys);
+// Agents fetch the JWKS before any terminal opens; a failure here is retried by the hourly
+// rotation job and by the first terminal token.
+await ensureSigningKeys(database.db, keyring).catch((error: unknown) =>
+  logger.warn({ err: error }, "could not make the terminal signing keys yet"),
+);
 const metrics = createHttpMetrics();
 registerEngineMetrics(metrics.registry, () => readEngineStats(database.db));
 const server = createAppServer({
@@ -44,7 +51,7 @@ const server = createAppServer({
     db: database.db,
     version,
     checkReadiness,
-    keyring: await createKeyring(encryptionKeys),
+    keyring,
     github,
     secureCookies: shouldUseSecureCookies(env.PUBLIC_URL),
   },

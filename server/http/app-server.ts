@@ -8,8 +8,10 @@ import type { Logger } from "../logger.ts";
 import { sendFetchResponse, toFetchRequest } from "./fetch-adapter.ts";
 import type { AppLoadContextValue } from "./load-context.ts";
 import type { HttpMetrics } from "./metrics.ts";
+import { createAgentDownloadRoutes, defaultAgentDistDir } from "./agent-download.ts";
 import { createAgentRoutes } from "./agent-routes.ts";
 import { sendJson } from "./json.ts";
+import { createJwksRoutes } from "./jwks-route.ts";
 import { sendProblem } from "./problem.ts";
 import { checkRequestOrigin, type AuthRateLimiter } from "./request-guards.ts";
 
@@ -21,6 +23,8 @@ export type AppServerOptions = {
   publicDir: string;
   metrics: HttpMetrics;
   limitAuthRequests: AuthRateLimiter;
+  /** The built agent binaries: AGENT_DIST_DIR or `<installRoot>/dist/agent` by default. */
+  agentDistDir?: string;
 };
 
 type Handler = (req: IncomingMessage, res: ServerResponse, log: Logger) => Promise<void>;
@@ -33,6 +37,11 @@ export function createAppServer(options: AppServerOptions): http.Server {
   const serveAssets = createAssetHandler(options.publicDir);
   const routes: Record<string, Handler> = {
     ...createAgentRoutes(context),
+    ...createAgentDownloadRoutes({
+      distDir: options.agentDistDir ?? context.env.AGENT_DIST_DIR ?? defaultAgentDistDir,
+      version: context.version,
+    }),
+    ...createJwksRoutes(context),
     "/healthz": async (_req, res) => sendJson(res, 200, { status: "ok" }),
     "/readyz": async (_req, res) => {
       const readiness = await context.checkReadiness();

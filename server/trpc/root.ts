@@ -4,6 +4,7 @@ import { auditRouter } from "./routers/audit.ts";
 import { authRouter } from "./routers/auth.ts";
 import { credentialsRouter } from "./routers/credentials.ts";
 import { systemRouter } from "./routers/system.ts";
+import { terminalRouter } from "./routers/terminal.ts";
 import { tokensRouter } from "./routers/tokens.ts";
 import { workspacesRouter } from "./routers/workspaces.ts";
 
@@ -15,6 +16,7 @@ export const appRouter = router({
   audit: auditRouter,
   credentials: credentialsRouter,
   workspaces: workspacesRouter,
+  terminal: terminalRouter,
 });
 
 export type AppRouter = typeof appRouter;

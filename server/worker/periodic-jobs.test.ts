@@ -25,6 +25,7 @@ describe("periodic jobs", () => {
     );
     expect(runAt).toEqual({
       "servers.sweep_orphans": "2026-11-22T10:10:00.000Z",
+      "signing_keys.rotate": "2026-11-22T11:00:00.000Z",
       "workspaces.enforce_lifetime": "2026-11-22T10:10:00.000Z",
       "workspaces.purge": "2026-11-22T11:00:00.000Z",
       "workspaces.reconcile": "2026-11-22T10:08:00.000Z",

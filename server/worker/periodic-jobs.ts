@@ -1,4 +1,5 @@
 import type { Database } from "../../db/client.ts";
+import type { Keyring } from "../crypto/envelope.ts";
 import type { Env } from "../env.ts";
 import { enqueueJob } from "../jobs/queue.ts";
 import { describeFailure, type JobHandler } from "../jobs/runner.ts";
@@ -11,9 +12,10 @@ import {
   reconcileStaleWorkspaces,
   sweepOrphanServers,
 } from "../services/maintenance.ts";
+import { rotateSigningKeys } from "../services/signing-keys.ts";
 
 // The periodic backstops of SPEC §7, run as ordinary jobs so they show on the dashboard and
-// only one worker runs each. Signing-key rotation joins them with the agent.
+// only one worker runs each; the rotation of terminal signing keys (SPEC §9) runs the same way.
 
 const minute = 60_000;
 
@@ -22,6 +24,7 @@ export const periodicJobs = {
   "servers.sweep_orphans": { everyMs: 10 * minute },
   "workspaces.enforce_lifetime": { everyMs: 5 * minute },
   "workspaces.purge": { everyMs: 60 * minute },
+  "signing_keys.rotate": { everyMs: 60 * minute },
 } as const;
 
 const purgeAfterDays = 30;
@@ -30,6 +33,7 @@ const bootTimeoutSeconds = 15 * 60;
 export function createPeriodicHandlers(deps: {
   db: Database;
   env: Env;
+  keyring: Keyring;
   installId: string;
   hetznerProviderFor: (userId: string) => Promise<Provider>;
 }): Record<keyof typeof periodicJobs, JobHandler> {
@@ -69,6 +73,14 @@ export function createPeriodicHandlers(deps: {
         await context.log(
           "info",
           `Purged ${count} workspace(s) deleted ${purgeAfterDays}+ days ago.`,
+        );
+    },
+    "signing_keys.rotate": async (_job, context) => {
+      const keys = await rotateSigningKeys(db, deps.keyring);
+      if (keys.rotated)
+        await context.log(
+          "info",
+          `Rotated the terminal signing key; ${keys.currentKid} signs now.`,
         );
     },
   };

@@ -1,0 +1,251 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import {
+  terminalAudience,
+  terminalClaimsSchema,
+  terminalCookieMaxAgeSeconds,
+  terminalCookieName,
+  terminalTokenMaxSeconds,
+} from "../../protocol/agent-protocol.ts";
+import { createJwksCache, JwksUnavailableError, type FetchJwks } from "./jwks-cache.ts";
+
+// Terminal sign-in on the agent (SPEC §9). The control plane sends the browser to
+// `/?token=JWT`; the token is checked against the control plane's published keys (RS256
+// only, this workspace only, short-lived) and traded for the agent's own HMAC-signed cookie,
+// and the redirect takes the token out of the address bar and history. Neither the token nor
+// the cookie value ever appears in an error or a page.
+
+export type TerminalAuthOptions = {
+  workspaceId: string;
+  /** `iss` of terminal JWTs: the control plane's public URL. */
+  issuer: string;
+  jwksUrl: string;
+  /** At least 32 random bytes, known only to this agent. */
+  cookieSecret: Uint8Array;
+  /** Milliseconds since the epoch; injectable so tests can move time. */
+  now?: () => number;
+  fetchJwks?: FetchJwks;
+  /** Answers `GET /` for a signed-in browser (the terminal page). */
+  servePage?: (res: ServerResponse) => void | Promise<void>;
+};
+
+export type TerminalAuth = {
+  verifyToken: (token: string) => Promise<{ userId: string }>;
+  /** A full `Set-Cookie` value for a browser signed in as `userId`. */
+  issueCookie: (userId: string) => string;
+  readCookie: (cookieHeader: string | undefined) => { userId: string } | null;
+  handleEntry: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+};
+
+/** A refused sign-in; the message says what is wrong and is safe to show. */
+export class TerminalAuthError extends Error {
+  override name = "TerminalAuthError";
+  constructor(
+    message: string,
+    readonly status: 401 | 503 = 401,
+  ) {
+    super(message);
+  }
+}
+
+// Control plane and VM clocks drift a little; more than this and tokens are refused.
+const clockToleranceSeconds = 30;
+const maxTokenLength = 8 * 1024;
+const minCookieSecretBytes = 32;
+const retryHint = "Open the terminal again from the control plane.";
+
+export function createTerminalAuth(options: TerminalAuthOptions): TerminalAuth {
+  if (options.cookieSecret.byteLength < minCookieSecretBytes)
+    throw new Error(
+      `The terminal cookie secret needs at least ${minCookieSecretBytes} random bytes.`,
+    );
+  const now = options.now ?? Date.now;
+  const cookies = createCookieSigner(options.workspaceId, options.cookieSecret, now);
+  const verifyToken = createTokenVerifier(options, now);
+  const servePage = options.servePage ?? ((res) => sendSignedInPage(res));
+  return {
+    verifyToken,
+    issueCookie: cookies.issue,
+    readCookie: cookies.read,
+    async handleEntry(req, res) {
+      res.setHeader("cache-control", "no-store");
+      // The entry URL carries the token; no page reached from it may learn it.
+      res.setHeader("referrer-policy", "no-referrer");
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        res.setHeader("allow", "GET, HEAD");
+        return sendPage(res, 405, "Method not allowed", "Open the terminal with a GET request.");
+      }
+      const token = new URL(req.url ?? "/", "http://agent.invalid").searchParams.get("token");
+      if (token === null) {
+        if (cookies.read(req.headers.cookie)) return servePage(res);
+        return sendSignInNeeded(res, options.issuer);
+      }
+      try {
+        const { userId } = await verifyToken(token);
+        res.statusCode = 303;
+        res.setHeader("set-cookie", cookies.issue(userId));
+        res.setHeader("location", "/");
+        res.end();
+      } catch (error) {
+        if (!(error instanceof TerminalAuthError)) throw error;
+        sendPage(res, error.status, "Could not sign you in", error.message, options.issuer);
+      }
+    },
+  };
+}
+
+function createTokenVerifier(options: TerminalAuthOptions, now: () => number) {
+  const jwks = createJwksCache({ jwksUrl: options.jwksUrl, now, fetchJwks: options.fetchJwks });
+  const resolveKey: JWTVerifyGetKey = async (header) => {
+    if (!header.kid) throw refuse("The token does not name its signing key (kid).");
+    const key = await jwks.findKey(header.kid).catch((error: unknown) => {
+      if (!(error instanceof JwksUnavailableError)) throw error;
+      throw new TerminalAuthError(`${error.message} Try again in a minute.`, 503);
+    });
+    if (!key) throw refuse("The token is signed with a key the control plane does not publish.");
+    return key;
+  };
+  return async (token: string): Promise<{ userId: string }> => {
+    if (token.length === 0 || token.length > maxTokenLength)
+      throw refuse("The sign-in link carries no usable token.");
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, resolveKey, {
+        algorithms: ["RS256"],
+        issuer: options.issuer,
+        audience: terminalAudience,
+        clockTolerance: clockToleranceSeconds,
+        maxTokenAge: terminalTokenMaxSeconds,
+        requiredClaims: ["exp", "sub"],
+        currentDate: new Date(now()),
+      }));
+    } catch (error) {
+      throw explainRefusal(error);
+    }
+    return checkTerminalClaims(payload, options.workspaceId);
+  };
+}
+
+function checkTerminalClaims(payload: JWTPayload, workspaceId: string): { userId: string } {
+  const claims = terminalClaimsSchema.safeParse(payload);
+  if (!claims.success)
+    throw refuse("The token lacks the claims of a terminal link (sub, workspace, iat, exp).");
+  if (claims.data.workspace !== workspaceId) throw refuse("The token is for another workspace.");
+  if (claims.data.exp - claims.data.iat > terminalTokenMaxSeconds)
+    throw refuse(`The token lives longer than ${terminalTokenMaxSeconds} seconds; none should.`);
+  return { userId: claims.data.sub };
+}
+
+function explainRefusal(error: unknown): TerminalAuthError {
+  if (error instanceof TerminalAuthError) return error;
+  if (error instanceof errors.JOSEAlgNotAllowed)
+    return refuse("The token is not signed with RS256, the only algorithm terminal links use.");
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return refuse("The token's signature does not match: it was altered or not issued here.");
+  if (error instanceof errors.JWTExpired) return refuse("The sign-in link has expired.");
+  if (error instanceof errors.JWTClaimValidationFailed) return refuse(describeClaim(error));
+  return refuse("The sign-in link carries a malformed token.");
+}
+
+function describeClaim(error: errors.JWTClaimValidationFailed): string {
+  if (error.reason === "missing") return `The token lacks its "${error.claim}" claim.`;
+  switch (error.claim) {
+    case "aud":
+      return "The token is not meant for a workspace terminal (aud).";
+    case "iss":
+      return "The token was issued by another control plane than this workspace's (iss).";
+    case "nbf":
+    case "iat":
+      return "The token is not valid yet; check the clocks of this machine and the control plane.";
+    default:
+      return `The token's "${error.claim}" claim is not acceptable.`;
+  }
+}
+
+const refuse = (reason: string) => new TerminalAuthError(`${reason} ${retryHint}`);
+
+// Cookie value: `v1.<user id, base64url>.<expiry, unix seconds>.<HMAC-SHA256, base64url>`.
+// The MAC also covers the workspace id, so a cookie from another workspace never passes.
+function createCookieSigner(workspaceId: string, secret: Uint8Array, now: () => number) {
+  const macOf = (user: string, expires: string) =>
+    createHmac("sha256", secret)
+      .update(`caw-terminal-cookie\0${workspaceId}\0${user}\0${expires}`)
+      .digest("base64url");
+  const check = (value: string): { userId: string } | null => {
+    const [version, user, expires, mac, ...rest] = value.split(".");
+    if (version !== "v1" || !user || !expires || !mac || rest.length > 0) return null;
+    if (!/^\d{1,12}$/.test(expires)) return null;
+    const expected = Buffer.from(macOf(user, expires));
+    const given = Buffer.from(mac);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+    if (Number(expires) <= Math.floor(now() / 1000)) return null;
+    const userId = Buffer.from(user, "base64url").toString("utf8");
+    return userId ? { userId } : null;
+  };
+  return {
+    issue(userId: string): string {
+      const user = Buffer.from(userId, "utf8").toString("base64url");
+      const expires = String(Math.floor(now() / 1000) + terminalCookieMaxAgeSeconds);
+      const value = `v1.${user}.${expires}.${macOf(user, expires)}`;
+      return `${terminalCookieName}=${value}; Max-Age=${terminalCookieMaxAgeSeconds}; Path=/; HttpOnly; Secure; SameSite=Strict`;
+    },
+    read(cookieHeader: string | undefined): { userId: string } | null {
+      // A browser may send two cookies of the name (e.g. from another path); any valid one will do.
+      for (const value of cookieValues(cookieHeader, terminalCookieName)) {
+        const session = check(value);
+        if (session) return session;
+      }
+      return null;
+    },
+  };
+}
+
+function cookieValues(header: string | undefined, name: string): string[] {
+  if (!header) return [];
+  return header
+    .split(";")
+    .map((part) => part.trim())
+    .filter((part) => part.startsWith(`${name}=`))
+    .map((part) => part.slice(name.length + 1));
+}
+
+function sendSignInNeeded(res: ServerResponse, issuer: string): void {
+  sendPage(
+    res,
+    401,
+    "Not signed in",
+    "Open this workspace's terminal from the control plane; it signs you in here.",
+    issuer,
+  );
+}
+
+function sendSignedInPage(res: ServerResponse): void {
+  sendPage(res, 200, "Signed in", "You are signed in to this workspace's terminal.");
+}
+
+function sendPage(
+  res: ServerResponse,
+  status: number,
+  title: string,
+  message: string,
+  controlPlaneUrl?: string,
+): void {
+  const link = controlPlaneUrl
+    ? `<p><a href="${escapeHtml(controlPlaneUrl)}">Go to the control plane</a></p>`
+    : "";
+  res.statusCode = status;
+  res.setHeader("content-type", "text/html; charset=utf-8");
+  res.setHeader("content-security-policy", "default-src 'none'");
+  res.end(
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>` +
+      `<body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>${link}</body></html>`,
+  );
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(
+    /[&<>"']/g,
+    (char) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[char]!,
+  );
+}
