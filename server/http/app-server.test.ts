@@ -56,6 +56,12 @@ describe("the web server", () => {
     expect(body.result.data.json.version).toBe("1.2.3");
   });
 
+  it("routes the agent download endpoints", async () => {
+    const response = await fetch(`${server.base}/agent/version`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ version: "1.2.3" });
+  });
+
   it("answers an unknown tRPC procedure with a 404 naming it", async () => {
     const response = await fetch(`${server.base}/api/trpc/nothing.here`);
     expect(response.status).toBe(404);

@@ -1,0 +1,159 @@
+import { isSea } from "node:sea";
+import { heartbeatIntervalSeconds, idleWarningSeconds } from "../protocol/agent-protocol.ts";
+import { readAgentState, saveAgentState, type AgentState } from "./agent-state.ts";
+import { createTerminalAuth } from "./auth/terminal-auth.ts";
+import { loadAgentAssets, readAgentAsset } from "./build/assets.ts";
+import { childEnvironment, readAgentConfig, type AgentConfig } from "./config.ts";
+import { createControlPlaneClient, type ControlPlaneClient } from "./control-plane-client.ts";
+import { credentialHelperCommand } from "./git-credential-helper.ts";
+import { createIdleMonitor } from "./idle-monitor.ts";
+import { prepareRepository } from "./repository.ts";
+import { renderTerminalPage, terminalPageCsp } from "./terminal/page/terminal-page.ts";
+import { createSessionManager, type SessionManager } from "./terminal/session-manager.ts";
+import { createTerminalServer } from "./terminal/terminal-server.ts";
+
+// The agent's life (SPEC §9): redeem the bootstrap token (once: the answer is kept for
+// restarts), put the repository in place, serve the terminal, report ready, heartbeat, and
+// ask the control plane to stop the workspace when nobody has typed for the idle timeout.
+
+const log = (message: string) =>
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), message })}\n`);
+
+export async function runAgent(version: string): Promise<void> {
+  const config = readAgentConfig();
+  const client = createControlPlaneClient(config.CONTROL_PLANE_URL);
+  const state = await bootstrapOnce(config, client, version);
+  client.useAgentToken(state.bootstrap.agentToken);
+  await prepareWorkspace(config, state).catch((error: unknown) =>
+    log(`Could not prepare the repository (the terminal still works): ${String(error)}`),
+  );
+  await loadAgentAssets();
+  const manager = createSessionManager({
+    shell: {
+      file: "/bin/bash",
+      args: ["-l"],
+      cwd: config.WORKSPACE_DIR,
+      env: shellEnvironment(),
+    },
+  });
+  const server = startTerminalServer(config, state, manager);
+  await new Promise<void>((resolve) =>
+    server.listen(config.AGENT_PORT, config.AGENT_HOST, resolve),
+  );
+  log(`Terminal listening on ${config.AGENT_HOST}:${config.AGENT_PORT}.`);
+  await client.ready();
+  log("Reported ready.");
+  const timers = startBackgroundWork(config, state, client, manager, version);
+  const stop = async () => {
+    for (const timer of timers) clearInterval(timer);
+    server.close();
+    await manager.killAll();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop());
+  process.once("SIGINT", () => void stop());
+}
+
+async function bootstrapOnce(
+  config: AgentConfig,
+  client: ControlPlaneClient,
+  version: string,
+): Promise<AgentState> {
+  const saved = await readAgentState(config.STATE_DIR);
+  if (saved) return saved;
+  const answer = await client.bootstrap(config.BOOTSTRAP_TOKEN, version);
+  log(`Bootstrapped workspace ${answer.workspace.id}.`);
+  return saveAgentState(config.STATE_DIR, config.CONTROL_PLANE_URL, answer);
+}
+
+async function prepareWorkspace(config: AgentConfig, state: AgentState): Promise<void> {
+  const program = isSea()
+    ? [process.execPath]
+    : [process.execPath, ...process.execArgv, process.argv[1]!];
+  await prepareRepository({
+    workspaceDir: config.WORKSPACE_DIR,
+    cloneUrl: state.bootstrap.workspace.cloneUrl,
+    branch: state.bootstrap.workspace.branch,
+    credentialHelper: credentialHelperCommand(program, config.STATE_DIR),
+    environment: childEnvironment(),
+    log,
+  });
+}
+
+function startTerminalServer(config: AgentConfig, state: AgentState, manager: SessionManager) {
+  const title = `${state.bootstrap.workspace.repository} · terminal`;
+  const page = () => renderTerminalPage({ title, assetPrefix: "/assets/" });
+  const auth = createTerminalAuth({
+    workspaceId: config.WORKSPACE_ID,
+    issuer: state.bootstrap.issuer,
+    jwksUrl: state.bootstrap.jwksUrl,
+    cookieSecret: Buffer.from(state.cookieSecret, "base64url"),
+    servePage: (res) => {
+      res.writeHead(200, {
+        "content-type": "text/html; charset=utf-8",
+        "content-security-policy": terminalPageCsp,
+        "cache-control": "no-store",
+      });
+      res.end(page());
+    },
+  });
+  return createTerminalServer({
+    manager,
+    authenticate: async (req) => auth.readCookie(req.headers.cookie),
+    handleEntry: (req, res) => auth.handleEntry(req, res),
+    renderPage: page,
+    readAsset: readAgentAsset,
+    health: () => ({ status: "ok", workspace: config.WORKSPACE_ID, ...manager.readActivity() }),
+    onError: (error) => log(`Terminal error: ${String(error)}`),
+  });
+}
+
+function startBackgroundWork(
+  config: AgentConfig,
+  state: AgentState,
+  client: ControlPlaneClient,
+  manager: SessionManager,
+  version: string,
+): NodeJS.Timeout[] {
+  const startedAt = new Date();
+  const lastActivityAt = () => manager.readActivity().lastActivityAt ?? startedAt;
+  const heartbeat = setInterval(() => {
+    const activity = manager.readActivity();
+    client
+      .heartbeat({
+        agentVersion: version,
+        sessions: activity.sessions,
+        lastActivityAt: activity.lastActivityAt?.toISOString() ?? null,
+      })
+      .catch((error: unknown) => log(`Heartbeat failed: ${String(error)}`));
+  }, heartbeatIntervalSeconds * 1000);
+  const timeoutSeconds =
+    config.AGENT_IDLE_TIMEOUT_SECONDS ?? state.bootstrap.workspace.idleTimeoutMinutes * 60;
+  const monitor = createIdleMonitor({
+    timeoutMs: timeoutSeconds * 1000,
+    warningMs: Math.min(idleWarningSeconds, timeoutSeconds / 2) * 1000,
+    lastActivityAt,
+    warn: (message) => {
+      log(message);
+      manager.notifyAll(message);
+    },
+    reportIdle: async () => {
+      log("Idle for the timeout; asking the control plane to stop the workspace.");
+      await client.idle();
+    },
+  });
+  const idle = setInterval(
+    () =>
+      void monitor.check().catch((error: unknown) => log(`Idle report failed: ${String(error)}`)),
+    Math.min(10_000, (timeoutSeconds * 1000) / 10),
+  );
+  return [heartbeat, idle];
+}
+
+function shellEnvironment(): Record<string, string> {
+  const environment = childEnvironment();
+  const entries = Object.entries(environment).filter(
+    (entry): entry is [string, string] => entry[1] !== undefined,
+  );
+  return { ...Object.fromEntries(entries), TERM: "xterm-256color" };
+}
