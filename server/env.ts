@@ -102,6 +102,8 @@ const envSchema = z.object({
   CLOUDFLARE_ZONE_ID: z.string().trim().min(1).optional(),
   WORKSPACE_LIMIT: positiveIntegerSchema.default(10),
   AGENT_DIST_DIR: z.string().trim().min(1, { error: "expected a folder path" }).optional(),
+  /** One-machine mode only: overrides every local workspace's idle timeout (demos, tests). */
+  LOCAL_AGENT_IDLE_TIMEOUT_SECONDS: positiveIntegerSchema.optional(),
   WORKER_CONCURRENCY: positiveIntegerSchema.default(4),
   JOB_LEASE_SECONDS: positiveIntegerSchema.default(60),
   JOB_MAX_ATTEMPTS: positiveIntegerSchema.default(5),

@@ -20,7 +20,11 @@ import {
 type ServerRecord = ProviderServer & { pid: number; volumeIds: string[] };
 type VolumeRecord = ProviderVolume & { folder: string };
 
-export type LocalProviderOptions = { dataDir: string };
+export type LocalProviderOptions = {
+  dataDir: string;
+  /** Overrides the workspaces' idle timeout (LOCAL_AGENT_IDLE_TIMEOUT_SECONDS). */
+  idleTimeoutSeconds?: number;
+};
 
 export function createLocalProvider(options: LocalProviderOptions): Provider {
   const root = path.join(options.dataDir, "workspaces");
@@ -55,6 +59,9 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
         AGENT_PORT: String(port),
         WORKSPACE_DIR: workspaceFolder,
         STATE_DIR: stateDir,
+        ...(options.idleTimeoutSeconds
+          ? { AGENT_IDLE_TIMEOUT_SECONDS: String(options.idleTimeoutSeconds) }
+          : {}),
       }),
       cwd: workspaceFolder,
       stdio: ["ignore", log.fd, log.fd],

@@ -163,10 +163,12 @@ export async function readGitCredential(
   workspace: AgentWorkspace,
   githubUrl: string,
 ) {
-  if (!["booting", "running"].includes(workspace.state))
+  // The agent clones as soon as it has its token, which can be before the worker records
+  // `booting`; its token itself dies with its server.
+  if (![...bootingStates, "running"].includes(workspace.state))
     throw new AppError(
       "FORBIDDEN",
-      `The workspace is ${workspace.state}; git credentials are handed out only while it is booting or running.`,
+      `The workspace is ${workspace.state}; git credentials are handed out only while it is starting or running.`,
     );
   const [owner] = await db
     .select({ id: users.id, login: users.login, token: users.githubTokenEncrypted })

@@ -131,7 +131,8 @@ export async function signTerminalToken(
   return { token, expiresAt: new Date(expiresAt * 1000), kid: key.kid };
 }
 
-async function readSigningKey(db: Database, keyring: Keyring, now: Date) {
+/** The current key, decrypted, made on first use. Exported for tests that forge tokens. */
+export async function readSigningKey(db: Database, keyring: Keyring, now = new Date()) {
   // The first token of an install makes the keys; the rotation job keeps them fresh after.
   let row = await selectCurrentKey(db, now);
   if (!row) {

@@ -94,7 +94,10 @@ export async function failJobWorkspace(db: Database, job: Job, error: unknown): 
 }
 
 function createProviderResolver({ db, keyring, env }: WorkerDependencies) {
-  const local = createLocalProvider({ dataDir: env.DATA_DIR });
+  const local = createLocalProvider({
+    dataDir: env.DATA_DIR,
+    idleTimeoutSeconds: env.LOCAL_AGENT_IDLE_TIMEOUT_SECONDS,
+  });
   const forUser = async (userId: string): Promise<Provider> =>
     createHetznerProvider({
       token: await readCredentialSecret(db, keyring, userId, "hetzner"),

@@ -1,0 +1,142 @@
+import { FitAddon } from "@xterm/addon-fit";
+import { Terminal } from "@xterm/xterm";
+import type { ClientMessage, ServerMessage } from "../../../protocol/agent-protocol.ts";
+
+// The browser side of the terminal (docs/agent-protocol.md), bundled by bundle-client.ts.
+// The container's data-status (connecting|open|reconnecting|exited|error) is what tests
+// and the status line follow.
+
+type Status = "connecting" | "open" | "reconnecting" | "exited" | "error";
+
+// sessionStorage is per tab, so each tab re-attaches to its own shell after a reload.
+const sessionKey = "caw-terminal-session";
+const maxBackoffMs = 10_000;
+// The agent pings every 30 s; three silent intervals mean the connection is dead even if
+// the browser has not noticed.
+const watchdogMs = 30_000;
+const silenceLimitMs = 90_000;
+const replacedCloseCode = 4000;
+
+function startTerminal(container: HTMLElement, statusLine: HTMLElement | null) {
+  const term = new Terminal({ cursorBlink: true, scrollback: 10_000 });
+  const fit = new FitAddon();
+  term.loadAddon(fit);
+  term.open(container);
+  fit.fit();
+  term.focus();
+  const setStatus = (status: Status, text = "") => {
+    container.dataset.status = status;
+    if (statusLine) statusLine.textContent = text;
+  };
+  const connection = connectTerminal(term, setStatus);
+  const encoder = new TextEncoder();
+  term.onData((data) => connection.sendInput(encoder.encode(data)));
+  // Mouse reports in X10 mode are bytes, not text: one char code per byte.
+  term.onBinary((data) => connection.sendInput(Uint8Array.from(data, (c) => c.charCodeAt(0))));
+  term.onResize(({ cols, rows }) => connection.sendControl({ type: "resize", cols, rows }));
+  term.onTitleChange((title) => (document.title = title || document.title));
+  new ResizeObserver(() => fit.fit()).observe(container);
+}
+
+function connectTerminal(term: Terminal, setStatus: (status: Status, text?: string) => void) {
+  let socket: WebSocket | null = null;
+  let attempt = 0;
+  let finished = false;
+  let lastHeardAt = Date.now();
+
+  const send = (data: string | Uint8Array) => {
+    if (socket?.readyState === WebSocket.OPEN) socket.send(data);
+  };
+  const sendControl = (message: ClientMessage) => send(JSON.stringify(message));
+  const handleClose = (code: number) => {
+    socket = null;
+    if (finished) return;
+    if (code === replacedCloseCode) {
+      finished = true;
+      return setStatus("error", "This session was opened in another tab or window.");
+    }
+    const delay = Math.min(maxBackoffMs, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
+    attempt += 1;
+    setStatus("reconnecting", "Connection lost; reconnecting…");
+    setTimeout(open, delay);
+  };
+  const handleMessage = (message: ServerMessage) =>
+    handleServerMessage(message, {
+      term,
+      setStatus,
+      sendControl,
+      attached: () => (attempt = 0),
+      finish: () => (finished = true),
+    });
+  const open = () => {
+    const ws = new WebSocket(socketUrl(term));
+    ws.binaryType = "arraybuffer";
+    socket = ws;
+    lastHeardAt = Date.now();
+    ws.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
+      lastHeardAt = Date.now();
+      if (typeof event.data === "string") handleMessage(JSON.parse(event.data) as ServerMessage);
+      else term.write(new Uint8Array(event.data));
+    };
+    ws.onclose = (event) => {
+      if (socket === ws) handleClose(event.code);
+    };
+  };
+
+  setInterval(() => {
+    if (!socket || Date.now() - lastHeardAt < silenceLimitMs) return;
+    const dead = socket;
+    dead.onclose = null;
+    dead.close();
+    handleClose(1006);
+  }, watchdogMs);
+  open();
+  return { sendInput: (bytes: Uint8Array) => send(bytes), sendControl };
+}
+
+interface MessageContext {
+  term: Terminal;
+  setStatus: (status: Status, text?: string) => void;
+  sendControl: (message: ClientMessage) => void;
+  attached: () => void;
+  finish: () => void;
+}
+
+function handleServerMessage(message: ServerMessage, context: MessageContext) {
+  const { term, setStatus } = context;
+  if (message.type === "session") {
+    context.attached();
+    showSession(term, message.id, message.replayedBytes);
+    setStatus("open");
+  } else if (message.type === "exit") {
+    context.finish();
+    sessionStorage.removeItem(sessionKey);
+    const how = message.signal ? `signal ${message.signal}` : `code ${message.code}`;
+    term.write(`\r\n\x1b[2m[The shell exited with ${how}. Reload for a new one.]\x1b[0m\r\n`);
+    setStatus("exited", `The shell exited with ${how}.`);
+  } else if (message.type === "ping") context.sendControl({ type: "pong", at: message.at });
+  else if (message.type === "notice" || message.type === "error")
+    term.write(`\r\n\x1b[33m[${message.message}]\x1b[0m\r\n`);
+}
+
+/** Remembers the session; clears the screen before a replay or when the old shell is gone. */
+function showSession(term: Terminal, id: string, replayedBytes: number) {
+  const previous = sessionStorage.getItem(sessionKey);
+  sessionStorage.setItem(sessionKey, id);
+  if (replayedBytes > 0) term.reset();
+  else if (previous && previous !== id) {
+    term.reset();
+    term.write("\x1b[2m[The previous shell is gone; this is a new one.]\x1b[0m\r\n");
+  }
+}
+
+function socketUrl(term: Terminal): string {
+  const params = new URLSearchParams({ cols: String(term.cols), rows: String(term.rows) });
+  const session = sessionStorage.getItem(sessionKey);
+  if (session) params.set("session", session);
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  return `${scheme}://${location.host}/ws?${params}`;
+}
+
+const container = document.getElementById("terminal");
+if (container) startTerminal(container, document.getElementById("terminal-status"));

@@ -1,0 +1,237 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  connectClient,
+  readRefusalStatus,
+  startTestServer,
+  testCookie,
+  waitUntil,
+  type TestServer,
+} from "./test-support.ts";
+
+let agent: TestServer;
+
+beforeAll(async () => {
+  agent = await startTestServer();
+});
+
+afterAll(async () => {
+  await agent.close();
+});
+
+describe("terminal server over HTTP", () => {
+  it("answers health with the injected JSON", async () => {
+    const response = await fetch(`${agent.origin}/health`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("cache-control")).toBe("no-store");
+    expect(await response.json()).toMatchObject({ status: "ok", sessions: expect.any(Number) });
+  });
+
+  it("serves the page to signed-in users only, with a strict policy", async () => {
+    expect((await fetch(`${agent.origin}/`)).status).toBe(401);
+    const response = await fetch(`${agent.origin}/`, { headers: { cookie: testCookie } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    const policy = response.headers.get("content-security-policy") ?? "";
+    expect(policy).toContain("default-src 'self'");
+    expect(policy).toContain("frame-ancestors 'none'");
+    expect(await response.text()).toContain("<title>terminal</title>");
+  });
+
+  it("lets the injected entry hook answer GET /", async () => {
+    const hooked = await startTestServer(
+      {},
+      {
+        handleEntry: async (req, res, sendPage) => {
+          if (req.url?.includes("token=")) {
+            res.writeHead(303, { location: "/" }).end();
+          } else sendPage();
+        },
+      },
+    );
+    try {
+      const redirect = await fetch(`${hooked.origin}/?token=abc`, { redirect: "manual" });
+      expect(redirect.status).toBe(303);
+      expect((await fetch(`${hooked.origin}/`)).status).toBe(200);
+    } finally {
+      await hooked.close();
+    }
+  });
+
+  it("serves assets with type and validators, and nothing else", async () => {
+    const response = await fetch(`${agent.origin}/assets/terminal.js`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    expect(response.headers.get("cache-control")).toBe("no-cache");
+    const etag = response.headers.get("etag") ?? "";
+    expect(await response.text()).toBe("console.log(1)");
+    const again = await fetch(`${agent.origin}/assets/terminal.js`, {
+      headers: { "if-none-match": etag },
+    });
+    expect(again.status).toBe(304);
+    expect((await fetch(`${agent.origin}/assets/missing.js`)).status).toBe(404);
+    expect((await fetch(`${agent.origin}/assets/..%2Fsecret`)).status).toBe(404);
+    expect((await fetch(`${agent.origin}/elsewhere`)).status).toBe(404);
+    expect((await fetch(`${agent.origin}/`, { method: "POST" })).status).toBe(405);
+  });
+});
+
+describe("terminal WebSocket", () => {
+  it("refuses upgrades without a session cookie (401)", async () => {
+    expect(await readRefusalStatus(agent.origin, { cookie: null })).toBe(401);
+  });
+
+  it("refuses cross-origin upgrades even with a cookie (403)", async () => {
+    expect(await readRefusalStatus(agent.origin, { origin: "https://evil.example" })).toBe(403);
+    expect(await readRefusalStatus(agent.origin, { origin: null })).toBe(403);
+  });
+
+  it("echoes typed input back from the shell", async () => {
+    const client = await connectClient(agent.origin);
+    const session = await client.waitForMessage("session");
+    expect(session).toMatchObject({ cols: 80, rows: 24, replayedBytes: 0 });
+    expect(client.events[0]).toEqual({ kind: "message", type: "session" });
+    client.type("echo round-$((20+3))-trip\r");
+    await client.waitForText("round-23-trip");
+    client.ws.close();
+  });
+
+  it("passes the size and resizes on to the PTY", async () => {
+    const client = await connectClient(agent.origin, { cols: 100, rows: 30 });
+    client.type("stty size\r");
+    await client.waitForText("30 100");
+    client.control({ type: "resize", cols: 120, rows: 40 });
+    client.type("stty size\r");
+    await client.waitForText("40 120");
+    client.ws.close();
+  });
+
+  it("re-attaches a dropped socket to its session and replays the scrollback", async () => {
+    const first = await connectClient(agent.origin);
+    const { id } = await first.waitForMessage("session");
+    first.type("echo before-$((6*7))-drop\r");
+    await first.waitForText("before-42-drop");
+    first.ws.terminate();
+    await first.closed;
+
+    const second = await connectClient(agent.origin, { session: id });
+    const session = await second.waitForMessage("session");
+    expect(session.id).toBe(id);
+    expect(session.replayedBytes).toBeGreaterThan(0);
+    await second.waitFor("the replay", () => second.outputBytes >= session.replayedBytes);
+    expect(second.events[1]).toEqual({ kind: "output", bytes: session.replayedBytes });
+    expect(second.text()).toContain("before-42-drop");
+    second.type("echo after-$((6*7))-drop\r");
+    await second.waitForText("after-42-drop");
+
+    const third = await connectClient(agent.origin, { session: id });
+    expect(await second.closed).toBe(4000);
+    third.type("echo third-$((6*7))\r");
+    await third.waitForText("third-42");
+    third.ws.close();
+  });
+
+  it("shows notices in every attached terminal", async () => {
+    const clients = await Promise.all([connectClient(agent.origin), connectClient(agent.origin)]);
+    await Promise.all(clients.map((client) => client.waitForMessage("session")));
+    agent.manager.notifyAll("Idle: stopping in 5 minutes");
+    for (const client of clients) {
+      const notice = await client.waitForMessage("notice");
+      expect(notice.message).toBe("Idle: stopping in 5 minutes");
+      client.ws.close();
+    }
+  });
+
+  it("starts a new session for an unknown id", async () => {
+    const client = await connectClient(agent.origin, { session: "no-such-session" });
+    const session = await client.waitForMessage("session");
+    expect(session.id).not.toBe("no-such-session");
+    client.ws.close();
+  });
+
+  it("answers pings and reports unknown control messages", async () => {
+    const client = await connectClient(agent.origin);
+    client.control({ type: "ping", at: 12345 });
+    expect(await client.waitForMessage("pong")).toEqual({ type: "pong", at: 12345 });
+    client.ws.send(JSON.stringify({ type: "dance" }));
+    expect((await client.waitForMessage("error")).message).toMatch(/Unknown control message/);
+    client.ws.close();
+  });
+
+  it("sends the exit after the last output, then closes normally", async () => {
+    const client = await connectClient(agent.origin);
+    client.type("echo last-$((1+1)); exit 5\r");
+    expect(await client.waitForMessage("exit")).toEqual({ type: "exit", code: 5, signal: null });
+    expect(await client.closed).toBe(1000);
+    expect(client.text()).toContain("last-2");
+    expect(client.events.at(-1)).toEqual({ kind: "message", type: "exit" });
+  });
+
+  it("replays the output and the exit of a shell that ended while detached", async () => {
+    const first = await connectClient(agent.origin);
+    const { id } = await first.waitForMessage("session");
+    first.type("sleep 0.3; echo gone-$((1+1)); exit 4\r");
+    await first.waitForText("sleep 0.3");
+    first.ws.terminate();
+    await waitUntil("the detached exit", () => agent.manager.get(id)?.exit != null);
+
+    const again = await connectClient(agent.origin, { session: id });
+    expect((await again.waitForMessage("session")).id).toBe(id);
+    expect(await again.waitForMessage("exit")).toEqual({ type: "exit", code: 4, signal: null });
+    expect(await again.closed).toBe(1000);
+    expect(again.text()).toContain("gone-2");
+  });
+
+  it("serves 50 concurrent sessions, each echoing its own marker", async () => {
+    const clients = await Promise.all(
+      Array.from({ length: 50 }, () => connectClient(agent.origin)),
+    );
+    await Promise.all(
+      clients.map(async (client, i) => {
+        client.type(`echo mark-$((1000+${i}))-ok\r`);
+        await client.waitForText(`mark-${1000 + i}-ok`, 90_000);
+      }),
+    );
+    const ids = await Promise.all(clients.map((client) => client.waitForMessage("session")));
+    expect(new Set(ids.map((session) => session.id)).size).toBe(50);
+    for (const client of clients) client.ws.close();
+  }, 120_000);
+});
+
+describe("terminal WebSocket keep-alive", () => {
+  it("ends its sockets when the server closes", async () => {
+    const closing = await startTestServer();
+    const client = await connectClient(closing.origin);
+    await client.waitForMessage("session");
+    await new Promise<void>((resolve) => closing.server.close(() => resolve()));
+    await client.closed;
+    await closing.manager.killAll();
+  });
+
+  it("keeps a socket that answers pings", async () => {
+    const fast = await startTestServer({}, { socket: { pingIntervalMs: 50, dropAfterMs: 1000 } });
+    try {
+      const client = await connectClient(fast.origin);
+      const pings = () => client.messages.filter((message) => message.type === "ping").length;
+      // 30 pings take longer than the drop time, so the answers are what keeps it open.
+      await client.waitFor("30 pings", () => pings() >= 30);
+      expect(client.ws.readyState).toBe(client.ws.OPEN);
+      client.ws.close();
+    } finally {
+      await fast.close();
+    }
+  });
+
+  it("drops a silent socket but keeps its session", async () => {
+    const fast = await startTestServer({}, { socket: { pingIntervalMs: 50, dropAfterMs: 200 } });
+    try {
+      const client = await connectClient(fast.origin, { answerPings: false });
+      const { id } = await client.waitForMessage("session");
+      expect(await client.closed).toBe(1006);
+      const again = await connectClient(fast.origin, { session: id });
+      expect((await again.waitForMessage("session")).id).toBe(id);
+      again.ws.close();
+    } finally {
+      await fast.close();
+    }
+  });
+});
