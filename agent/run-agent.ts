@@ -8,7 +8,9 @@ import { createControlPlaneClient, type ControlPlaneClient } from "./control-pla
 import { credentialHelperCommand } from "./git-credential-helper.ts";
 import { createIdleMonitor } from "./idle-monitor.ts";
 import { prepareRepository } from "./repository.ts";
-import { renderTerminalPage, terminalPageCsp } from "./terminal/page/terminal-page.ts";
+import type { ServerResponse } from "node:http";
+import { chooseShell } from "./devcontainer.ts";
+import { renderTerminalPage } from "./terminal/page/terminal-page.ts";
 import { createSessionManager, type SessionManager } from "./terminal/session-manager.ts";
 import { createTerminalServer } from "./terminal/terminal-server.ts";
 
@@ -28,14 +30,12 @@ export async function runAgent(version: string): Promise<void> {
     log(`Could not prepare the repository (the terminal still works): ${String(error)}`),
   );
   await loadAgentAssets();
-  const manager = createSessionManager({
-    shell: {
-      file: "/bin/bash",
-      args: ["-l"],
-      cwd: config.WORKSPACE_DIR,
-      env: shellEnvironment(),
-    },
+  const { shell } = await chooseShell({
+    workspaceDir: config.WORKSPACE_DIR,
+    environment: shellEnvironment(),
+    log,
   });
+  const manager = createSessionManager({ shell });
   const server = startTerminalServer(config, state, manager);
   await new Promise<void>((resolve) =>
     server.listen(config.AGENT_PORT, config.AGENT_HOST, resolve),
@@ -82,26 +82,24 @@ async function prepareWorkspace(config: AgentConfig, state: AgentState): Promise
 
 function startTerminalServer(config: AgentConfig, state: AgentState, manager: SessionManager) {
   const title = `${state.bootstrap.workspace.repository} · terminal`;
-  const page = () => renderTerminalPage({ title, assetPrefix: "/assets/" });
+  // The terminal server knows how to send its page (with its security headers); the auth
+  // module decides when. This map hands the one to the other per response.
+  const pageSenders = new WeakMap<ServerResponse, () => void>();
   const auth = createTerminalAuth({
     workspaceId: config.WORKSPACE_ID,
     issuer: state.bootstrap.issuer,
     jwksUrl: state.bootstrap.jwksUrl,
     cookieSecret: Buffer.from(state.cookieSecret, "base64url"),
-    servePage: (res) => {
-      res.writeHead(200, {
-        "content-type": "text/html; charset=utf-8",
-        "content-security-policy": terminalPageCsp,
-        "cache-control": "no-store",
-      });
-      res.end(page());
-    },
+    servePage: (res) => pageSenders.get(res)?.(),
   });
   return createTerminalServer({
     manager,
     authenticate: async (req) => auth.readCookie(req.headers.cookie),
-    handleEntry: (req, res) => auth.handleEntry(req, res),
-    renderPage: page,
+    handleEntry: (req, res, sendPage) => {
+      pageSenders.set(res, sendPage);
+      return auth.handleEntry(req, res);
+    },
+    renderPage: () => renderTerminalPage({ title, assetPrefix: "/assets/" }),
     readAsset: readAgentAsset,
     health: () => ({ status: "ok", workspace: config.WORKSPACE_ID, ...manager.readActivity() }),
     onError: (error) => log(`Terminal error: ${String(error)}`),
