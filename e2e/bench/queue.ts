@@ -11,6 +11,7 @@ import { startEmbeddedPostgres } from "../../server/database/embedded-postgres.t
 import { enqueueJob } from "../../server/jobs/queue.ts";
 import { createLogger } from "../../server/logger.ts";
 import { withDatabase } from "../../server/testing/database-global-setup.ts";
+import { percentiles } from "./support/percentiles.ts";
 
 // The job queue bench (SPEC §7): how soon a job starts after it is enqueued, and how fast
 // one worker drains a backlog, each beside a baseline measured in the same run on the same
@@ -27,13 +28,6 @@ type Figure = Record<string, string | number>;
 
 function emit(figure: Figure): void {
   process.stdout.write(`${JSON.stringify({ bench: "queue", ...figure })}\n`);
-}
-
-function percentiles(samples: number[]): { p50: number; p99: number; n: number } {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-  const round = (ms: number) => Math.round(ms * 100) / 100;
-  return { p50: round(at(0.5)), p99: round(at(0.99)), n: sorted.length };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

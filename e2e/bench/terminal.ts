@@ -1,0 +1,236 @@
+import { spawn } from "node-pty";
+import type { ShellCommand } from "../../agent/terminal/terminal-session.ts";
+import {
+  bashShell,
+  connectClient,
+  startTestServer,
+  type TestServer,
+} from "../../agent/terminal/test-support.ts";
+import { percentiles } from "./support/percentiles.ts";
+
+// The terminal bench (SPEC §9): how fast shell output reaches a client and how soon a
+// keystroke's echo comes back, through the agent's terminal WebSocket (its own session
+// manager and server, in process, with a real `ws` client on loopback) beside a bare
+// node-pty in the same process running the same shell. Both paths share this process's
+// event loop with whatever reads them, so the difference is the agent's own cost: ring
+// buffer, backpressure, WebSocket framing on both ends. One JSON line per figure on stdout.
+
+const outputCommand = "head -c 50000000 /dev/zero | base64; M=BENCH-DONE; echo ${M}-MARKER";
+const outputMarker = "BENCH-DONE-MARKER";
+const outputTimeoutMs = 5 * 60_000;
+const keystrokes = 1_000;
+const warmupKeystrokes = 50;
+const echoTimeoutMs = 10_000;
+const size = { cols: 80, rows: 24 };
+
+type Figure = Record<string, string | number>;
+type TerminalPath = "agent_ws" | "bare_node_pty";
+
+function emit(figure: Figure): void {
+  process.stdout.write(`${JSON.stringify({ bench: "terminal", ...figure })}\n`);
+}
+
+/** One shell on either path: what the measurements type and what they read back. */
+interface BenchTerminal {
+  write(text: string): void;
+  /** Makes `receive` the only receiver of output from now on. */
+  listen(receive: (chunk: Buffer) => void): void;
+  close(): Promise<void>;
+}
+
+const ignoreOutput = () => {};
+
+/** The tests' bash, without a prompt (no noise between echoes) and with a real TERM. */
+function benchShell(): ShellCommand {
+  const shell = bashShell();
+  return { ...shell, env: { ...shell.env, PS1: "", TERM: "xterm-256color" } };
+}
+
+/** node-pty spawned as the agent spawns it (raw bytes, same size), read by nothing else. */
+function spawnBareTerminal(): BenchTerminal {
+  const shell = benchShell();
+  const pty = spawn(shell.file, shell.args, {
+    name: "xterm-256color",
+    ...size,
+    cwd: shell.cwd,
+    env: shell.env,
+    encoding: null,
+  });
+  let receive: (chunk: Buffer) => void = ignoreOutput;
+  // With `encoding: null` node-pty hands out Buffers, whatever its types say.
+  pty.onData((data: string | Buffer) =>
+    receive(typeof data === "string" ? Buffer.from(data) : data),
+  );
+  const exited = new Promise<void>((resolve) => pty.onExit(() => resolve()));
+  return {
+    write: (text) => pty.write(text),
+    listen: (next) => (receive = next),
+    async close() {
+      pty.kill();
+      await exited;
+    },
+  };
+}
+
+/** A new session on the agent's server, as the browser opens one: same origin, cookie. */
+async function connectAgentTerminal(server: TestServer): Promise<BenchTerminal> {
+  const client = await connectClient(server.origin, { ...size, keepOutput: false });
+  await client.waitForMessage("session");
+  let receive: (chunk: Buffer) => void = ignoreOutput;
+  client.ws.on("message", (data: Buffer, isBinary) => {
+    if (isBinary) receive(data);
+  });
+  return {
+    write: (text) => client.type(text),
+    listen: (next) => (receive = next),
+    // The shell outlives its socket; the server's close hangs it up.
+    async close() {
+      client.ws.close();
+      await client.closed;
+    },
+  };
+}
+
+/** Types `command` and collects output until `marker` appears, even split across chunks. */
+function runUntilMarker(
+  terminal: BenchTerminal,
+  command: string,
+  marker: string,
+  timeoutMs: number,
+): Promise<{ bytes: number; ms: number }> {
+  const needle = Buffer.from(marker);
+  return new Promise((resolve, reject) => {
+    let bytes = 0;
+    let tail: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      terminal.listen(ignoreOutput);
+      reject(new Error(`No "${marker}" within ${timeoutMs} ms after ${bytes} bytes of output.`));
+    }, timeoutMs);
+    const started = performance.now();
+    terminal.listen((chunk) => {
+      bytes += chunk.length;
+      const seam = Buffer.concat([tail, chunk.subarray(0, needle.length - 1)]);
+      if (chunk.includes(needle) || seam.includes(needle)) {
+        const ms = performance.now() - started;
+        clearTimeout(timer);
+        terminal.listen(ignoreOutput);
+        resolve({ bytes, ms });
+        return;
+      }
+      const kept = chunk.length >= needle.length ? chunk : Buffer.concat([tail, chunk]);
+      tail = kept.subarray(-(needle.length - 1));
+    });
+    terminal.write(`${command}\r`);
+  });
+}
+
+let syncCount = 0;
+
+/** Waits until the shell has read and run a command: it is up and past earlier output. */
+async function syncShell(terminal: BenchTerminal): Promise<void> {
+  syncCount++;
+  // The typed line echoes `${M}-…`, never the marker itself.
+  const command = `M=BENCH-SYNC; echo \${M}-${syncCount}`;
+  await runUntilMarker(terminal, command, `BENCH-SYNC-${syncCount}`, 30_000);
+}
+
+/** Resolves once no output has arrived for `quietMs` (the prompt's escapes come late). */
+function waitForQuiet(terminal: BenchTerminal, quietMs = 200): Promise<void> {
+  return new Promise((resolve) => {
+    let timer = setTimeout(done, quietMs);
+    function done() {
+      terminal.listen(ignoreOutput);
+      resolve();
+    }
+    terminal.listen(() => {
+      clearTimeout(timer);
+      timer = setTimeout(done, quietMs);
+    });
+  });
+}
+
+async function benchOutput(terminal: BenchTerminal, path: TerminalPath): Promise<Figure> {
+  await syncShell(terminal);
+  const { bytes, ms } = await runUntilMarker(
+    terminal,
+    outputCommand,
+    outputMarker,
+    outputTimeoutMs,
+  );
+  // Decimal megabytes of PTY output (base64 lines, CRLF), command echo included.
+  const value = Math.round((bytes / 1e6 / (ms / 1000)) * 10) / 10;
+  return { metric: "output_throughput_mb_per_s", path, value, bytes };
+}
+
+/** Sends one key and resolves with the milliseconds until a chunk carrying it arrives. */
+function timeEcho(terminal: BenchTerminal, key: string): Promise<number> {
+  const code = key.charCodeAt(0);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      terminal.listen(ignoreOutput);
+      reject(new Error(`No echo of "${key}" within ${echoTimeoutMs} ms.`));
+    }, echoTimeoutMs);
+    const started = performance.now();
+    terminal.listen((chunk) => {
+      if (!chunk.includes(code)) return;
+      const ms = performance.now() - started;
+      clearTimeout(timer);
+      terminal.listen(ignoreOutput);
+      resolve(ms);
+    });
+    terminal.write(key);
+  });
+}
+
+/** Lower-case letters typed at bash's prompt; readline echoes each alone (plus a CR at wraps). */
+async function typeKeys(terminal: BenchTerminal, count: number): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    samples.push(await timeEcho(terminal, String.fromCharCode(97 + (i % 26))));
+  }
+  return samples;
+}
+
+async function benchEcho(terminal: BenchTerminal, path: TerminalPath): Promise<Figure> {
+  await syncShell(terminal);
+  await waitForQuiet(terminal);
+  await typeKeys(terminal, warmupKeystrokes);
+  // Ctrl-U empties the line again; its redraw must be over before the first timed key.
+  terminal.write("\x15");
+  await waitForQuiet(terminal);
+  const samples = await typeKeys(terminal, keystrokes);
+  return { metric: "keystroke_echo_ms", path, ...percentiles(samples) };
+}
+
+async function measureOn(
+  open: () => Promise<BenchTerminal> | BenchTerminal,
+  measure: (terminal: BenchTerminal) => Promise<Figure>,
+): Promise<void> {
+  const terminal = await open();
+  try {
+    emit(await measure(terminal));
+  } finally {
+    await terminal.close();
+  }
+}
+
+async function runBench(server: TestServer): Promise<void> {
+  // The baseline first for each figure, each on a fresh shell.
+  await measureOn(spawnBareTerminal, (terminal) => benchOutput(terminal, "bare_node_pty"));
+  await measureOn(
+    () => connectAgentTerminal(server),
+    (terminal) => benchOutput(terminal, "agent_ws"),
+  );
+  await measureOn(spawnBareTerminal, (terminal) => benchEcho(terminal, "bare_node_pty"));
+  await measureOn(
+    () => connectAgentTerminal(server),
+    (terminal) => benchEcho(terminal, "agent_ws"),
+  );
+}
+
+const server = await startTestServer({ shell: benchShell() });
+try {
+  await runBench(server);
+} finally {
+  await server.close();
+}
