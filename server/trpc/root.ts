@@ -1,8 +1,10 @@
 import { router } from "./init.ts";
 import { accountRouter } from "./routers/account.ts";
+import { adminRouter } from "./routers/admin.ts";
 import { auditRouter } from "./routers/audit.ts";
 import { authRouter } from "./routers/auth.ts";
 import { credentialsRouter } from "./routers/credentials.ts";
+import { githubRouter } from "./routers/github.ts";
 import { systemRouter } from "./routers/system.ts";
 import { terminalRouter } from "./routers/terminal.ts";
 import { tokensRouter } from "./routers/tokens.ts";
@@ -16,6 +18,8 @@ export const appRouter = router({
   audit: auditRouter,
   credentials: credentialsRouter,
   workspaces: workspacesRouter,
+  github: githubRouter,
+  admin: adminRouter,
   terminal: terminalRouter,
 });
 
