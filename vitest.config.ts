@@ -8,7 +8,10 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["*.test.ts", "{server,db,cloud-init,agent,app,protocol}/**/*.test.{ts,tsx}"],
+          include: [
+            "*.test.ts",
+            "{server,db,cloud-init,agent,app,protocol,sdk}/**/*.test.{ts,tsx}",
+          ],
           globalSetup: ["server/testing/database-global-setup.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,

@@ -13,8 +13,8 @@ import { createJwksCache, JwksUnavailableError, type FetchJwks } from "./jwks-ca
 // Terminal sign-in on the agent (SPEC §9). The control plane sends the browser to
 // `/?token=JWT`; the token is checked against the control plane's published keys (RS256
 // only, this workspace only, short-lived) and traded for the agent's own HMAC-signed cookie,
-// and the redirect takes the token out of the address bar and history. Neither the token nor
-// the cookie value ever appears in an error or a page.
+// and a same-origin reload of `/` takes the token out of the address bar. Neither the token
+// nor the cookie value ever appears in an error or a page.
 
 export type TerminalAuthOptions = {
   workspaceId: string;
@@ -83,10 +83,8 @@ export function createTerminalAuth(options: TerminalAuthOptions): TerminalAuth {
       }
       try {
         const { userId } = await verifyToken(token);
-        res.statusCode = 303;
         res.setHeader("set-cookie", cookies.issue(userId));
-        res.setHeader("location", "/");
-        res.end();
+        sendContinuePage(res);
       } catch (error) {
         if (!(error instanceof TerminalAuthError)) throw error;
         sendPage(res, error.status, "Could not sign you in", error.message, options.issuer);
@@ -247,5 +245,23 @@ function escapeHtml(text: string): string {
   return text.replace(
     /[&<>"']/g,
     (char) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[char]!,
+  );
+}
+
+/**
+ * The answer to a good token: the cookie and a page that reloads `/` at once. Not a 303: the
+ * browser came from the control plane, another site, and a redirect would keep that
+ * cross-site origin, so the SameSite=Strict cookie would not be sent with the redirected
+ * request. A navigation started by this page is same-site, and it replaces the history entry
+ * that holds the token.
+ */
+function sendContinuePage(res: ServerResponse): void {
+  res.statusCode = 200;
+  res.setHeader("content-type", "text/html; charset=utf-8");
+  res.setHeader("cache-control", "no-store");
+  res.setHeader("referrer-policy", "no-referrer");
+  res.setHeader("content-security-policy", "default-src 'none'");
+  res.end(
+    '<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/"><title>Opening the terminal…</title><p>Opening the terminal… <a href="/">Continue</a></p>',
   );
 }

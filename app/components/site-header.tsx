@@ -11,6 +11,11 @@ export function SiteHeader() {
       <nav aria-label="Account">
         {user === undefined ? null : user ? (
           <>
+            {user.role === "admin" ? (
+              <Link to="/admin" data-testid="admin-link">
+                Admin
+              </Link>
+            ) : null}
             <Link to="/settings" data-testid="current-user">
               {user.login}
             </Link>

@@ -1,5 +1,7 @@
+import { Link } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
 import { useTRPC } from "../lib/trpc.ts";
+import { useCurrentUser } from "../lib/use-current-user.ts";
 
 export default function Home() {
   return (
@@ -10,8 +12,27 @@ export default function Home() {
           Cloud coding workspaces for you and your AI agents, on your own Hetzner account.
         </p>
       </header>
+      <StartHere />
       <SystemInfoCard />
     </main>
+  );
+}
+
+function StartHere() {
+  const user = useCurrentUser();
+  if (user === undefined) return null;
+  return (
+    <p>
+      {user ? (
+        <Link to="/workspaces" className="button primary">
+          Your workspaces
+        </Link>
+      ) : (
+        <Link to="/login" className="button primary">
+          Sign in with GitHub to start
+        </Link>
+      )}
+    </p>
   );
 }
 

@@ -1,6 +1,7 @@
 import { and, asc, count, desc, eq, isNull, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import {
+  jobEvents,
   jobs,
   workspaceEvents,
   workspaces,
@@ -99,6 +100,37 @@ export async function listWorkspaceEvents(db: Database, owner: Owner, id: string
     .from(workspaceEvents)
     .where(eq(workspaceEvents.workspaceId, id))
     .orderBy(asc(workspaceEvents.id));
+}
+
+/** The newest job of the workspace and its log lines: what the page shows as it works. */
+export async function readCurrentJobLog(db: Database, owner: Owner, id: string) {
+  await getWorkspace(db, owner, id);
+  const [job] = await db
+    .select({
+      id: jobs.id,
+      kind: jobs.kind,
+      status: jobs.status,
+      attempts: jobs.attempts,
+      maxAttempts: jobs.maxAttempts,
+      lastError: jobs.lastError,
+      createdAt: jobs.createdAt,
+    })
+    .from(jobs)
+    .where(eq(jobs.workspaceId, id))
+    .orderBy(desc(jobs.id))
+    .limit(1);
+  if (!job) return null;
+  const lines = await db
+    .select({
+      id: jobEvents.id,
+      occurredAt: jobEvents.occurredAt,
+      level: jobEvents.level,
+      message: jobEvents.message,
+    })
+    .from(jobEvents)
+    .where(eq(jobEvents.jobId, job.id))
+    .orderBy(asc(jobEvents.id));
+  return { ...job, lines };
 }
 
 export async function createWorkspace(

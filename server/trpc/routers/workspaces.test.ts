@@ -49,6 +49,11 @@ describe("workspaces", () => {
     ]);
     expect(await jobsOf(workspace.id)).toEqual([{ kind: "workspace.provision", status: "queued" }]);
     expect((await api.workspaces.list()).map((row) => row.name)).toEqual(["first"]);
+    expect(await api.workspaces.jobLog({ id: workspace.id })).toMatchObject({
+      kind: "workspace.provision",
+      status: "queued",
+      lines: [],
+    });
   });
 
   it("rejects bad input naming the field and how to fix it", async () => {
@@ -101,6 +106,7 @@ describe("workspaces", () => {
     for (const call of [
       () => api.workspaces.get(id),
       () => api.workspaces.events(id),
+      () => api.workspaces.jobLog(id),
       () => api.workspaces.stop(id),
       () => api.workspaces.start(id),
       () => api.workspaces.delete(id),

@@ -5,6 +5,7 @@ import {
   getWorkspace,
   listWorkspaceEvents,
   listWorkspaces,
+  readCurrentJobLog,
   requestWorkspaceAction,
 } from "../../services/workspaces.ts";
 import type { UserAction } from "../../services/workspace-states.ts";
@@ -76,6 +77,9 @@ export const workspacesRouter = router({
   events: protectedProcedure
     .input(workspaceId)
     .query(({ ctx, input }) => listWorkspaceEvents(ctx.db, ownerOf(ctx), input.id)),
+  jobLog: protectedProcedure
+    .input(workspaceId)
+    .query(({ ctx, input }) => readCurrentJobLog(ctx.db, ownerOf(ctx), input.id)),
   create: protectedProcedure
     .input(createWorkspaceInput)
     .mutation(({ ctx, input }) =>

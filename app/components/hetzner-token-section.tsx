@@ -1,0 +1,65 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { useTRPC } from "../lib/trpc.ts";
+import { ErrorAlert } from "./error-alert.tsx";
+
+/** The user's Hetzner Cloud API token: add, replace (checked with Hetzner first) or remove. */
+export function HetznerTokenSection() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const saved = useQuery(trpc.credentials.hetzner.get.queryOptions());
+  const refresh = () =>
+    queryClient.invalidateQueries({ queryKey: trpc.credentials.hetzner.get.queryKey() });
+  const save = useMutation(trpc.credentials.hetzner.set.mutationOptions({ onSuccess: refresh }));
+  const remove = useMutation(
+    trpc.credentials.hetzner.remove.mutationOptions({ onSuccess: refresh }),
+  );
+  const [token, setToken] = useState("");
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    save.mutate({ token }, { onSuccess: () => setToken("") });
+  }
+
+  function confirmRemove() {
+    if (window.confirm("Remove your Hetzner token? Workspaces on Hetzner need it."))
+      remove.mutate();
+  }
+
+  return (
+    <section className="card" aria-labelledby="hetzner-heading">
+      <h2 id="hetzner-heading">Hetzner Cloud token</h2>
+      <p className="hint">
+        Workspaces on Hetzner run in your own project. Create a Read &amp; Write token in the
+        Hetzner Console (Security → API tokens); it is checked with Hetzner, stored encrypted and
+        never shown again.
+      </p>
+      <ErrorAlert error={saved.error ?? save.error ?? remove.error} />
+      {saved.data ? (
+        <p data-testid="hetzner-token-saved">
+          A token ending in <code>{saved.data.hint}</code> is saved (since{" "}
+          {saved.data.updatedAt.toLocaleDateString()}).{" "}
+          <button type="button" onClick={confirmRemove} disabled={remove.isPending}>
+            Remove
+          </button>
+        </p>
+      ) : null}
+      <form onSubmit={submit} className="inline-form">
+        <label>
+          {saved.data ? "Replace with a new token" : "Hetzner API token"}
+          <input
+            value={token}
+            onChange={(event) => setToken(event.target.value)}
+            name="token"
+            type="password"
+            autoComplete="off"
+            required
+          />
+        </label>
+        <button type="submit" disabled={save.isPending}>
+          {save.isPending ? "Checking with Hetzner…" : "Save token"}
+        </button>
+      </form>
+    </section>
+  );
+}

@@ -1,0 +1,32 @@
+import { Link } from "@remix-run/react";
+import type { ReactNode } from "react";
+import { useCurrentUser } from "../lib/use-current-user.ts";
+
+type User = NonNullable<ReturnType<typeof useCurrentUser>>;
+
+/** A page for signed-in users: loading while we ask, a way to sign in when signed out. */
+export function SignedInPage({
+  what,
+  children,
+}: {
+  /** What the page is for, e.g. "manage your settings". */
+  what: string;
+  children: (user: User) => ReactNode;
+}) {
+  const user = useCurrentUser();
+  if (user === undefined)
+    return (
+      <main className="page" aria-busy="true">
+        Loading…
+      </main>
+    );
+  if (user === null)
+    return (
+      <main className="page">
+        <p>
+          You are signed out. <Link to="/login">Sign in</Link> to {what}.
+        </p>
+      </main>
+    );
+  return <main className="page">{children(user)}</main>;
+}

@@ -1,0 +1,71 @@
+import { useNavigate } from "@remix-run/react";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useTRPC } from "../lib/trpc.ts";
+import { ErrorAlert } from "./error-alert.tsx";
+
+type Workspace = { id: string; name: string; state: string };
+
+/** Open terminal, stop, start and delete, each offered only where the state allows it. */
+export function WorkspaceActions({ workspace }: { workspace: Workspace }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const navigate = useNavigate();
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.workspaces.pathKey() });
+  const options = { onSuccess: refresh };
+  const stop = useMutation(trpc.workspaces.stop.mutationOptions(options));
+  const start = useMutation(trpc.workspaces.start.mutationOptions(options));
+  const remove = useMutation(
+    trpc.workspaces.delete.mutationOptions({
+      onSuccess: async () => {
+        await refresh();
+        navigate("/workspaces");
+      },
+    }),
+  );
+  const terminal = useMutation(
+    trpc.terminal.token.mutationOptions({
+      // The link carries a short-lived token; it opens in a tab of its own.
+      onSuccess: ({ url }) => void window.open(url, "_blank", "noopener"),
+    }),
+  );
+  const id = { id: workspace.id };
+  const { state } = workspace;
+  const busy = stop.isPending || start.isPending || remove.isPending;
+
+  function confirmDelete() {
+    const typed = window.prompt(
+      `Delete ${workspace.name}? Its server and its volume (the files in /workspace) go for good. Type the name to confirm.`,
+    );
+    if (typed === workspace.name) remove.mutate(id);
+  }
+
+  return (
+    <div className="actions">
+      {state === "running" ? (
+        <button
+          type="button"
+          className="primary"
+          onClick={() => terminal.mutate({ workspaceId: workspace.id })}
+        >
+          Open terminal
+        </button>
+      ) : null}
+      {["booting", "running", "error"].includes(state) ? (
+        <button type="button" onClick={() => stop.mutate(id)} disabled={busy}>
+          Stop
+        </button>
+      ) : null}
+      {["stopped", "error"].includes(state) ? (
+        <button type="button" onClick={() => start.mutate(id)} disabled={busy}>
+          Start
+        </button>
+      ) : null}
+      {!["deleting", "deleted"].includes(state) ? (
+        <button type="button" className="danger" onClick={confirmDelete} disabled={busy}>
+          Delete
+        </button>
+      ) : null}
+      <ErrorAlert error={terminal.error ?? stop.error ?? start.error ?? remove.error} />
+    </div>
+  );
+}

@@ -1,0 +1,71 @@
+import type { MetaFunction } from "@remix-run/node";
+import { Link } from "@remix-run/react";
+import { useQuery } from "@tanstack/react-query";
+import { ErrorAlert } from "../components/error-alert.tsx";
+import { SignedInPage } from "../components/signed-in-page.tsx";
+import { WorkspaceState } from "../components/workspace-state.tsx";
+import { useTRPC } from "../lib/trpc.ts";
+
+export const meta: MetaFunction = () => [{ title: "Workspaces · Cloud AI Workspaces" }];
+
+export default function Workspaces() {
+  return (
+    <SignedInPage what="see your workspaces">
+      {() => (
+        <>
+          <header className="page-header row">
+            <h1>Workspaces</h1>
+            <Link to="/workspaces/new" className="button primary">
+              New workspace
+            </Link>
+          </header>
+          <WorkspaceList />
+        </>
+      )}
+    </SignedInPage>
+  );
+}
+
+function WorkspaceList() {
+  const trpc = useTRPC();
+  // Live status: while any workspace is on its way somewhere, ask again every 2 s.
+  const workspaces = useQuery({
+    ...trpc.workspaces.list.queryOptions(),
+    refetchInterval: (query) =>
+      query.state.data?.some((row) => !["running", "stopped", "error"].includes(row.state))
+        ? 2_000
+        : 15_000,
+  });
+  if (workspaces.isPending) return <p aria-busy="true">Loading your workspaces…</p>;
+  if (workspaces.isError) return <ErrorAlert error={workspaces.error} />;
+  if (workspaces.data.length === 0)
+    return (
+      <section className="card empty" data-testid="workspaces-empty">
+        <h2>No workspaces yet</h2>
+        <p>
+          A workspace is a cloud machine with one of your GitHub repositories cloned into it and a
+          terminal in your browser. It stops by itself when you leave it idle.
+        </p>
+        <Link to="/workspaces/new" className="button primary">
+          Create your first workspace
+        </Link>
+      </section>
+    );
+  return (
+    <ul className="row-list workspace-list">
+      {workspaces.data.map((workspace) => (
+        <li key={workspace.id} className="card" data-testid="workspace-row">
+          <span>
+            <Link to={`/workspaces/${workspace.id}`}>
+              <strong>{workspace.name}</strong>
+            </Link>{" "}
+            <span className="hint">
+              {workspace.repository} · {workspace.branch}
+            </span>
+          </span>
+          <WorkspaceState state={workspace.state} />
+        </li>
+      ))}
+    </ul>
+  );
+}

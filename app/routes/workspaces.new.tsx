@@ -1,0 +1,168 @@
+import type { MetaFunction } from "@remix-run/node";
+import { useNavigate } from "@remix-run/react";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { ErrorAlert } from "../components/error-alert.tsx";
+import { SignedInPage } from "../components/signed-in-page.tsx";
+import { useTRPC } from "../lib/trpc.ts";
+
+export const meta: MetaFunction = () => [{ title: "New workspace · Cloud AI Workspaces" }];
+
+const serverTypes = ["cx23", "cx33", "cx43", "cax11"];
+const locations = ["fsn1", "nbg1", "hel1", "ash", "hil", "sin"];
+
+// The same rules the API enforces, checked as people type so they see them at once.
+const nameRule = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+const nameHint =
+  "1–40 lowercase letters, digits and dashes, starting and ending with a letter or digit";
+
+export default function NewWorkspace() {
+  return (
+    <SignedInPage what="create a workspace">
+      {() => (
+        <>
+          <h1>New workspace</h1>
+          <NewWorkspaceForm />
+        </>
+      )}
+    </SignedInPage>
+  );
+}
+
+function NewWorkspaceForm() {
+  const trpc = useTRPC();
+  const navigate = useNavigate();
+  const repos = useQuery(trpc.github.repos.queryOptions());
+  const create = useMutation(
+    trpc.workspaces.create.mutationOptions({
+      onSuccess: (workspace) => navigate(`/workspaces/${workspace.id}`),
+    }),
+  );
+  const [form, setForm] = useState({
+    name: "",
+    repository: "",
+    branch: "",
+    serverType: serverTypes[0]!,
+    location: locations[0]!,
+    idleTimeoutMinutes: 30,
+  });
+  const set = (field: keyof typeof form) => (value: string | number) =>
+    setForm((current) => ({ ...current, [field]: value }));
+  const nameProblem = form.name && !nameRule.test(form.name) ? nameHint : null;
+  const idleProblem =
+    form.idleTimeoutMinutes < 5 || form.idleTimeoutMinutes > 240
+      ? "between 5 and 240 minutes"
+      : null;
+
+  function pickRepository(fullName: string) {
+    const repository = repos.data?.find((candidate) => candidate.fullName === fullName);
+    setForm((current) => ({
+      ...current,
+      repository: fullName,
+      branch: repository?.defaultBranch ?? current.branch,
+      name:
+        current.name || (fullName.split("/")[1] ?? "").toLowerCase().replace(/[^a-z0-9-]/g, "-"),
+    }));
+  }
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    if (!nameProblem && !idleProblem) create.mutate(form);
+  }
+
+  return (
+    <form onSubmit={submit} className="card stacked-form" noValidate>
+      <label>
+        Repository
+        <select
+          name="repository"
+          value={form.repository}
+          onChange={(event) => pickRepository(event.target.value)}
+          required
+          aria-busy={repos.isPending}
+        >
+          <option value="">
+            {repos.isPending ? "Loading your repositories…" : "Pick a repository"}
+          </option>
+          {repos.data?.map((repository) => (
+            <option key={repository.fullName} value={repository.fullName}>
+              {repository.fullName}
+            </option>
+          ))}
+        </select>
+      </label>
+      <ErrorAlert error={repos.error} />
+      <Field label="Branch" value={form.branch} onChange={set("branch")} name="branch" />
+      <Field
+        label="Name"
+        value={form.name}
+        onChange={set("name")}
+        name="name"
+        problem={nameProblem}
+      />
+      <label>
+        Server type
+        <select
+          name="serverType"
+          value={form.serverType}
+          onChange={(event) => set("serverType")(event.target.value)}
+        >
+          {serverTypes.map((type) => (
+            <option key={type}>{type}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Location
+        <select
+          name="location"
+          value={form.location}
+          onChange={(event) => set("location")(event.target.value)}
+        >
+          {locations.map((location) => (
+            <option key={location}>{location}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Stop after idle (minutes)
+        <input
+          name="idleTimeoutMinutes"
+          type="number"
+          min={5}
+          max={240}
+          value={form.idleTimeoutMinutes}
+          onChange={(event) => set("idleTimeoutMinutes")(Number(event.target.value))}
+          aria-invalid={idleProblem ? true : undefined}
+        />
+        {idleProblem ? <span className="bad">Choose {idleProblem}.</span> : null}
+      </label>
+      <ErrorAlert error={create.error} />
+      <button type="submit" className="primary" disabled={create.isPending || !form.repository}>
+        {create.isPending ? "Creating…" : "Create workspace"}
+      </button>
+    </form>
+  );
+}
+
+function Field(props: {
+  label: string;
+  name: string;
+  value: string;
+  onChange: (value: string) => void;
+  problem?: string | null;
+}) {
+  return (
+    <label>
+      {props.label}
+      <input
+        name={props.name}
+        value={props.value}
+        onChange={(event) => props.onChange(event.target.value)}
+        aria-invalid={props.problem ? true : undefined}
+        required
+      />
+      {props.problem ? <span className="bad">Use {props.problem}.</span> : null}
+    </label>
+  );
+}

@@ -1,0 +1,60 @@
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { sampleRepository } from "../server/github-stand-in/seed.ts";
+import { SignInPage } from "./pages/sign-in-page.ts";
+import { WorkspacesPage } from "./pages/workspaces-page.ts";
+import { screenshotPath, startApp, type RunningApp } from "./support/app.ts";
+import { launchBrowser } from "./support/browser.ts";
+
+// Issue #6's journey in Chromium against the one-machine mode: sign in through the GitHub
+// stand-in, create a workspace from the sample repository, use its terminal, stop and start
+// it (a file survives), delete it. Every page is photographed into e2e/artifacts/.
+
+let app: RunningApp;
+let browser: Browser;
+beforeAll(async () => {
+  [app, browser] = await Promise.all([startApp(), launchBrowser()]);
+});
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+describe("a workspace from sign-in to deletion", () => {
+  it("creates, runs, uses, stops, starts and deletes a workspace", async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+    const shot = async (name: string) =>
+      void (await page.screenshot({ path: await screenshotPath(name), fullPage: true }));
+    await new SignInPage(page).signInAs(app.baseUrl, "journey-dev");
+    const workspaces = new WorkspacesPage(page);
+    await workspaces.openList(app.baseUrl);
+    await workspaces.emptyState().waitFor();
+    await shot("workspaces-empty");
+
+    await workspaces.create(`${sampleRepository.owner}/${sampleRepository.name}`);
+    await workspaces.waitForState("running");
+    await shot("workspace-running");
+
+    const first = await workspaces.openTerminal();
+    await first.terminal.run("git log -1 --format=%s");
+    await first.terminal.waitForText(sampleRepository.commitSubject);
+    await first.terminal.run("echo kept-across-stop > notes.txt && echo written");
+    await first.terminal.waitForText("written");
+    await first.tab.screenshot({ path: await screenshotPath("journey-terminal") });
+    await first.tab.close();
+
+    await workspaces.stop();
+    await workspaces.waitForState("stopped");
+    await shot("workspace-stopped");
+    await workspaces.start();
+    await workspaces.waitForState("running");
+    const second = await workspaces.openTerminal();
+    await second.terminal.run("cat notes.txt");
+    await second.terminal.waitForText("kept-across-stop");
+    await second.tab.close();
+
+    await workspaces.delete(sampleRepository.name);
+    await workspaces.emptyState().waitFor({ timeout: 60_000 });
+    await shot("workspaces-after-delete");
+  });
+});
