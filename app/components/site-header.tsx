@@ -11,6 +11,7 @@ export function SiteHeader() {
       <nav aria-label="Account">
         {user === undefined ? null : user ? (
           <>
+            <Link to="/workspaces">Workspaces</Link>
             {user.role === "admin" ? (
               <Link to="/admin" data-testid="admin-link">
                 Admin
