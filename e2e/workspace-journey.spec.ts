@@ -1,5 +1,5 @@
 import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sampleRepository } from "../server/github-stand-in/seed.ts";
 import { SignInPage } from "./pages/sign-in-page.ts";
 import { WorkspacesPage } from "./pages/workspaces-page.ts";
@@ -56,5 +56,15 @@ describe("a workspace from sign-in to deletion", () => {
     await workspaces.delete(sampleRepository.name);
     await workspaces.emptyState().waitFor({ timeout: 60_000 });
     await shot("workspaces-after-delete");
+
+    // A phone: every page must fit 375 px without sideways scrolling.
+    await page.setViewportSize({ width: 375, height: 800 });
+    for (const path of ["/", "/workspaces", "/workspaces/new", "/settings"]) {
+      await page.goto(`${app.baseUrl}${path}`);
+      await page.locator("main h1").first().waitFor();
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      expect(width, `${path} is ${width}px wide`).toBeLessThanOrEqual(375);
+    }
+    await shot("new-workspace-375px");
   });
 });

@@ -71,7 +71,12 @@ export function AdminJobDetail({ id, onClose }: { id: number; onClose: () => voi
           </dl>
           {data.lastError ? (
             <>
-              <h4>Last error</h4>
+              <h4>
+                Last error
+                {data.status === "succeeded" ? (
+                  <span className="hint"> (of an earlier attempt)</span>
+                ) : null}
+              </h4>
               <pre className="job-error" data-testid="job-last-error">
                 {data.lastError}
               </pre>
