@@ -66,10 +66,24 @@ function spawnBareTerminal(): BenchTerminal {
     write: (text) => pty.write(text),
     listen: (next) => (receive = next),
     async close() {
+      // node-pty does not always report the exit of a hung-up shell (it can wait on output
+      // nobody reads any more), so SIGKILL follows, and the bench never waits for ever.
       pty.kill();
-      await exited;
+      if (await settlesWithin(exited, 2_000)) return;
+      pty.kill("SIGKILL");
+      await settlesWithin(exited, 2_000);
     },
   };
+}
+
+function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    void promise.then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
 }
 
 /** A new session on the agent's server, as the browser opens one: same origin, cookie. */
