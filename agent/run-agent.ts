@@ -47,7 +47,8 @@ export async function runAgent(version: string): Promise<void> {
   const stop = async () => {
     for (const timer of timers) clearInterval(timer);
     server.close();
-    await manager.killAll();
+    // node-pty does not always report a shell's exit; never let that keep the agent up.
+    await Promise.race([manager.killAll(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
     process.exit(0);
   };
   process.once("SIGTERM", () => void stop());
