@@ -7,10 +7,12 @@ type User = NonNullable<ReturnType<typeof useCurrentUser>>;
 /** A page for signed-in users: loading while we ask, a way to sign in when signed out. */
 export function SignedInPage({
   what,
+  className = "page",
   children,
 }: {
   /** What the page is for, e.g. "manage your settings". */
   what: string;
+  className?: string;
   children: (user: User) => ReactNode;
 }) {
   const user = useCurrentUser();
@@ -28,5 +30,5 @@ export function SignedInPage({
         </p>
       </main>
     );
-  return <main className="page">{children(user)}</main>;
+  return <main className={className}>{children(user)}</main>;
 }
