@@ -1,9 +1,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createTRPCClient, httpLink } from "@trpc/client";
-import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient, waitForWorkspace, type Client } from "../sdk/index.ts";
 import { createDb, type DatabaseHandle } from "../db/client.ts";
 import { createKeyring } from "../server/crypto/envelope.ts";
 import {
@@ -17,7 +16,6 @@ import { createApiToken } from "../server/services/api-tokens.ts";
 import { upsertGitHubUser } from "../server/services/users.ts";
 import { startNodeProgram, type RunningProgram } from "../server/testing/program.ts";
 import { testEncryptionKeys } from "../server/testing/test-context.ts";
-import type { AppRouter } from "../server/trpc/root.ts";
 
 // The one-machine mode as `npm start` runs it (launcher, web, worker, local provider, local
 // DNS), on a PostgreSQL of its own that the test restarts while everything runs.
@@ -27,7 +25,7 @@ let launcher: RunningProgram;
 let database: DatabaseHandle;
 let dataDir: string;
 let baseUrl: string;
-let api: ReturnType<typeof createTRPCClient<AppRouter>>;
+let api: Client;
 
 const logger = createLogger({ level: "silent", service: "test" });
 
@@ -64,15 +62,7 @@ beforeAll(async () => {
     { userId: user.id, auditSubject: user.auditSubject },
     { name: "test" },
   );
-  api = createTRPCClient<AppRouter>({
-    links: [
-      httpLink({
-        url: `${baseUrl}/api/trpc`,
-        transformer: superjson,
-        headers: { authorization: `Bearer ${token}` },
-      }),
-    ],
-  });
+  api = createClient({ baseUrl, token });
 });
 
 afterAll(async () => {
@@ -99,9 +89,8 @@ async function waitUntil(condition: () => Promise<boolean>, what: string, timeou
   }
 }
 
-const stateOf = async (id: string) => (await api.workspaces.get.query({ id })).state;
-const waitForState = (id: string, state: string) =>
-  waitUntil(async () => (await stateOf(id)) === state, `workspace ${id} to be ${state}`);
+const waitForState = (id: string, state: "running" | "stopped") =>
+  waitForWorkspace(api, id, state, { timeoutMs: 60_000, intervalMs: 200 });
 const create = (name: string) =>
   api.workspaces.create.mutate({ name, repository: "stand-in/sample", branch: "main" });
 

@@ -8,11 +8,8 @@ import { readSigningKey, signTerminalToken } from "../server/services/signing-ke
 import { TerminalPage } from "./pages/terminal-page.ts";
 import { screenshotPath, startApp, type RunningApp } from "./support/app.ts";
 import { launchBrowser } from "./support/browser.ts";
-import {
-  signUpWithApiToken,
-  waitForWorkspaceState,
-  type WorkspaceApi,
-} from "./support/workspace-api.ts";
+import { waitForWorkspace } from "../sdk/index.ts";
+import { signUpWithApiToken, type WorkspaceApi } from "./support/workspace-api.ts";
 
 // The built agent binary, as the local provider runs it: a terminal in Chromium through a
 // terminal.token URL, and every forged or altered token refused by the agent itself.
@@ -34,12 +31,12 @@ beforeAll(async () => {
     branch: "main",
   });
   workspaceId = created.id;
-  const running = await waitForWorkspaceState(api, workspaceId, "running");
+  const running = await waitForWorkspace(api, workspaceId, "running");
   agentOrigin = `http://127.0.0.1:${new URL(running!.agentUrl!).port}`;
 });
 afterAll(async () => {
   await api?.workspaces.delete.mutate({ id: workspaceId }).catch(() => {});
-  if (api && workspaceId) await waitForWorkspaceState(api, workspaceId, "deleted").catch(() => {});
+  if (api && workspaceId) await waitForWorkspace(api, workspaceId, "deleted").catch(() => {});
   await browser?.close();
   await app?.stop();
 });
@@ -155,14 +152,14 @@ describe("an idle workspace", () => {
         repository: "a/b",
         branch: "main",
       });
-      await waitForWorkspaceState(idleApi, id, "running");
-      await waitForWorkspaceState(idleApi, id, "stopped");
+      await waitForWorkspace(idleApi, id, "running");
+      await waitForWorkspace(idleApi, id, "stopped");
       const events = await idleApi.workspaces.events.query({ id });
       expect(events.find((event) => event.toState === "stopping")).toMatchObject({
         actor: "agent",
       });
       await idleApi.workspaces.delete.mutate({ id });
-      await waitForWorkspaceState(idleApi, id, "deleted");
+      await waitForWorkspace(idleApi, id, "deleted");
     } finally {
       await idleApp.stop();
     }

@@ -1,14 +1,12 @@
-import { createTRPCClient, httpLink } from "@trpc/client";
 import type { Browser } from "playwright-core";
-import superjson from "superjson";
 import { SettingsPage } from "../pages/settings-page.ts";
 import { SignInPage } from "../pages/sign-in-page.ts";
 import { createKeyring, type Keyring } from "../../server/crypto/envelope.ts";
 import { parseEnv } from "../../server/env.ts";
-import type { AppRouter } from "../../server/trpc/root.ts";
+import { createClient, type Client } from "../../sdk/index.ts";
 import type { RunningApp } from "./app.ts";
 
-export type WorkspaceApi = ReturnType<typeof createTRPCClient<AppRouter>>;
+export type WorkspaceApi = Client;
 
 /**
  * A user who signed in through the GitHub stand-in in `browser` (so the control plane holds
@@ -27,40 +25,10 @@ export async function signUpWithApiToken(
   await settings.open(app.baseUrl);
   const token = await settings.createToken("e2e");
   await context.close();
-  const api = createTRPCClient<AppRouter>({
-    links: [
-      httpLink({
-        url: `${app.baseUrl}/api/trpc`,
-        transformer: superjson,
-        headers: { authorization: `Bearer ${token}` },
-      }),
-    ],
-  });
+  const api = createClient({ baseUrl: app.baseUrl, token });
   const { user } = await api.auth.me.query();
   const keyring = await createKeyring(
     parseEnv({ ENCRYPTION_KEYS: app.encryptionKeys }).ENCRYPTION_KEYS!,
   );
   return { api, keyring, userId: user.id };
-}
-
-/** Polls until the workspace is in `state`, failing with its reason if it lands in error. */
-export async function waitForWorkspaceState(
-  api: WorkspaceApi,
-  id: string,
-  state: string,
-  timeoutMs = 90_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const workspace = await api.workspaces.get.query({ id }).catch((error: Error) => {
-      // A deleted workspace is no longer listed: that is the end state asked for.
-      if (state === "deleted" && error.message.startsWith("No workspace of yours")) return null;
-      throw error;
-    });
-    if (!workspace) return null;
-    if (workspace.state === state) return workspace;
-    if (workspace.state === "error") throw new Error(`workspace failed: ${workspace.stateReason}`);
-    if (Date.now() > deadline) throw new Error(`workspace still ${workspace.state}, not ${state}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
