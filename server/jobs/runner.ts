@@ -6,7 +6,6 @@ import {
   appendJobEvent,
   completeJob,
   failAbandonedJobs,
-  databaseErrorCode,
   failJob,
   releaseJob,
   renewLease,
@@ -14,6 +13,7 @@ import {
   type Job,
   type JobEventLevel,
 } from "./queue.ts";
+import { describeError, describeFailure } from "./job-errors.ts";
 
 export type JobContext = {
   /** Aborted when the job is canceled, its lease is lost, or the worker drains. */
@@ -361,30 +361,6 @@ function isRetryable(error: unknown): boolean {
     error !== null &&
     (error as { retryable?: unknown }).retryable === false
   );
-}
-
-/**
- * The message a job's failure is recorded (and shown to users) with. Drizzle wraps driver
- * errors in one whose message lists the query and its parameters, which may hold token
- * hashes: for those, the driver's own message is used instead.
- */
-export function describeFailure(error: unknown): string {
-  let current = error;
-  while (
-    current instanceof Error &&
-    current.cause instanceof Error &&
-    current.message.startsWith("Failed query")
-  )
-    current = current.cause;
-  return current instanceof Error ? current.message : String(current);
-}
-
-/**
- * What to log about a database error: its code and the driver's message. Never drizzle's
- * wrapper message, which lists the query's parameters.
- */
-function describeError(error: unknown): { code?: string; reason: string } {
-  return { code: databaseErrorCode(error), reason: describeFailure(error) };
 }
 
 function delay(ms: number): Promise<void> {

@@ -2,7 +2,8 @@ import type { Database } from "../../db/client.ts";
 import type { Keyring } from "../crypto/envelope.ts";
 import type { Env } from "../env.ts";
 import { enqueueJob } from "../jobs/queue.ts";
-import { describeFailure, type JobHandler } from "../jobs/runner.ts";
+import { describeFailure } from "../jobs/job-errors.ts";
+import type { JobHandler } from "../jobs/runner.ts";
 import type { Logger } from "../logger.ts";
 import type { Provider } from "../providers/provider.ts";
 import {
