@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
-import { access } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { ShellCommand } from "./terminal/terminal-session.ts";
+import { fileExists } from "./file-exists.ts";
 
 const run = promisify(execFile);
 
@@ -23,7 +23,7 @@ export async function chooseShell(input: {
     env: input.environment,
   };
   const config = path.join(input.workspaceDir, ".devcontainer", "devcontainer.json");
-  if (!(await exists(config))) return { shell: loginShell, devcontainer: false };
+  if (!(await fileExists(config))) return { shell: loginShell, devcontainer: false };
   const cli = await findOnPath("devcontainer", input.environment.PATH ?? "");
   if (!cli) {
     input.log("The repository has a devcontainer, but the devcontainer CLI is not installed.");
@@ -48,13 +48,7 @@ export async function chooseShell(input: {
 async function findOnPath(name: string, searchPath: string): Promise<string | null> {
   for (const folder of searchPath.split(":").filter(Boolean)) {
     const candidate = path.join(folder, name);
-    if (await exists(candidate)) return candidate;
+    if (await fileExists(candidate)) return candidate;
   }
   return null;
 }
-
-const exists = (file: string) =>
-  access(file).then(
-    () => true,
-    () => false,
-  );

@@ -1,7 +1,8 @@
 import { execFile } from "node:child_process";
-import { access, mkdir } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
+import { fileExists } from "./file-exists.ts";
 
 const run = promisify(execFile);
 
@@ -27,7 +28,7 @@ export async function prepareRepository(input: RepositoryInput): Promise<"cloned
       env: { ...input.environment, GIT_TERMINAL_PROMPT: "0" },
       maxBuffer: 16 * 1024 * 1024,
     });
-  if (await exists(path.join(input.workspaceDir, ".git"))) {
+  if (await fileExists(path.join(input.workspaceDir, ".git"))) {
     input.log("The workspace already holds a repository; leaving it as it is.");
     return "kept";
   }
@@ -41,11 +42,4 @@ export async function prepareRepository(input: RepositoryInput): Promise<"cloned
   await git("fetch", "--quiet", "origin", `+refs/heads/${input.branch}:${remoteBranch}`);
   await git("checkout", "--quiet", "--track", "-B", input.branch, `origin/${input.branch}`);
   return "cloned";
-}
-
-async function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
-  );
 }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { access, chown, rm, writeFile } from "node:fs/promises";
+import { chown, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import postgres from "postgres";
@@ -15,6 +15,7 @@ import {
   stagePostgresInstall,
   type RunAs,
 } from "./postgres-binaries.ts";
+import { fileExists } from "../process/file-exists.ts";
 
 export type EmbeddedPostgres = {
   /** Connection URL of the server's maintenance database (`postgres`). */
@@ -64,7 +65,7 @@ export async function startEmbeddedPostgres(
     path.join(options.dataDir, "secrets", "postgres-password"),
     () => randomBytes(24).toString("base64url"),
   );
-  if (!(await exists(path.join(dataFolder, "PG_VERSION")))) {
+  if (!(await fileExists(path.join(dataFolder, "PG_VERSION")))) {
     await initialiseCluster({ nativeDir, dataFolder, password, runAs, logger });
   }
   const port = options.port ?? (await findFreePort());
@@ -229,11 +230,4 @@ async function createDatabaseIfMissing(adminUrl: string, database: string): Prom
   } finally {
     await sql.end({ timeout: 5 });
   }
-}
-
-async function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
-  );
 }

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { chmod, mkdir, rename, writeFile } from "node:fs/promises";
-import { access } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import { fileExists } from "../process/file-exists.ts";
 
 // How the one-machine provider gets its agent (SPEC §10): downloaded from the control
 // plane's own /agent/download and checked against the SHA-256 in the user data, exactly as
@@ -21,7 +21,7 @@ export type LocalUserData = z.infer<typeof localUserDataSchema>;
 /** The verified agent binary in `cacheDir` (kept by checksum, so it downloads once). */
 export async function downloadAgent(userData: LocalUserData, cacheDir: string): Promise<string> {
   const binary = path.join(cacheDir, `agent-${userData.agentSha256}`);
-  if (await exists(binary)) return binary;
+  if (await fileExists(binary)) return binary;
   const response = await fetch(userData.agentDownloadUrl, { signal: AbortSignal.timeout(120_000) });
   if (!response.ok)
     throw new Error(
@@ -38,11 +38,4 @@ export async function downloadAgent(userData: LocalUserData, cacheDir: string): 
   await chmod(`${binary}.part`, 0o755);
   await rename(`${binary}.part`, binary);
   return binary;
-}
-
-async function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
-  );
 }
