@@ -36,6 +36,13 @@ export const users = pgTable(
     role: text("role", { enum: userRoles }).notNull().default("member"),
     /** AES-GCM envelope (server/crypto), bound to this user's id. */
     githubTokenEncrypted: text("github_token_encrypted"),
+    /** When the GitHub App user token expires (null: an OAuth app token, which does not). */
+    githubTokenExpiresAt: timestamp("github_token_expires_at", { withTimezone: true }),
+    /** AES-GCM envelope of the GitHub App refresh token, bound to this user's id. */
+    githubRefreshTokenEncrypted: text("github_refresh_token_encrypted"),
+    githubRefreshTokenExpiresAt: timestamp("github_refresh_token_expires_at", {
+      withTimezone: true,
+    }),
     /** The pseudonym audit entries carry; deleting the user leaves it pointing at nobody. */
     auditSubject: uuid("audit_subject").notNull().defaultRandom(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
@@ -47,7 +54,7 @@ export const users = pgTable(
   ],
 );
 
-/** Lucia sessions; `id` is the cookie value, so it is never shown, only a hash of it. */
+/** Lucia sessions; `id` is the SHA-256 (hex) of the cookie value, never the value itself. */
 export const sessions = pgTable(
   "sessions",
   {
@@ -84,6 +91,16 @@ export const apiTokens = pgTable(
     index("api_tokens_user_id_index").on(table.userId),
   ],
 );
+
+/**
+ * ADMIN_GITHUB_LOGINS resolved to GitHub user ids (SPEC §4): the first account seen with a
+ * listed login is bound to it, so renaming another account to that login later grants nothing.
+ */
+export const adminBindings = pgTable("admin_bindings", {
+  login: text("login").primaryKey(),
+  githubId: bigint("github_id", { mode: "number" }).notNull(),
+  boundAt: timestamp("bound_at", { withTimezone: true }).notNull().defaultNow(),
+});
 
 /** Hash-chained: each row stores the previous row's hash, so an edit or a gap shows. */
 export const auditLog = pgTable("audit_log", {
@@ -283,3 +300,35 @@ export const signingKeys = pgTable("signing_keys", {
   retiresAt: timestamp("retires_at", { withTimezone: true }),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
 });
+
+/**
+ * One row per terminal link signed (SPEC §9, §10): the JWT's `jti`. The agent's cookie carries
+ * it, and heartbeats ask which grants still stand, so signing out, revoking a session or an API
+ * token, or deleting the account ends that browser's terminal within one heartbeat.
+ */
+export const terminalGrants = pgTable(
+  "terminal_grants",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** The session that asked for the link; its end ends the grant. */
+    sessionId: text("session_id").references(() => sessions.id, {
+      onDelete: "cascade",
+      onUpdate: "cascade",
+    }),
+    /** Or the API token that asked for it. */
+    apiTokenId: uuid("api_token_id").references(() => apiTokens.id, { onDelete: "cascade" }),
+    /** The agent's cookie lasts no longer than this. */
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    index("terminal_grants_workspace_id_index").on(table.workspaceId),
+    index("terminal_grants_expires_at_index").on(table.expiresAt),
+  ],
+);
