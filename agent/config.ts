@@ -23,6 +23,12 @@ const configSchema = z.object({
     .regex(/^\d+$/, { error: "expected whole seconds" })
     .transform(Number)
     .optional(),
+  /** Overrides the heartbeat interval (60 s); for tests only. */
+  AGENT_HEARTBEAT_SECONDS: z
+    .string()
+    .regex(/^[1-9]\d*$/, { error: "expected whole seconds, at least 1" })
+    .transform(Number)
+    .optional(),
 });
 
 export type AgentConfig = z.output<typeof configSchema>;

@@ -1,9 +1,12 @@
 import {
   bootstrapResponseSchema,
   gitCredentialSchema,
+  heartbeatResponseSchema,
   type BootstrapResponse,
   type GitCredential,
+  type GitCredentialRequest,
   type HeartbeatRequest,
+  type HeartbeatResponse,
 } from "../protocol/agent-protocol.ts";
 
 // The agent's calls to the control plane (SPEC §9). A VM can boot before its network or the
@@ -64,9 +67,12 @@ export function createControlPlaneClient(baseUrl: string, options: { attempts?: 
       return parsed;
     },
     ready: () => call("POST", "/api/agent/ready", {}),
-    heartbeat: (body: HeartbeatRequest) => call("POST", "/api/agent/heartbeat", body),
+    heartbeat: async (body: HeartbeatRequest): Promise<HeartbeatResponse> =>
+      heartbeatResponseSchema.parse(await call("POST", "/api/agent/heartbeat", body)),
     idle: () => call("POST", "/api/agent/idle", {}),
-    gitCredential: async (): Promise<GitCredential> =>
-      gitCredentialSchema.parse(await call("GET", "/api/agent/git-credential")),
+    gitCredential: async (request: GitCredentialRequest): Promise<GitCredential> =>
+      gitCredentialSchema.parse(
+        await call("GET", `/api/agent/git-credential?${new URLSearchParams(request)}`),
+      ),
   };
 }

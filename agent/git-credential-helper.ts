@@ -1,10 +1,15 @@
-import { createControlPlaneClient } from "./control-plane-client.ts";
+import { repositoryOfGitPath, type GitCredentialRequest } from "../protocol/agent-protocol.ts";
+import { ControlPlaneError, createControlPlaneClient } from "./control-plane-client.ts";
 import { readAgentState } from "./agent-state.ts";
 
 // git's credential helper protocol (git-credential(1)): git runs
-// `<agent> git-credential <state dir> get`, writes what it knows on stdin, and reads
-// `key=value` lines back. The password is the workspace owner's GitHub token, asked from
-// the control plane each time, so it is never stored on the VM.
+// `<agent> git-credential <state dir> get`, writes what it knows on stdin (protocol, host
+// and, with `useHttpPath`, path), and reads `key=value` lines back. The password is asked
+// from the control plane each time, so it is never stored on the VM.
+//
+// Anything in the workspace can make git ask (`git ls-remote http://127.0.0.1:9/x.git`), so
+// the helper is configured for GITHUB_URL only, prints nothing for any other protocol, host
+// or repository, and the control plane checks the same again.
 
 /**
  * The `credential.helper` value that runs this agent as the helper. `program` is how to run
@@ -14,17 +19,73 @@ export function credentialHelperCommand(program: readonly string[], stateDir: st
   return `!${[...program, "git-credential", stateDir].map(quoteForShell).join(" ")}`;
 }
 
-export async function runGitCredentialHelper(stateDir: string, action: string): Promise<void> {
+export async function runGitCredentialHelper(
+  stateDir: string,
+  action: string,
+  input: AsyncIterable<Buffer | string> = process.stdin,
+): Promise<void> {
   // store and erase: we keep nothing, so there is nothing to do.
   if (action !== "get") return;
   const state = await readAgentState(stateDir);
   if (!state) throw new Error("The agent has not bootstrapped yet; no git credentials.");
+  const asked = parseCredentialRequest(await readAll(input));
+  const request = asked && ownRepositoryRequest(asked, state.bootstrap.workspace.cloneUrl);
+  if (!request) return;
   const client = createControlPlaneClient(state.controlPlaneUrl, { attempts: 3 });
   client.useAgentToken(state.bootstrap.agentToken);
-  const credential = await client.gitCredential();
-  process.stdout.write(
-    `protocol=${credential.protocol}\nhost=${credential.host}\nusername=${credential.username}\npassword=${credential.password}\n`,
-  );
+  try {
+    const credential = await client.gitCredential(request);
+    const expiry = credential.expiresAt
+      ? `password_expiry_utc=${Math.floor(Date.parse(credential.expiresAt) / 1000)}\n`
+      : "";
+    process.stdout.write(
+      `protocol=${credential.protocol}\nhost=${credential.host}\nusername=${credential.username}\npassword=${credential.password}\n${expiry}`,
+    );
+  } catch (error) {
+    // A refusal is git's to report ("could not read Username"); ours goes to its stderr.
+    if (!(error instanceof ControlPlaneError && error.status < 500)) throw error;
+    process.stderr.write(`No git credentials from the control plane: ${error.message}\n`);
+  }
+}
+
+/** git's `key=value` lines; null when protocol, host or path is missing. */
+export function parseCredentialRequest(text: string): Partial<GitCredentialRequest> | null {
+  const fields = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const index = line.indexOf("=");
+    if (index > 0) fields.set(line.slice(0, index), line.slice(index + 1).replace(/\r$/, ""));
+  }
+  const [protocol, host, path] = ["protocol", "host", "path"].map((key) => fields.get(key));
+  if (!protocol || !host || !path) return null;
+  return { protocol: protocol as GitCredentialRequest["protocol"], host, path };
+}
+
+/** The request, when it is for the workspace's own clone URL; null for anything else. */
+export function ownRepositoryRequest(
+  asked: Partial<GitCredentialRequest>,
+  cloneUrl: string,
+): GitCredentialRequest | null {
+  const own = new URL(cloneUrl);
+  const sameOrigin =
+    asked.protocol === own.protocol.slice(0, -1) &&
+    asked.host?.toLowerCase() === own.host.toLowerCase();
+  const sameRepository =
+    asked.path !== undefined &&
+    repositoryOfGitPath(asked.path) === repositoryOfGitPath(own.pathname);
+  return sameOrigin && sameRepository
+    ? { protocol: asked.protocol!, host: asked.host!, path: asked.path! }
+    : null;
+}
+
+async function readAll(input: AsyncIterable<Buffer | string>): Promise<string> {
+  let text = "";
+  for await (const chunk of input) {
+    text += typeof chunk === "string" ? chunk : chunk.toString("utf8");
+    // git ends its request with a blank line; it may keep stdin open after that.
+    if (/\n\n$|^\n$/.test(text)) break;
+    if (text.length > 64 * 1024) break;
+  }
+  return text;
 }
 
 const quoteForShell = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;

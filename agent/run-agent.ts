@@ -2,6 +2,11 @@ import { isSea } from "node:sea";
 import { heartbeatIntervalSeconds, idleWarningSeconds } from "../protocol/agent-protocol.ts";
 import { readAgentState, saveAgentState, type AgentState } from "./agent-state.ts";
 import { createTerminalAuth } from "./auth/terminal-auth.ts";
+import {
+  loadTerminalGrants,
+  terminalGrantsFileOf,
+  type TerminalGrants,
+} from "./auth/terminal-grants.ts";
 import { loadAgentAssets, readAgentAsset } from "./build/assets.ts";
 import { childEnvironment, readAgentConfig, type AgentConfig } from "./config.ts";
 import { createControlPlaneClient, type ControlPlaneClient } from "./control-plane-client.ts";
@@ -36,14 +41,15 @@ export async function runAgent(version: string): Promise<void> {
     log,
   });
   const manager = createSessionManager({ shell });
-  const server = startTerminalServer(config, state, manager);
+  const grants = await loadTerminalGrants({ file: terminalGrantsFileOf(config.STATE_DIR), log });
+  const server = startTerminalServer(config, state, manager, grants);
   await new Promise<void>((resolve) =>
     server.listen(config.AGENT_PORT, config.AGENT_HOST, resolve),
   );
   log(`Terminal listening on ${config.AGENT_HOST}:${config.AGENT_PORT}.`);
   await client.ready();
   log("Reported ready.");
-  const timers = startBackgroundWork(config, state, client, manager, version);
+  const timers = startBackgroundWork(config, state, client, manager, version, grants);
   const stop = async () => {
     for (const timer of timers) clearInterval(timer);
     server.close();
@@ -81,7 +87,12 @@ async function prepareWorkspace(config: AgentConfig, state: AgentState): Promise
   });
 }
 
-function startTerminalServer(config: AgentConfig, state: AgentState, manager: SessionManager) {
+function startTerminalServer(
+  config: AgentConfig,
+  state: AgentState,
+  manager: SessionManager,
+  grants: TerminalGrants,
+) {
   const title = `${state.bootstrap.workspace.repository} · terminal`;
   // The terminal server knows how to send its page (with its security headers); the auth
   // module decides when. This map hands the one to the other per response.
@@ -91,6 +102,7 @@ function startTerminalServer(config: AgentConfig, state: AgentState, manager: Se
     issuer: state.bootstrap.issuer,
     jwksUrl: state.bootstrap.jwksUrl,
     cookieSecret: Buffer.from(state.cookieSecret, "base64url"),
+    grants,
     servePage: (res) => pageSenders.get(res)?.(),
   });
   return createTerminalServer({
@@ -99,6 +111,9 @@ function startTerminalServer(config: AgentConfig, state: AgentState, manager: Se
     handleEntry: (req, res, sendPage) => {
       pageSenders.set(res, sendPage);
       return auth.handleEntry(req, res);
+    },
+    onSocket: (ws, user) => {
+      if (user.grantId) grants.track(user.grantId, ws);
     },
     renderPage: () => renderTerminalPage({ title, assetPrefix: "/assets/" }),
     readAsset: readAgentAsset,
@@ -113,19 +128,17 @@ function startBackgroundWork(
   client: ControlPlaneClient,
   manager: SessionManager,
   version: string,
+  grants: TerminalGrants,
 ): NodeJS.Timeout[] {
   const startedAt = new Date();
   const lastActivityAt = () => manager.readActivity().lastActivityAt ?? startedAt;
-  const heartbeat = setInterval(() => {
-    const activity = manager.readActivity();
-    client
-      .heartbeat({
-        agentVersion: version,
-        sessions: activity.sessions,
-        lastActivityAt: activity.lastActivityAt?.toISOString() ?? null,
-      })
-      .catch((error: unknown) => log(`Heartbeat failed: ${String(error)}`));
-  }, heartbeatIntervalSeconds * 1000);
+  const heartbeat = setInterval(
+    () =>
+      void sendHeartbeat(client, manager, version, grants).catch((error: unknown) =>
+        log(`Heartbeat failed: ${String(error)}`),
+      ),
+    (config.AGENT_HEARTBEAT_SECONDS ?? heartbeatIntervalSeconds) * 1000,
+  );
   const timeoutSeconds =
     config.AGENT_IDLE_TIMEOUT_SECONDS ?? state.bootstrap.workspace.idleTimeoutMinutes * 60;
   const monitor = createIdleMonitor({
@@ -147,6 +160,30 @@ function startBackgroundWork(
     Math.min(10_000, (timeoutSeconds * 1000) / 10),
   );
   return [heartbeat, idle];
+}
+
+// The answer names the terminal sign-ins that ended (sign-out, revoked session or token):
+// their cookies stop counting and their sockets close. The shells stay, for their owner to
+// re-attach once signed in again. Should the control plane not answer, cookies keep working.
+async function sendHeartbeat(
+  client: ControlPlaneClient,
+  manager: SessionManager,
+  version: string,
+  grants: TerminalGrants,
+): Promise<void> {
+  await grants.sweep();
+  const activity = manager.readActivity();
+  const answer = await client.heartbeat({
+    agentVersion: version,
+    sessions: activity.sessions,
+    lastActivityAt: activity.lastActivityAt?.toISOString() ?? null,
+    terminalGrants: grants.held(),
+  });
+  if (answer.revokedTerminalGrants.length === 0) return;
+  await grants.end(answer.revokedTerminalGrants);
+  log(
+    `Ended ${answer.revokedTerminalGrants.length} terminal sign-in(s) the control plane revoked.`,
+  );
 }
 
 function shellEnvironment(): Record<string, string> {

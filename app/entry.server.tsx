@@ -1,8 +1,9 @@
-import type { EntryContext, HandleErrorFunction } from "@remix-run/node";
+import type { AppLoadContext, EntryContext, HandleErrorFunction } from "@remix-run/node";
 import { RemixServer } from "@remix-run/react";
 // The browser build streams with web streams, which both Node and Deno provide; Node's
 // default `react-dom/server` build in React 18 has no renderToReadableStream.
 import { renderToReadableStream } from "react-dom/server.browser";
+import { NonceProvider } from "./lib/nonce.ts";
 
 /** How long deferred data may stream before the response is cut (read by Remix). */
 export const streamTimeout = 5_000;
@@ -12,11 +13,18 @@ export default async function handleRequest(
   responseStatusCode: number,
   responseHeaders: Headers,
   remixContext: EntryContext,
+  loadContext: AppLoadContext,
 ): Promise<Response> {
   let status = responseStatusCode;
+  // Every inline script of the page (Remix's and React's streaming ones) carries the nonce
+  // the Content-Security-Policy of this response allows; no other inline script runs.
+  const nonce = loadContext.cspNonce;
   const body = await renderToReadableStream(
-    <RemixServer context={remixContext} url={request.url} />,
+    <NonceProvider value={nonce}>
+      <RemixServer context={remixContext} url={request.url} nonce={nonce} />
+    </NonceProvider>,
     {
+      nonce,
       signal: AbortSignal.any([request.signal, AbortSignal.timeout(streamTimeout + 1_000)]),
       onError(error: unknown) {
         status = 500;

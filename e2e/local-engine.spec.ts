@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -31,6 +31,8 @@ const logger = createLogger({ level: "silent", service: "test" });
 
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), "caw-local-engine-"));
+  // Passable by the workspaces' own OS users when run as root (mkdtemp makes 0700).
+  await chmod(dataDir, 0o711);
   postgres = await startEmbeddedPostgres({
     dataDir: path.join(dataDir, "cluster"),
     logger,
@@ -61,6 +63,7 @@ beforeAll(async () => {
     database.db,
     { userId: user.id, auditSubject: user.auditSubject },
     { name: "test" },
+    { limit: 1 },
   );
   api = createClient({ baseUrl, token });
 });

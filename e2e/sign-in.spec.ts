@@ -79,4 +79,19 @@ describe("sign in with GitHub, then use an API token", () => {
     await phonePage.getByText("You are signed out").waitFor();
     await Promise.all([laptop.close(), phone.close()]);
   });
+
+  it("signs out every browser at once", async () => {
+    const [first, second] = [await browser.newContext(), await browser.newContext()];
+    const [firstPage, secondPage] = [await first.newPage(), await second.newPage()];
+    await new SignInPage(firstPage).signInAs(app.baseUrl, "everywhere");
+    await new SignInPage(secondPage).signInAs(app.baseUrl, "everywhere");
+    const settings = new SettingsPage(firstPage);
+    await settings.open(app.baseUrl);
+    await settings.signOutEverywhere();
+    for (const page of [firstPage, secondPage]) {
+      await page.goto(`${app.baseUrl}/settings`);
+      await page.getByText("You are signed out").waitFor();
+    }
+    await Promise.all([first.close(), second.close()]);
+  });
 });

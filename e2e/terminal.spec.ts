@@ -149,7 +149,7 @@ describe("an idle workspace", () => {
       const { api: idleApi } = await signUpWithApiToken(idleApp, browser, "idle-user");
       const { id } = await idleApi.workspaces.create.mutate({
         name: "idle",
-        repository: "a/b",
+        repository: "stand-in/sample",
         branch: "main",
       });
       await waitForWorkspace(idleApi, id, "running");

@@ -13,6 +13,11 @@ export const terminalCookieName = "caw_terminal";
 export const terminalCookieMaxAgeSeconds = 8 * 60 * 60;
 
 export const heartbeatIntervalSeconds = 60;
+/**
+ * Most terminal grants (redeemed links, each behind one cookie) an agent keeps and reports in
+ * a heartbeat; past it the agent refuses new sign-ins rather than forget a used link.
+ */
+export const maxTerminalGrants = 500;
 /** Open terminals are warned this long before the agent reports idle. */
 export const idleWarningSeconds = 5 * 60;
 
@@ -45,16 +50,53 @@ export const heartbeatRequestSchema = z.object({
   agentVersion: z.string().trim().min(1).max(64),
   sessions: z.number().int().min(0),
   lastActivityAt: z.iso.datetime().nullable(),
+  /** The grants (`jti` of redeemed terminal links) whose cookies the agent still honours. */
+  terminalGrants: z.array(z.uuid()).max(maxTerminalGrants).default([]),
 });
 export type HeartbeatRequest = z.infer<typeof heartbeatRequestSchema>;
+
+export const heartbeatResponseSchema = z.object({
+  ok: z.literal(true),
+  /**
+   * Those of the reported grants that ended (sign-out, revoked session or API token, deleted
+   * account, expiry): the agent refuses their cookies and closes their sockets.
+   */
+  revokedTerminalGrants: z.array(z.uuid()),
+});
+export type HeartbeatResponse = z.infer<typeof heartbeatResponseSchema>;
+
+/**
+ * What git asked its credential helper for (git-credential(1), with `useHttpPath`): the
+ * control plane answers only for the workspace's own repository on GITHUB_URL. Sent as the
+ * query of `GET /api/agent/git-credential`; none of it is secret.
+ */
+export const gitCredentialRequestSchema = z.object({
+  protocol: z.enum(["http", "https"], { error: "expected http or https" }),
+  host: z.string().min(1).max(255),
+  path: z.string().min(1, { error: "expected the repository path git asked about" }).max(1024),
+});
+export type GitCredentialRequest = z.infer<typeof gitCredentialRequestSchema>;
 
 export const gitCredentialSchema = z.object({
   protocol: z.string(),
   host: z.string(),
   username: z.string(),
   password: z.string(),
+  /** When the password stops working (a GitHub App installation token); null: not known. */
+  expiresAt: z.iso.datetime().nullable().default(null),
 });
 export type GitCredential = z.infer<typeof gitCredentialSchema>;
+
+/**
+ * `owner/name` of a repository path as git sends it (`owner/name.git`, maybe with slashes
+ * around), lower-cased: GitHub compares owners and names case-insensitively.
+ */
+export function repositoryOfGitPath(path: string): string {
+  return path
+    .replace(/^\/+|\/+$/g, "")
+    .replace(/\.git$/i, "")
+    .toLowerCase();
+}
 
 // ── Terminal JWT claims (RS256, signed by the control plane) ─────────────────────────────
 
@@ -62,6 +104,8 @@ export const terminalClaimsSchema = z.object({
   iss: z.string(),
   aud: z.union([z.string(), z.array(z.string())]),
   sub: z.string().min(1),
+  /** The terminal grant's id: the link works once, and the grant can be revoked. */
+  jti: z.uuid(),
   workspace: z.uuid(),
   exp: z.number(),
   iat: z.number(),

@@ -89,3 +89,30 @@ describe("requireDatabaseUrl", () => {
     );
   });
 });
+
+describe("the local provider's reach", () => {
+  const realGitHub = { GITHUB_CLIENT_ID: "Iv1.abc", GITHUB_CLIENT_SECRET: "secret" };
+
+  it("refuses a real GitHub app or a non-loopback HOST with the local provider", () => {
+    const [github] = problemsOf(realGitHub);
+    expect(github).toMatch(/^WORKSPACE_PROVIDER: local runs every workspace on this machine/);
+    expect(github).toContain("https://github.com");
+    expect(github).toContain("LOCAL_PROVIDER_MULTI_USER=true");
+    expect(github).not.toContain("secret");
+    expect(problemsOf({ HOST: "0.0.0.0" })[0]).toContain("HOST=0.0.0.0 listens beyond loopback");
+  });
+
+  it("allows them when LOCAL_PROVIDER_MULTI_USER=true, with Hetzner, or with the loopback stand-in", () => {
+    expect(parseEnv({ ...realGitHub, LOCAL_PROVIDER_MULTI_USER: "true" }).WORKSPACE_PROVIDER).toBe(
+      "local",
+    );
+    expect(parseEnv({ ...realGitHub, WORKSPACE_PROVIDER: "hetzner" }).HOST).toBe("127.0.0.1");
+    expect(parseEnv({ HOST: "0.0.0.0", WORKSPACE_PROVIDER: "hetzner" }).HOST).toBe("0.0.0.0");
+    // What the launcher hands its children when the built-in stand-in plays GitHub.
+    const standIn = { ...realGitHub, GITHUB_URL: "http://127.0.0.1:41234" };
+    expect(parseEnv(standIn).LOCAL_PROVIDER_MULTI_USER).toBe(false);
+    expect(problemsOf({ LOCAL_PROVIDER_MULTI_USER: "yes" })[0]).toMatch(
+      /^LOCAL_PROVIDER_MULTI_USER: expected true or false/,
+    );
+  });
+});

@@ -1,3 +1,6 @@
+import { createPrivateKey } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import path from "node:path";
 import { z } from "zod";
 
@@ -53,6 +56,33 @@ const encryptionKeysSchema = z.string().transform((value, context) => {
   return keys;
 });
 
+// TRUST_PROXY: off ("false" or "0"), a hop count ("1": one proxy in front of us), or the
+// addresses of the proxies ("127.0.0.1,10.0.0.0/8"). Off, X-Forwarded-For is never read.
+export type TrustProxy = { hops: number } | { proxies: { address: string; prefix: number }[] };
+
+const trustProxyError =
+  'expected false, a hop count such as 1, or comma-separated IP addresses or CIDRs of your proxies such as "127.0.0.1,10.0.0.0/8"';
+
+const trustProxySchema = z.string().transform((value, context): TrustProxy => {
+  const text = value.trim().toLowerCase();
+  if (text === "false" || text === "off") return { hops: 0 };
+  if (/^\d{1,2}$/.test(text)) return { hops: Number(text) };
+  const proxies = text.split(",").map((entry) => parseSubnet(entry.trim()));
+  if (proxies.length > 0 && proxies.every((proxy) => proxy !== undefined)) return { proxies };
+  context.addIssue({ code: "custom", message: trustProxyError });
+  return z.NEVER;
+});
+
+function parseSubnet(entry: string): { address: string; prefix: number } | undefined {
+  const [address = "", prefixText, extra] = entry.split("/");
+  const family = isIP(address);
+  const bits = family === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? bits : Number(prefixText);
+  const wellFormed = prefixText === undefined || /^\d{1,3}$/.test(prefixText);
+  const valid = family !== 0 && extra === undefined && wellFormed && prefix <= bits;
+  return valid ? { address, prefix } : undefined;
+}
+
 const loginListSchema = z.string().transform((value) =>
   value
     .split(",")
@@ -82,6 +112,18 @@ const envSchema = z.object({
   GITHUB_API_URL: httpUrlSchema.default("https://api.github.com"),
   GITHUB_CLIENT_ID: z.string().trim().min(1).optional(),
   GITHUB_CLIENT_SECRET: z.string().trim().min(1).optional(),
+  /** A GitHub App (the recommended setup): its numeric App ID and private key (PEM). */
+  GITHUB_APP_ID: z
+    .string()
+    .trim()
+    .regex(/^\d+$/, { error: "expected the App's numeric App ID (not its client ID)" })
+    .optional(),
+  GITHUB_APP_PRIVATE_KEY: z.string().trim().min(1).optional(),
+  GITHUB_APP_PRIVATE_KEY_FILE: z
+    .string()
+    .trim()
+    .min(1, { error: "expected a file path" })
+    .optional(),
   ENCRYPTION_KEYS: encryptionKeysSchema.optional(),
   ADMIN_GITHUB_LOGINS: loginListSchema.default([]),
   WORKSPACE_PROVIDER: z
@@ -102,6 +144,11 @@ const envSchema = z.object({
   CLOUDFLARE_ZONE_ID: z.string().trim().min(1).optional(),
   WORKSPACE_LIMIT: positiveIntegerSchema.default(10),
   AGENT_DIST_DIR: z.string().trim().min(1, { error: "expected a folder path" }).optional(),
+  /** One-machine mode with other people's GitHub accounts or off loopback: "I know". */
+  LOCAL_PROVIDER_MULTI_USER: z
+    .enum(["true", "false"], { error: "expected true or false" })
+    .default("false")
+    .transform((value) => value === "true"),
   /** One-machine mode only: overrides every local workspace's idle timeout (demos, tests). */
   LOCAL_AGENT_IDLE_TIMEOUT_SECONDS: positiveIntegerSchema.optional(),
   WORKER_CONCURRENCY: positiveIntegerSchema.default(4),
@@ -110,10 +157,20 @@ const envSchema = z.object({
   JOB_BACKOFF_BASE_MS: positiveIntegerSchema.default(2000),
   HEARTBEAT_TIMEOUT_SECONDS: positiveIntegerSchema.default(180),
   MAX_WORKSPACE_LIFETIME_HOURS: positiveIntegerSchema.default(24 * 7),
+  API_MAX_BODY_BYTES: positiveIntegerSchema.default(1024 * 1024),
+  API_MAX_BATCH_CALLS: positiveIntegerSchema.default(20),
+  API_RATE_LIMIT_PER_MINUTE: positiveIntegerSchema.default(600),
+  API_TOKEN_LIMIT: positiveIntegerSchema.default(20),
+  TRUST_PROXY: trustProxySchema.default({ hops: 0 }),
 });
 
 // Values never repeated back in an error message.
-const secretNames = new Set(["ENCRYPTION_KEYS", "GITHUB_CLIENT_SECRET", "CLOUDFLARE_API_TOKEN"]);
+const secretNames = new Set([
+  "ENCRYPTION_KEYS",
+  "GITHUB_CLIENT_SECRET",
+  "GITHUB_APP_PRIVATE_KEY",
+  "CLOUDFLARE_API_TOKEN",
+]);
 
 export type Env = Omit<z.output<typeof envSchema>, "PUBLIC_URL"> & { PUBLIC_URL: string };
 
@@ -147,9 +204,10 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   const env = result.data;
   if (Boolean(env.GITHUB_CLIENT_ID) !== Boolean(env.GITHUB_CLIENT_SECRET)) {
     throw new EnvError([
-      "GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET: set both (from your GitHub OAuth app) or neither (the development stand-in is used)",
+      "GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET: set both (from your GitHub App or OAuth app) or neither (the development stand-in is used)",
     ]);
   }
+  const appPrivateKey = readGitHubAppKey(env);
   if (env.DNS_PROVIDER === "cloudflare") {
     const missing = (["BASE_DOMAIN", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ZONE_ID"] as const).filter(
       (name) => !env[name],
@@ -161,11 +219,80 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
         ),
       );
   }
+  checkLocalProviderReach(env);
   return {
     ...env,
     DATA_DIR: path.resolve(env.DATA_DIR),
     PUBLIC_URL: env.PUBLIC_URL ?? `http://localhost:${env.PORT}`,
+    GITHUB_APP_PRIVATE_KEY: appPrivateKey,
   };
+}
+
+/**
+ * The GitHub App's private key as PEM, from GITHUB_APP_PRIVATE_KEY (literal newlines or `\n`
+ * escapes, as one-line env files need) or GITHUB_APP_PRIVATE_KEY_FILE; checked to be a key.
+ */
+function readGitHubAppKey(env: z.output<typeof envSchema>): string | undefined {
+  const {
+    GITHUB_APP_ID: id,
+    GITHUB_APP_PRIVATE_KEY: inline,
+    GITHUB_APP_PRIVATE_KEY_FILE: file,
+  } = env;
+  if (inline && file)
+    throw new EnvError([
+      "GITHUB_APP_PRIVATE_KEY and GITHUB_APP_PRIVATE_KEY_FILE: set one of them, not both",
+    ]);
+  if (Boolean(id) !== Boolean(inline ?? file))
+    throw new EnvError([
+      "GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_FILE): set both (from your GitHub App's settings page) or neither (then GITHUB_CLIENT_ID/SECRET are an OAuth app's)",
+    ]);
+  if (!id) return undefined;
+  if (!env.GITHUB_CLIENT_ID)
+    throw new EnvError([
+      "GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET: required with GITHUB_APP_ID (the App's client id and a client secret, from the App's settings page)",
+    ]);
+  let pem = inline?.replace(/\\n/g, "\n").trim();
+  if (file) {
+    try {
+      pem = readFileSync(file, "utf8").trim();
+    } catch (error) {
+      throw new EnvError([
+        `GITHUB_APP_PRIVATE_KEY_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? "error"}); point it at the .pem file GitHub generated`,
+      ]);
+    }
+  }
+  try {
+    createPrivateKey(pem!);
+  } catch {
+    const name = file ? "GITHUB_APP_PRIVATE_KEY_FILE" : "GITHUB_APP_PRIVATE_KEY";
+    throw new EnvError([
+      `${name}: not a PEM private key; use the .pem file from the App's settings page ("-----BEGIN RSA PRIVATE KEY-----" …)`,
+    ]);
+  }
+  return pem;
+}
+
+const loopbackHosts = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
+
+/**
+ * The local provider runs every workspace on this one machine (one kernel, one network). With
+ * a real GitHub (anyone with an account can sign in) or listening beyond loopback, strangers
+ * would get shells here: that takes an explicit LOCAL_PROVIDER_MULTI_USER=true.
+ */
+function checkLocalProviderReach(env: z.output<typeof envSchema>): void {
+  if (env.WORKSPACE_PROVIDER !== "local" || env.LOCAL_PROVIDER_MULTI_USER) return;
+  const realGitHub =
+    Boolean(env.GITHUB_CLIENT_ID) && !loopbackHosts.has(new URL(env.GITHUB_URL).hostname);
+  const reachable = !loopbackHosts.has(env.HOST);
+  if (!realGitHub && !reachable) return;
+  const why = realGitHub
+    ? `a real GitHub app is configured (${env.GITHUB_URL}), so anyone who can sign in there would get a shell on this machine`
+    : `HOST=${env.HOST} listens beyond loopback, so anyone who reaches it would get a shell on this machine`;
+  throw new EnvError([
+    `WORKSPACE_PROVIDER: local runs every workspace on this machine and ${why}. ` +
+      "Set WORKSPACE_PROVIDER=hetzner, or LOCAL_PROVIDER_MULTI_USER=true if that is what you want " +
+      "(run as root, so each workspace gets its own OS user; see README, one-machine mode)",
+  ]);
 }
 
 /** Reads and parses this process's environment. */
@@ -207,11 +334,15 @@ export function requireEncryptionKeys(env: Env): EncryptionKeySetting[] {
   ]);
 }
 
+export type GitHubAppSettings = { id: string; privateKey: string };
+
 export type GitHubSettings = {
   webUrl: string;
   apiUrl: string;
   clientId: string;
   clientSecret: string;
+  /** Set: sign-in is the App's user flow and git gets installation tokens (ADR 0006). */
+  app?: GitHubAppSettings;
 };
 
 /** The GitHub OAuth app; `npm start` points these at the stand-in when none is configured. */
@@ -222,11 +353,14 @@ export function requireGitHub(env: Env): GitHubSettings {
       apiUrl: env.GITHUB_API_URL,
       clientId: env.GITHUB_CLIENT_ID,
       clientSecret: env.GITHUB_CLIENT_SECRET,
+      ...(env.GITHUB_APP_ID && env.GITHUB_APP_PRIVATE_KEY
+        ? { app: { id: env.GITHUB_APP_ID, privateKey: env.GITHUB_APP_PRIVATE_KEY } }
+        : {}),
     };
   }
   throw new EnvError([
     "GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET: not set. `npm start` runs a GitHub stand-in for you; " +
-      "otherwise create a GitHub OAuth app with the callback PUBLIC_URL/auth/github/callback",
+      "otherwise create a GitHub App (recommended) or OAuth app with the callback PUBLIC_URL/auth/github/callback",
   ]);
 }
 

@@ -9,6 +9,7 @@ export const appErrorStatus = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   PRECONDITION_FAILED: 412,
+  PAYLOAD_TOO_LARGE: 413,
   TOO_MANY_REQUESTS: 429,
   SERVICE_UNAVAILABLE: 503,
 } as const;
@@ -29,6 +30,15 @@ export class AppError extends Error {
 
 export function httpStatusOf(code: AppErrorCode): number {
   return appErrorStatus[code];
+}
+
+/** The Retry-After seconds a rate limit put in an AppError's cause, if any. */
+export function retryAfterOf(error: unknown): number | undefined {
+  const cause =
+    error instanceof AppError
+      ? (error.cause as { retryAfterSeconds?: number } | undefined)
+      : undefined;
+  return cause?.retryAfterSeconds;
 }
 
 export type ProblemDetails = {

@@ -15,8 +15,9 @@ import {
 } from "./env.ts";
 import { createAppServer } from "./http/app-server.ts";
 import { createHttpMetrics, registerEngineMetrics } from "./http/metrics.ts";
-import { createAuthRateLimiter } from "./http/request-guards.ts";
+import { createApiRateLimiter, createAuthRateLimiter } from "./http/request-guards.ts";
 import { createLogger } from "./logger.ts";
+import { describeWorkspaceAccess } from "./providers/local-isolation.ts";
 import { installRoot, readVersion } from "./process/version.ts";
 import { readEngineStats } from "./services/engine-stats.ts";
 import { ensureSigningKeys } from "./services/signing-keys.ts";
@@ -54,6 +55,7 @@ const server = createAppServer({
     keyring,
     github,
     secureCookies: shouldUseSecureCookies(env.PUBLIC_URL),
+    limitApiRequests: createApiRateLimiter(database.db, env.API_RATE_LIMIT_PER_MINUTE),
   },
   logger,
   build,
@@ -71,6 +73,8 @@ server.listen(env.PORT, env.HOST, () => {
     { port, host: env.HOST, url: env.PUBLIC_URL, version, runtime },
     "web server listening",
   );
+  const access = describeWorkspaceAccess(env.WORKSPACE_PROVIDER);
+  if (access.notice) logger.warn(access.notice);
 });
 
 onShutdownSignal(logger, async () => {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateEncryptionKeySetting } from "./crypto/envelope.ts";
@@ -69,16 +70,33 @@ async function oneMachineSecrets(): Promise<Record<string, string>> {
   };
 }
 
-/** Without a GitHub OAuth app, the built-in stand-in plays GitHub (SPEC §10). */
+/**
+ * Without a GitHub App or OAuth app, the built-in stand-in plays GitHub (SPEC §10), as a
+ * GitHub App (the recommended setup, ADR 0006): its private key is generated under DATA_DIR.
+ */
 async function githubSettings(): Promise<Record<string, string>> {
   if (env.GITHUB_CLIENT_ID || !programs.includes("web")) return {};
-  standIn = await startGitHubStandIn({ dataDir: env.DATA_DIR, logger });
+  const keyFile = path.join(env.DATA_DIR, "secrets", "github-app-private-key.pem");
+  const privateKey = await readOrCreateSecretFile(keyFile, generateAppPrivateKey);
+  const publicKey = createPublicKey(privateKey).export({ type: "spki", format: "pem" });
+  standIn = await startGitHubStandIn({
+    dataDir: env.DATA_DIR,
+    logger,
+    app: { publicKey: String(publicKey) },
+  });
   return {
     GITHUB_URL: standIn.url,
     GITHUB_API_URL: standIn.apiUrl,
     GITHUB_CLIENT_ID: standIn.clientId,
     GITHUB_CLIENT_SECRET: standIn.clientSecret,
+    GITHUB_APP_ID: String(standIn.app!.id),
+    GITHUB_APP_PRIVATE_KEY_FILE: keyFile,
   };
+}
+
+function generateAppPrivateKey(): string {
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  return privateKey.export({ type: "pkcs1", format: "pem" }).toString();
 }
 
 function startProgram(program: Program, settings: Record<string, string>): ChildProcess {

@@ -5,6 +5,7 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type J
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { terminalAudience, terminalCookieName } from "../../protocol/agent-protocol.ts";
 import { createTerminalAuth, TerminalAuthError, type TerminalAuth } from "./terminal-auth.ts";
+import { createTerminalGrants } from "./terminal-grants.ts";
 
 // The agent's side of terminal sign-in against a real JWKS server on loopback, with keys
 // made the way the control plane makes them (RS256, published with kid, alg and use).
@@ -80,6 +81,7 @@ function claims(overrides: Record<string, unknown> = {}) {
     iss: issuer,
     aud: terminalAudience,
     sub: "user-1",
+    jti: randomUUID(),
     workspace: workspaceId,
     iat,
     nbf: iat,
@@ -120,12 +122,15 @@ describe("terminal sign-in", () => {
     expect(entry.body).toContain('<meta http-equiv="refresh" content="0;url=/">');
     expect(entry.cookie).toMatch(
       new RegExp(
-        `^${terminalCookieName}=v1\\.[\\w-]+\\.\\d+\\.[\\w-]+; Max-Age=28800; Path=/; HttpOnly; Secure; SameSite=Strict$`,
+        `^${terminalCookieName}=v2\\.[\\w-]+\\.[0-9a-f-]{36}\\.\\d+\\.[\\w-]+; Max-Age=28800; Path=/; HttpOnly; Secure; SameSite=Strict$`,
       ),
     );
     const page = await openPage(cookiePair(entry.cookie!));
     expect(page).toEqual({ status: 200, body: "the terminal page" });
-    expect(auth.readCookie(cookiePair(entry.cookie!))).toEqual({ userId: "user-1" });
+    expect(auth.readCookie(cookiePair(entry.cookie!))).toEqual({
+      userId: "user-1",
+      grantId: expect.any(String),
+    });
   });
 
   it("asks a browser without a cookie to come from the control plane", async () => {
@@ -208,12 +213,14 @@ describe("terminal sign-in", () => {
     await expect(fresh.verifyToken(unknown)).rejects.toThrow(/does not publish/);
     expect(jwksFetches - before).toBe(1);
     clock += 31_000;
-    expect(await fresh.verifyToken(await sign(claims(), { kid: "key-2" }, stranger))).toEqual({
-      userId: "user-1",
-    });
+    expect(await fresh.verifyToken(await sign(claims(), { kid: "key-2" }, stranger))).toMatchObject(
+      {
+        userId: "user-1",
+      },
+    );
     expect(jwksFetches - before).toBe(2);
     // Known keys are served from the cache.
-    expect(await fresh.verifyToken(await sign())).toEqual({ userId: "user-1" });
+    expect(await fresh.verifyToken(await sign())).toMatchObject({ userId: "user-1" });
     expect(jwksFetches - before).toBe(2);
     publishedKeys = publishedKeys.filter((key) => key.kid !== "key-2");
   });
@@ -229,19 +236,36 @@ describe("terminal sign-in", () => {
   });
 });
 
+/** A cookie pair for `user-1`, through a real sign-in at `server` (default: the shared agent). */
+async function signIn(url = agentUrl, token?: string) {
+  const response = await fetch(`${url}/?token=${encodeURIComponent(token ?? (await sign()))}`);
+  expect(response.status).toBe(200);
+  return cookiePair(response.headers.get("set-cookie")!);
+}
+
 describe("terminal cookie", () => {
   it("refuses a tampered cookie", async () => {
-    const pair = cookiePair(auth.issueCookie("user-1"));
+    const pair = await signIn();
+    expect(auth.readCookie(pair)).toMatchObject({ userId: "user-1" });
     const [name, value] = pair.split("=") as [string, string];
-    const [version, user, expires, mac] = value.split(".") as [string, string, string, string];
+    const [version, user, grant, expires, mac] = value.split(".") as string[] as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     const otherUser = Buffer.from("user-2").toString("base64url");
     const flipped = `${mac.slice(0, -1)}${mac.endsWith("A") ? "B" : "A"}`;
+    const otherGrant = randomUUID();
     const tampered = [
-      `${name}=${version}.${otherUser}.${expires}.${mac}`,
-      `${name}=${version}.${user}.${Number(expires) + 3600}.${mac}`,
-      `${name}=${version}.${user}.${expires}.${flipped}`,
-      `${name}=${version}.${user}.${expires}.${mac}=`,
-      `${name}=${version}.${user}.${expires}`,
+      `${name}=${version}.${otherUser}.${grant}.${expires}.${mac}`,
+      `${name}=${version}.${user}.${otherGrant}.${expires}.${mac}`,
+      `${name}=${version}.${user}.${grant}.${Number(expires) + 3600}.${mac}`,
+      `${name}=${version}.${user}.${grant}.${expires}.${flipped}`,
+      `${name}=${version}.${user}.${grant}.${expires}.${mac}=`,
+      `${name}=${version}.${user}.${grant}.${expires}`,
+      `${name}=v1.${user}.${expires}.${mac}`,
     ];
     for (const cookie of tampered) {
       expect(auth.readCookie(cookie)).toBeNull();
@@ -250,17 +274,27 @@ describe("terminal cookie", () => {
   });
 
   it("refuses a cookie made for another workspace", async () => {
-    const other = createAuth({ workspaceId: randomUUID() });
-    const cookie = cookiePair(other.issueCookie("user-1"));
-    expect(other.readCookie(cookie)).toEqual({ userId: "user-1" });
+    const grants = createTerminalGrants({ now: () => clock });
+    const other = createAuth({ workspaceId: randomUUID(), grants });
+    const grantId = randomUUID();
+    await grants.redeem({
+      id: grantId,
+      issuedAt: clock,
+      linkExpiresAt: clock + minute,
+      cookieExpiresAt: clock + 60 * minute,
+    });
+    const cookie = cookiePair(
+      other.issueCookie({ userId: "user-1", grantId }, clock + 60 * minute),
+    );
+    expect(other.readCookie(cookie)).toEqual({ userId: "user-1", grantId });
     expect(auth.readCookie(cookie)).toBeNull();
     expect((await openPage(cookie)).status).toBe(401);
   });
 
   it("refuses a cookie past its eight hours", async () => {
-    const cookie = cookiePair(auth.issueCookie("user-1"));
+    const cookie = await signIn();
     clock += 8 * 60 * minute - 1_000;
-    expect(auth.readCookie(`other=1; ${cookie}`)).toEqual({ userId: "user-1" });
+    expect(auth.readCookie(`other=1; ${cookie}`)).toMatchObject({ userId: "user-1" });
     clock += 2_000;
     expect(auth.readCookie(cookie)).toBeNull();
     expect((await openPage(cookie)).status).toBe(401);
@@ -268,5 +302,87 @@ describe("terminal cookie", () => {
 
   it("needs a cookie secret of at least 32 bytes", () => {
     expect(() => createAuth({ cookieSecret: randomBytes(16) })).toThrow(/32 random bytes/);
+  });
+});
+
+describe("a terminal link", () => {
+  it("opens one session: the same link again is refused, a new link works", async () => {
+    const token = await sign();
+    const first = await enter(token);
+    expect(first.status).toBe(200);
+    expect(first.cookie).not.toBeNull();
+    const again = await enter(token);
+    expect(again.status).toBe(401);
+    expect(again.cookie).toBeNull();
+    expect(again.body).toContain(
+      "This link was already used; open the terminal again from the control plane.",
+    );
+    expect(again.body).not.toContain(token.split(".")[1]);
+    // Even with the first session's cookie, the used link gives no second cookie.
+    const withCookie = await fetch(`${agentUrl}/?token=${encodeURIComponent(token)}`, {
+      headers: { cookie: cookiePair(first.cookie!) },
+    });
+    expect(withCookie.status).toBe(401);
+    expect(withCookie.headers.get("set-cookie")).toBeNull();
+    const other = await enter(await sign());
+    expect(other.status).toBe(200);
+    expect(other.cookie).not.toBeNull();
+  });
+
+  it("gives one cookie to many simultaneous uses of one link", async () => {
+    const token = await sign();
+    const entries = await Promise.all(Array.from({ length: 8 }, () => enter(token)));
+    expect(entries.filter((entry) => entry.status === 200)).toHaveLength(1);
+    expect(entries.filter((entry) => entry.cookie !== null)).toHaveLength(1);
+  });
+
+  it("is refused without a jti (no grant to remember it by)", async () => {
+    const { jti: _jti, ...withoutJti } = claims();
+    const entry = await enter(await sign(withoutJti as ReturnType<typeof claims>));
+    expect(entry.status).toBe(401);
+    expect(entry.cookie).toBeNull();
+    expect(entry.body).toContain("jti");
+  });
+
+  it("ends its cookie when the grant is ended (the control plane revoked it)", async () => {
+    const grants = createTerminalGrants({ now: () => clock });
+    const local = createAuth({ grants });
+    const server = http.createServer((req, res) => void local.handleEntry(req, res));
+    const url = await listen(server);
+    try {
+      const cookie = await signIn(url);
+      const other = await signIn(url);
+      const { grantId } = local.readCookie(cookie)!;
+      expect(grants.held()).toContain(grantId);
+      await grants.end([grantId]);
+      expect(local.readCookie(cookie)).toBeNull();
+      const page = await fetch(`${url}/`, { headers: { cookie } });
+      expect(page.status).toBe(401);
+      expect(grants.held()).not.toContain(grantId);
+      expect((await fetch(`${url}/`, { headers: { cookie: other } })).status).toBe(200);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("refuses new sign-ins with 503 rather than forget a link still valid", async () => {
+    const grants = createTerminalGrants({ now: () => clock, maxGrants: 2 });
+    const local = createAuth({ grants });
+    const server = http.createServer((req, res) => void local.handleEntry(req, res));
+    const url = await listen(server);
+    try {
+      const oldest = await signIn(url);
+      await signIn(url);
+      const refused = await fetch(`${url}/?token=${encodeURIComponent(await sign())}`);
+      expect(refused.status).toBe(503);
+      expect(await refused.text()).toContain("Too many terminal sign-ins");
+      // Once the links have expired, the oldest cookie gives way to a new sign-in.
+      clock += 6 * minute;
+      await signIn(url);
+      expect(local.readCookie(oldest)).toBeNull();
+      expect(grants.held()).toHaveLength(2);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

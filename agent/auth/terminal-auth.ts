@@ -9,12 +9,15 @@ import {
   terminalTokenMaxSeconds,
 } from "../../protocol/agent-protocol.ts";
 import { createJwksCache, JwksUnavailableError, type FetchJwks } from "./jwks-cache.ts";
+import { createTerminalGrants, type TerminalGrants } from "./terminal-grants.ts";
 
 // Terminal sign-in on the agent (SPEC §9). The control plane sends the browser to
 // `/?token=JWT`; the token is checked against the control plane's published keys (RS256
 // only, this workspace only, short-lived) and traded for the agent's own HMAC-signed cookie,
-// and a same-origin reload of `/` takes the token out of the address bar. Neither the token
-// nor the cookie value ever appears in an error or a page.
+// and a same-origin reload of `/` takes the token out of the address bar. Each token works
+// once (its `jti`, the grant id, is remembered), and the cookie counts only while its grant
+// does (terminal-grants.ts). Neither the token nor the cookie value ever appears in an error
+// or a page.
 
 export type TerminalAuthOptions = {
   workspaceId: string;
@@ -26,15 +29,21 @@ export type TerminalAuthOptions = {
   /** Milliseconds since the epoch; injectable so tests can move time. */
   now?: () => number;
   fetchJwks?: FetchJwks;
+  /** The redeemed links; default: kept in memory only. */
+  grants?: TerminalGrants;
   /** Answers `GET /` for a signed-in browser (the terminal page). */
   servePage?: (res: ServerResponse) => void | Promise<void>;
 };
 
+/** Who a token or cookie signs in, and under which grant (the token's `jti`). */
+export type TerminalSignIn = { userId: string; grantId: string };
+export type VerifiedToken = TerminalSignIn & { issuedAt: number; expiresAt: number };
+
 export type TerminalAuth = {
-  verifyToken: (token: string) => Promise<{ userId: string }>;
-  /** A full `Set-Cookie` value for a browser signed in as `userId`. */
-  issueCookie: (userId: string) => string;
-  readCookie: (cookieHeader: string | undefined) => { userId: string } | null;
+  verifyToken: (token: string) => Promise<VerifiedToken>;
+  /** A full `Set-Cookie` value for a browser signed in as `userId` under a held grant. */
+  issueCookie: (signIn: TerminalSignIn, expiresAt: number) => string;
+  readCookie: (cookieHeader: string | undefined) => TerminalSignIn | null;
   handleEntry: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 };
 
@@ -53,6 +62,7 @@ export class TerminalAuthError extends Error {
 const clockToleranceSeconds = 30;
 const maxTokenLength = 8 * 1024;
 const minCookieSecretBytes = 32;
+const cookieLifeMs = terminalCookieMaxAgeSeconds * 1000;
 const retryHint = "Open the terminal again from the control plane.";
 
 export function createTerminalAuth(options: TerminalAuthOptions): TerminalAuth {
@@ -61,9 +71,12 @@ export function createTerminalAuth(options: TerminalAuthOptions): TerminalAuth {
       `The terminal cookie secret needs at least ${minCookieSecretBytes} random bytes.`,
     );
   const now = options.now ?? Date.now;
-  const cookies = createCookieSigner(options.workspaceId, options.cookieSecret, now);
+  const grants = options.grants ?? createTerminalGrants({ now });
+  const cookies = createCookieSigner(options.workspaceId, options.cookieSecret, now, grants);
   const verifyToken = createTokenVerifier(options, now);
   const servePage = options.servePage ?? ((res) => sendSignedInPage(res));
+  const redeem = async (token: string) =>
+    redeemToken(await verifyToken(token), grants, now, cookies.issue);
   return {
     verifyToken,
     issueCookie: cookies.issue,
@@ -82,8 +95,7 @@ export function createTerminalAuth(options: TerminalAuthOptions): TerminalAuth {
         return sendSignInNeeded(res, options.issuer);
       }
       try {
-        const { userId } = await verifyToken(token);
-        res.setHeader("set-cookie", cookies.issue(userId));
+        res.setHeader("set-cookie", await redeem(token));
         sendContinuePage(res);
       } catch (error) {
         if (!(error instanceof TerminalAuthError)) throw error;
@@ -91,6 +103,34 @@ export function createTerminalAuth(options: TerminalAuthOptions): TerminalAuth {
       }
     },
   };
+}
+
+/** The cookie for a verified token, once per token: its `jti` becomes a held grant. */
+async function redeemToken(
+  verified: VerifiedToken,
+  grants: TerminalGrants,
+  now: () => number,
+  issueCookie: TerminalAuth["issueCookie"],
+): Promise<string> {
+  // The cookie lives 8 h, but no longer than 8 h past the link's expiry (the grant's end).
+  const cookieExpiresAt = Math.min(now() + cookieLifeMs, verified.expiresAt + cookieLifeMs);
+  const outcome = await grants.redeem({
+    id: verified.grantId,
+    issuedAt: verified.issuedAt,
+    // Tokens are accepted a little past their expiry (clock tolerance); so is the memory.
+    linkExpiresAt: verified.expiresAt + clockToleranceSeconds * 1000,
+    cookieExpiresAt,
+  });
+  if (outcome === "used")
+    throw new TerminalAuthError(
+      "This link was already used; open the terminal again from the control plane.",
+    );
+  if (outcome === "full")
+    throw new TerminalAuthError(
+      "Too many terminal sign-ins in the last minutes; wait a few minutes, then open the terminal again from the control plane.",
+      503,
+    );
+  return issueCookie(verified, cookieExpiresAt);
 }
 
 function createTokenVerifier(options: TerminalAuthOptions, now: () => number) {
@@ -104,7 +144,7 @@ function createTokenVerifier(options: TerminalAuthOptions, now: () => number) {
     if (!key) throw refuse("The token is signed with a key the control plane does not publish.");
     return key;
   };
-  return async (token: string): Promise<{ userId: string }> => {
+  return async (token: string): Promise<VerifiedToken> => {
     if (token.length === 0 || token.length > maxTokenLength)
       throw refuse("The sign-in link carries no usable token.");
     let payload: JWTPayload;
@@ -115,7 +155,7 @@ function createTokenVerifier(options: TerminalAuthOptions, now: () => number) {
         audience: terminalAudience,
         clockTolerance: clockToleranceSeconds,
         maxTokenAge: terminalTokenMaxSeconds,
-        requiredClaims: ["exp", "sub"],
+        requiredClaims: ["exp", "sub", "jti"],
         currentDate: new Date(now()),
       }));
     } catch (error) {
@@ -125,14 +165,15 @@ function createTokenVerifier(options: TerminalAuthOptions, now: () => number) {
   };
 }
 
-function checkTerminalClaims(payload: JWTPayload, workspaceId: string): { userId: string } {
+function checkTerminalClaims(payload: JWTPayload, workspaceId: string): VerifiedToken {
   const claims = terminalClaimsSchema.safeParse(payload);
   if (!claims.success)
-    throw refuse("The token lacks the claims of a terminal link (sub, workspace, iat, exp).");
-  if (claims.data.workspace !== workspaceId) throw refuse("The token is for another workspace.");
-  if (claims.data.exp - claims.data.iat > terminalTokenMaxSeconds)
+    throw refuse("The token lacks the claims of a terminal link (sub, jti, workspace, iat, exp).");
+  const { sub, jti, workspace, iat, exp } = claims.data;
+  if (workspace !== workspaceId) throw refuse("The token is for another workspace.");
+  if (exp - iat > terminalTokenMaxSeconds)
     throw refuse(`The token lives longer than ${terminalTokenMaxSeconds} seconds; none should.`);
-  return { userId: claims.data.sub };
+  return { userId: sub, grantId: jti, issuedAt: iat * 1000, expiresAt: exp * 1000 };
 }
 
 function explainRefusal(error: unknown): TerminalAuthError {
@@ -163,32 +204,40 @@ function describeClaim(error: errors.JWTClaimValidationFailed): string {
 
 const refuse = (reason: string) => new TerminalAuthError(`${reason} ${retryHint}`);
 
-// Cookie value: `v1.<user id, base64url>.<expiry, unix seconds>.<HMAC-SHA256, base64url>`.
-// The MAC also covers the workspace id, so a cookie from another workspace never passes.
-function createCookieSigner(workspaceId: string, secret: Uint8Array, now: () => number) {
-  const macOf = (user: string, expires: string) =>
+// Cookie value: `v2.<user id, base64url>.<grant id>.<expiry, unix seconds>.<HMAC-SHA256,
+// base64url>`. The MAC also covers the workspace id, so a cookie from another workspace
+// never passes; a genuine cookie counts only while its grant is held.
+function createCookieSigner(
+  workspaceId: string,
+  secret: Uint8Array,
+  now: () => number,
+  grants: TerminalGrants,
+) {
+  const macOf = (user: string, grant: string, expires: string) =>
     createHmac("sha256", secret)
-      .update(`caw-terminal-cookie\0${workspaceId}\0${user}\0${expires}`)
+      .update(`caw-terminal-cookie\0v2\0${workspaceId}\0${user}\0${grant}\0${expires}`)
       .digest("base64url");
-  const check = (value: string): { userId: string } | null => {
-    const [version, user, expires, mac, ...rest] = value.split(".");
-    if (version !== "v1" || !user || !expires || !mac || rest.length > 0) return null;
+  const check = (value: string): TerminalSignIn | null => {
+    const [version, user, grantId, expires, mac, ...rest] = value.split(".");
+    if (version !== "v2" || !user || !grantId || !expires || !mac || rest.length > 0) return null;
     if (!/^\d{1,12}$/.test(expires)) return null;
-    const expected = Buffer.from(macOf(user, expires));
+    const expected = Buffer.from(macOf(user, grantId, expires));
     const given = Buffer.from(mac);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
     if (Number(expires) <= Math.floor(now() / 1000)) return null;
+    if (!grants.holds(grantId)) return null;
     const userId = Buffer.from(user, "base64url").toString("utf8");
-    return userId ? { userId } : null;
+    return userId ? { userId, grantId } : null;
   };
   return {
-    issue(userId: string): string {
+    issue({ userId, grantId }: TerminalSignIn, expiresAt: number): string {
       const user = Buffer.from(userId, "utf8").toString("base64url");
-      const expires = String(Math.floor(now() / 1000) + terminalCookieMaxAgeSeconds);
-      const value = `v1.${user}.${expires}.${macOf(user, expires)}`;
-      return `${terminalCookieName}=${value}; Max-Age=${terminalCookieMaxAgeSeconds}; Path=/; HttpOnly; Secure; SameSite=Strict`;
+      const expires = String(Math.floor(expiresAt / 1000));
+      const maxAge = Math.max(0, Number(expires) - Math.floor(now() / 1000));
+      const value = `v2.${user}.${grantId}.${expires}.${macOf(user, grantId, expires)}`;
+      return `${terminalCookieName}=${value}; Max-Age=${maxAge}; Path=/; HttpOnly; Secure; SameSite=Strict`;
     },
-    read(cookieHeader: string | undefined): { userId: string } | null {
+    read(cookieHeader: string | undefined): TerminalSignIn | null {
       // A browser may send two cookies of the name (e.g. from another path); any valid one will do.
       for (const value of cookieValues(cookieHeader, terminalCookieName)) {
         const session = check(value);

@@ -1,4 +1,6 @@
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { accessEndedCloseCode, createTerminalGrants } from "../auth/terminal-grants.ts";
 import {
   connectClient,
   readRefusalStatus,
@@ -232,6 +234,63 @@ describe("terminal WebSocket keep-alive", () => {
       again.ws.close();
     } finally {
       await fast.close();
+    }
+  });
+});
+
+describe("terminal access that ends", () => {
+  it("closes the sockets of an ended sign-in, refuses it after, and keeps the shell", async () => {
+    const grants = createTerminalGrants();
+    const signIn = async () => {
+      const id = randomUUID();
+      const time = Date.now();
+      await grants.redeem({
+        id,
+        issuedAt: time,
+        linkExpiresAt: time + 60_000,
+        cookieExpiresAt: time + 3_600_000,
+      });
+      return id;
+    };
+    const cookieOf = (grantId: string) => `grant=${grantId}`;
+    const guarded = await startTestServer(
+      {},
+      {
+        authenticate: async (req) => {
+          const grantId = /^grant=(.+)$/.exec(req.headers.cookie ?? "")?.[1];
+          return grantId && grants.holds(grantId) ? { userId: "u1", grantId } : null;
+        },
+        onSocket: (ws, user) => grants.track(user.grantId!, ws),
+      },
+    );
+    try {
+      const [revoked, kept] = [await signIn(), await signIn()];
+      const first = await connectClient(guarded.origin, { cookie: cookieOf(revoked) });
+      const { id: sessionId } = await first.waitForMessage("session");
+      const second = await connectClient(guarded.origin, { cookie: cookieOf(revoked) });
+      await second.waitForMessage("session");
+      const other = await connectClient(guarded.origin, { cookie: cookieOf(kept) });
+      await other.waitForMessage("session");
+
+      await grants.end([revoked]);
+      expect(await first.closed).toBe(accessEndedCloseCode);
+      expect(await second.closed).toBe(accessEndedCloseCode);
+      expect(other.ws.readyState).toBe(other.ws.OPEN);
+      expect(await readRefusalStatus(guarded.origin, { cookie: cookieOf(revoked) })).toBe(401);
+      const page = await fetch(`${guarded.origin}/`, { headers: { cookie: cookieOf(revoked) } });
+      expect(page.status).toBe(401);
+
+      // The shell waits for its owner, signed in again.
+      expect(guarded.manager.get(sessionId)?.exit).toBeNull();
+      const back = await connectClient(guarded.origin, {
+        cookie: cookieOf(await signIn()),
+        session: sessionId,
+      });
+      expect((await back.waitForMessage("session")).id).toBe(sessionId);
+      back.ws.close();
+      other.ws.close();
+    } finally {
+      await guarded.close();
     }
   });
 });

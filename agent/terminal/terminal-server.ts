@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import http, { type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import { WebSocketServer } from "ws";
+import { WebSocketServer, type WebSocket } from "ws";
 import type { SessionManager } from "./session-manager.ts";
 import { attachTerminalSocket, type TerminalSocketTuning } from "./terminal-socket.ts";
 import { terminalPageCsp } from "./page/terminal-page.ts";
@@ -11,6 +11,8 @@ import { terminalPageCsp } from "./page/terminal-page.ts";
 
 export interface TerminalUser {
   userId: string;
+  /** The sign-in the cookie belongs to, whose end closes the sockets it opened. */
+  grantId?: string;
 }
 
 export interface TerminalServerOptions {
@@ -26,6 +28,8 @@ export interface TerminalServerOptions {
    */
   handleEntry?: (req: IncomingMessage, res: ServerResponse, sendPage: () => void) => Promise<void>;
   socket?: TerminalSocketTuning;
+  /** Every accepted WebSocket and who opened it, e.g. to close it when their access ends. */
+  onSocket?: (ws: WebSocket, user: TerminalUser) => void;
   onError?: (error: unknown) => void;
 }
 
@@ -47,8 +51,10 @@ export function createTerminalServer(options: TerminalServerOptions): Server {
     acceptUpgrade(options, req, socket).then(
       (accepted) => {
         if (!accepted) return;
+        const { user, ...attach } = accepted;
         wss.handleUpgrade(req, socket, head, (ws) => {
-          attachTerminalSocket(ws, options.manager, { ...options.socket, ...accepted });
+          attachTerminalSocket(ws, options.manager, { ...options.socket, ...attach });
+          options.onSocket?.(ws, user);
         });
       },
       (error: unknown) => {
@@ -154,9 +160,11 @@ async function acceptUpgrade(options: TerminalServerOptions, req: IncomingMessag
   if (url.pathname !== "/ws") return refuseUpgrade(socket, 404, "Not Found");
   // Cookies ride along on cross-site WebSocket requests; the Origin tells them apart.
   if (!isSameOrigin(req)) return refuseUpgrade(socket, 403, "Forbidden");
-  if (!(await options.authenticate(req))) return refuseUpgrade(socket, 401, "Unauthorized");
+  const user = await options.authenticate(req);
+  if (!user) return refuseUpgrade(socket, 401, "Unauthorized");
   const sessionId = url.searchParams.get("session") ?? undefined;
   return {
+    user,
     ...(sessionId ? { sessionId } : {}),
     cols: readSize(url.searchParams.get("cols"), 80),
     rows: readSize(url.searchParams.get("rows"), 24),

@@ -13,12 +13,18 @@ export function SessionsSection() {
         queryClient.invalidateQueries({ queryKey: trpc.auth.sessions.list.queryKey() }),
     }),
   );
+  // Ends this browser's session too (and, within a heartbeat, every terminal it opened).
+  const revokeAll = useMutation(
+    trpc.auth.sessions.revokeAll.mutationOptions({
+      onSuccess: () => window.location.assign("/login"),
+    }),
+  );
 
   return (
     <section className="card" aria-labelledby="sessions-heading">
       <h2 id="sessions-heading">Sessions</h2>
       <p className="hint">Browsers signed in to your account. Sign out any you do not recognise.</p>
-      <ErrorAlert error={sessions.error ?? revoke.error} />
+      <ErrorAlert error={sessions.error ?? revoke.error ?? revokeAll.error} />
       <ul className="row-list" aria-busy={sessions.isPending}>
         {sessions.data?.map((session) => (
           <li key={session.id} data-testid="session-row">
@@ -39,6 +45,14 @@ export function SessionsSection() {
           </li>
         ))}
       </ul>
+      <button
+        type="button"
+        className="danger"
+        onClick={() => revokeAll.mutate()}
+        disabled={revokeAll.isPending}
+      >
+        Sign out everywhere
+      </button>
     </section>
   );
 }

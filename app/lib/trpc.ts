@@ -7,6 +7,7 @@ export const { TRPCProvider, useTRPC } = createTRPCContext<AppRouter>();
 
 export function createBrowserTrpcClient() {
   return createTRPCClient<AppRouter>({
-    links: [httpBatchLink({ url: "/api/trpc", transformer: superjson })],
+    // The API refuses batches of more than API_MAX_BATCH_CALLS (20 by default).
+    links: [httpBatchLink({ url: "/api/trpc", transformer: superjson, maxItems: 10 })],
   });
 }

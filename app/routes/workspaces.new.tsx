@@ -4,6 +4,10 @@ import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { ErrorAlert } from "../components/error-alert.tsx";
 import { SignedInPage } from "../components/signed-in-page.tsx";
+import {
+  WorkspaceAccessNotice,
+  useWorkspaceCreationBlocked,
+} from "../components/workspace-access-notice.tsx";
 import { useTRPC } from "../lib/trpc.ts";
 
 export const meta: MetaFunction = () => [{ title: "New workspace · Cloud AI Workspaces" }];
@@ -19,18 +23,20 @@ const nameHint =
 export default function NewWorkspace() {
   return (
     <SignedInPage what="create a workspace">
-      {() => (
+      {(user) => (
         <>
           <h1>New workspace</h1>
-          <NewWorkspaceForm />
+          <WorkspaceAccessNotice role={user.role} />
+          <NewWorkspaceForm role={user.role} />
         </>
       )}
     </SignedInPage>
   );
 }
 
-function NewWorkspaceForm() {
+function NewWorkspaceForm({ role }: { role: "admin" | "member" }) {
   const trpc = useTRPC();
+  const blocked = useWorkspaceCreationBlocked(role);
   const navigate = useNavigate();
   const repos = useQuery(trpc.github.repos.queryOptions());
   const create = useMutation(
@@ -138,7 +144,11 @@ function NewWorkspaceForm() {
         {idleProblem ? <span className="bad">Choose {idleProblem}.</span> : null}
       </label>
       <ErrorAlert error={create.error} />
-      <button type="submit" className="primary" disabled={create.isPending || !form.repository}>
+      <button
+        type="submit"
+        className="primary"
+        disabled={create.isPending || !form.repository || blocked}
+      >
         {create.isPending ? "Creating…" : "Create workspace"}
       </button>
     </form>

@@ -26,6 +26,12 @@ export class SettingsPage {
     await this.page.getByRole("button", { name: `Revoke ${name}` }).waitFor({ state: "detached" });
   }
 
+  /** Ends every session of the account, this one included; the page goes to /login. */
+  async signOutEverywhere(): Promise<void> {
+    await this.page.getByRole("button", { name: "Sign out everywhere" }).click();
+    await this.page.waitForURL(/\/login$/);
+  }
+
   /** Signs out the session whose row mentions `userAgent`, and waits for its row to go. */
   async signOutSession(userAgent: string): Promise<void> {
     const row = this.sessionRows.filter({ hasText: userAgent });

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { findFreePort } from "../../server/process/free-port.ts";
@@ -28,6 +28,8 @@ export async function startApp(settings: Record<string, string> = {}): Promise<R
   const baseUrl = `http://localhost:${port}`;
   // Its own DATA_DIR: the GitHub stand-in keeps its users and repositories there.
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "caw-e2e-"));
+  // Passable by the workspaces' own OS users when run as root (mkdtemp makes 0700).
+  await chmod(dataDir, 0o711);
   const encryptionKeys = testEncryptionKeys();
   const launcher = startNodeProgram("server/start.ts", [], {
     DATABASE_URL: database.url,

@@ -120,6 +120,7 @@ export async function startEngineHarness(overrides: Record<string, string> = {})
 /** Plays the agent on the workspace's server: reads its user data, calls the control plane. */
 function createFakeAgent(baseUrl: string, servers: () => { userData: string }[]) {
   let agentToken = "";
+  let cloneUrl = "";
   const call = async (pathname: string, init: RequestInit = {}) => {
     const response = await fetch(`${baseUrl}${pathname}`, {
       method: "POST",
@@ -143,7 +144,10 @@ function createFakeAgent(baseUrl: string, servers: () => { userData: string }[])
       const answer = await call("/api/agent/bootstrap", {
         body: JSON.stringify({ bootstrapToken, agentVersion: await readVersion() }),
       });
-      if (answer.status === 200) agentToken = answer.body.agentToken as string;
+      if (answer.status === 200) {
+        agentToken = answer.body.agentToken as string;
+        cloneUrl = (answer.body.workspace as { cloneUrl: string }).cloneUrl;
+      }
       return answer;
     },
     ready: () => call("/api/agent/ready", { body: "{}" }),
@@ -156,7 +160,16 @@ function createFakeAgent(baseUrl: string, servers: () => { userData: string }[])
         }),
       }),
     idle: () => call("/api/agent/idle", { body: "{}" }),
-    gitCredential: () => call("/api/agent/git-credential", { method: "GET" }),
+    /** Asks as git would for the workspace's own clone URL (the only one answered). */
+    gitCredential: () => {
+      const url = new URL(cloneUrl);
+      const query = new URLSearchParams({
+        protocol: url.protocol.replace(":", ""),
+        host: url.host,
+        path: url.pathname.slice(1),
+      });
+      return call(`/api/agent/git-credential?${query}`, { method: "GET" });
+    },
     useToken: (token: string) => {
       agentToken = token;
     },

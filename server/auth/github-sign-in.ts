@@ -14,8 +14,13 @@ import type { Keyring } from "../crypto/envelope.ts";
 import type { GitHubSettings } from "../env.ts";
 import type { Logger } from "../logger.ts";
 import { recordAuditEvent } from "../services/audit.ts";
+import {
+  readTokenResponse,
+  saveGitHubTokens,
+  type GitHubUserTokens,
+} from "../services/github-tokens.ts";
 import { upsertGitHubUser, type GitHubProfile } from "../services/users.ts";
-import { createLucia } from "./lucia.ts";
+import { createLucia, generateSessionToken, hashSessionToken } from "./lucia.ts";
 
 // GitHub's OAuth web flow with a state cookie and PKCE. arctic's generic client is used (its
 // GitHub provider hard-codes github.com) so GitHub Enterprise Server and the stand-in work.
@@ -52,7 +57,8 @@ export function beginGitHubSignIn(
     state,
     CodeChallengeMethod.S256,
     verifier,
-    scopes,
+    // A GitHub App ignores scopes: its permissions are set on the App (ADR 0006).
+    deps.github.app ? [] : scopes,
   );
   const headers = new Headers({ location: url.toString(), "cache-control": "no-store" });
   headers.append("set-cookie", flowCookie(stateCookie, state, 600, deps.secureCookies));
@@ -86,17 +92,18 @@ export async function completeGitHubSignIn(deps: SignInDeps, request: Request): 
       "GitHub sent no authorization code. Start again from the sign-in page.",
       deps,
     );
-  let accessToken: string;
+  let tokens: GitHubUserTokens;
   try {
-    const tokens = await oauthClient(deps).validateAuthorizationCode(
+    const answer = await oauthClient(deps).validateAuthorizationCode(
       `${deps.github.webUrl}/login/oauth/access_token`,
       code,
       verifier,
     );
     // GitHub reports a refused code as HTTP 200 with an `error` field.
-    const refusal = (tokens.data as { error?: unknown }).error;
+    const refusal = (answer.data as { error?: unknown }).error;
     if (typeof refusal === "string") return refusedCode(refusal, deps);
-    accessToken = tokens.accessToken();
+    // A GitHub App's user token expires (8 h) and comes with a refresh token; kept encrypted.
+    tokens = readTokenResponse(answer);
   } catch (error) {
     if (error instanceof OAuth2RequestError) return refusedCode(error.code, deps);
     if (error instanceof ArcticFetchError) {
@@ -118,16 +125,17 @@ export async function completeGitHubSignIn(deps: SignInDeps, request: Request): 
     }
     throw error;
   }
+  const { accessToken } = tokens;
   const profile = await fetchGitHubProfile(deps.github.apiUrl, accessToken);
   const user = await upsertGitHubUser(deps.db, deps.keyring, {
     profile,
     accessToken,
     adminLogins: deps.adminLogins,
+    logger: deps.logger,
   });
-  const lucia = createLucia(deps.db, deps.secureCookies);
-  const session = await lucia.createSession(user.id, {
-    userAgent: request.headers.get("user-agent")?.slice(0, 300) ?? null,
-  });
+  // All four token columns, so a switch between OAuth app and App leaves nothing stale.
+  await saveGitHubTokens(deps.db, deps.keyring, user.id, tokens);
+  const sessionCookie = await startSession(deps, user.id, request);
   await recordAuditEvent(deps.db, {
     actorSubject: user.auditSubject,
     action: "auth.sign_in",
@@ -135,9 +143,25 @@ export async function completeGitHubSignIn(deps: SignInDeps, request: Request): 
   });
   deps.logger.info({ userId: user.id }, "signed in");
   const headers = new Headers({ location: "/", "cache-control": "no-store" });
-  headers.append("set-cookie", lucia.createSessionCookie(session.id).serialize());
+  headers.append("set-cookie", sessionCookie);
   clearFlowCookies(headers, deps.secureCookies);
   return new Response(null, { status: 302, headers });
+}
+
+/** Creates the session row (keyed by the token's hash) and returns its Set-Cookie value. */
+async function startSession(
+  deps: Pick<SignInDeps, "db" | "secureCookies">,
+  userId: string,
+  request: Request,
+): Promise<string> {
+  const lucia = createLucia(deps.db, deps.secureCookies);
+  const token = generateSessionToken();
+  await lucia.createSession(
+    userId,
+    { userAgent: request.headers.get("user-agent")?.slice(0, 300) ?? null },
+    { sessionId: hashSessionToken(token) },
+  );
+  return lucia.createSessionCookie(token).serialize();
 }
 
 async function fetchGitHubProfile(apiUrl: string, accessToken: string): Promise<GitHubProfile> {
@@ -161,9 +185,9 @@ export async function signOut(
   request: Request,
 ): Promise<Response> {
   const lucia = createLucia(deps.db, deps.secureCookies);
-  const sessionId = lucia.readSessionCookie(request.headers.get("cookie") ?? "");
-  if (sessionId) {
-    const { session, user } = await lucia.validateSession(sessionId);
+  const token = lucia.readSessionCookie(request.headers.get("cookie") ?? "");
+  if (token) {
+    const { session, user } = await lucia.validateSession(hashSessionToken(token));
     if (session) {
       await lucia.invalidateSession(session.id);
       await recordAuditEvent(deps.db, { actorSubject: user.auditSubject, action: "auth.sign_out" });

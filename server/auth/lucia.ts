@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from "node:crypto";
 import { DrizzlePostgreSQLAdapter } from "@lucia-auth/adapter-drizzle";
 import { Lucia, TimeSpan } from "lucia";
 import type { Database } from "../../db/client.ts";
@@ -28,6 +29,15 @@ export function createLucia(db: Database, secureCookies: boolean) {
     }),
   });
 }
+
+// The cookie carries a random token; the sessions table keeps only its SHA-256 (SPEC §4), so a
+// copy of the table (a backup, a read-only SQL hole) signs nobody in.
+
+/** 256 random bits, base64url: the value of the session cookie. */
+export const generateSessionToken = () => randomBytes(32).toString("base64url");
+
+/** The `sessions.id` of a cookie token. */
+export const hashSessionToken = (token: string) => createHash("sha256").update(token).digest("hex");
 
 /** What every request knows about its signed-in user: the row's public columns. */
 export type UserAttributes = {

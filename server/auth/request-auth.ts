@@ -1,14 +1,17 @@
 import type { Database } from "../../db/client.ts";
 import { authenticateApiToken } from "../services/api-tokens.ts";
 import { getUserById } from "../services/users.ts";
-import { createLucia, type UserAttributes } from "./lucia.ts";
+import { createLucia, hashSessionToken, type UserAttributes } from "./lucia.ts";
 
 export type AuthenticatedUser = UserAttributes & { id: string };
 
 export type RequestAuth = {
   user: AuthenticatedUser | null;
   via: "session" | "token" | null;
+  /** The stored `sessions.id` (the SHA-256 of the cookie token), never the token itself. */
   sessionId: string | null;
+  /** The `api_tokens.id` when `via` is "token" (terminal grants end with the token). */
+  tokenId?: string;
   /** Set-Cookie values to send back (a refreshed or a cleared session cookie). */
   cookies: string[];
 };
@@ -27,16 +30,23 @@ export async function authenticateRequest(
   const authorization = request.headers.get("authorization");
   if (authorization) {
     const token = authorization.match(/^Bearer\s+(\S+)$/i)?.[1];
-    const userId = token ? await authenticateApiToken(db, token) : null;
-    const user = userId ? await getUserById(db, userId) : null;
-    return user ? { ...anonymous, user: toAuthenticatedUser(user), via: "token" } : anonymous;
+    const apiToken = token ? await authenticateApiToken(db, token) : null;
+    const user = apiToken ? await getUserById(db, apiToken.userId) : null;
+    if (!user || !apiToken) return anonymous;
+    return {
+      ...anonymous,
+      user: toAuthenticatedUser(user),
+      via: "token",
+      tokenId: apiToken.tokenId,
+    };
   }
   const lucia = createLucia(db, secureCookies);
-  const sessionId = lucia.readSessionCookie(request.headers.get("cookie") ?? "");
-  if (!sessionId) return anonymous;
-  const { session, user } = await lucia.validateSession(sessionId);
+  const token = lucia.readSessionCookie(request.headers.get("cookie") ?? "");
+  if (!token) return anonymous;
+  const { session, user } = await lucia.validateSession(hashSessionToken(token));
   if (!session) return { ...anonymous, cookies: [lucia.createBlankSessionCookie().serialize()] };
-  const cookies = session.fresh ? [lucia.createSessionCookie(session.id).serialize()] : [];
+  // A refreshed session re-sends the cookie: with the token, never the stored hash.
+  const cookies = session.fresh ? [lucia.createSessionCookie(token).serialize()] : [];
   return { user: { ...user, id: user.id }, via: "session", sessionId: session.id, cookies };
 }
 

@@ -5,13 +5,15 @@ import { recordAuditEvent } from "../services/audit.ts";
 import { createLucia } from "./lucia.ts";
 import type { AuthenticatedUser } from "./request-auth.ts";
 
-// A session id is the cookie value, so clients only ever see a hash of it.
+// The stored id is already the SHA-256 of the cookie token; clients see a shortened hash of
+// that, so nothing they are shown is either the cookie or the row's key.
 const publicSessionId = (sessionId: string) =>
   createHash("sha256").update(sessionId).digest("hex").slice(0, 24);
 
 export async function listSessions(
   db: Database,
   user: AuthenticatedUser,
+  /** The caller's stored session id (`RequestAuth.sessionId`), to mark it `current`. */
   currentSessionId: string | null,
 ) {
   const sessions = await createLucia(db, true).getUserSessions(user.id);
@@ -39,4 +41,10 @@ export async function revokeSession(
     );
   await lucia.invalidateSession(session.id);
   await recordAuditEvent(db, { actorSubject: user.auditSubject, action: "session.revoke" });
+}
+
+/** Signs the user out on every device: every session row of theirs goes. */
+export async function revokeAllSessions(db: Database, user: AuthenticatedUser): Promise<void> {
+  await createLucia(db, true).invalidateUserSessions(user.id);
+  await recordAuditEvent(db, { actorSubject: user.auditSubject, action: "session.revoke_all" });
 }

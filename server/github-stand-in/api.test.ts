@@ -88,6 +88,7 @@ describe("repositories", () => {
         clone_url: `${stand.standIn.url}/stand-in/sample.git`,
         updated_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
         pushed_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+        permissions: { admin: false, maintain: false, push: true, triage: true, pull: true },
       },
     ]);
   });

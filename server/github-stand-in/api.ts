@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { handleAppRequest } from "./app-api.ts";
 import type { StandInContext } from "./context.ts";
 import { documentationUrl, parseTokenAuth, sendJson, sendNotFound } from "./http-io.ts";
 import {
@@ -26,6 +27,9 @@ export async function handleApiRequest(
   url: URL,
   res: ServerResponse,
 ): Promise<void> {
+  // The App's endpoints take its JWT, not a user's token.
+  const appPath = url.pathname.slice("/api/v3".length).replace(/\/+$/, "");
+  if (await handleAppRequest(context, req, appPath, res)) return;
   const token = parseTokenAuth(req.headers.authorization);
   const grant = token ? context.store.findToken(token) : undefined;
   if (!grant) {
@@ -39,18 +43,19 @@ export async function handleApiRequest(
   if (path === "/user") return sendJson(res, 200, describeUser(context, grant.user));
   if (path === "/user/emails") return sendJson(res, 200, [describeEmail(grant.user)]);
   if (path === "/user/repos") return listUserRepositories(request);
+  if (/^\/repos\/[^/]+\/[^/]+\/git\/ref\//.test(path)) return showGitRef(request, path);
   const repoPath = /^\/repos\/([^/]+)\/([^/]+)(\/branches)?$/.exec(path);
   if (repoPath?.[1] && repoPath[2]) {
     const repo = { owner: repoPath[1], name: repoPath[2] };
     if (!(await repositoryExists(context.reposDir, repo))) return sendNotFound(res);
     if (repoPath[3]) return listRepositoryBranches(request, repo);
     const facts = await readRepositoryFacts(context.reposDir, repo);
-    return sendJson(res, 200, describeRepository(context, facts));
+    return sendJson(res, 200, describeRepository(context, facts, grant.user));
   }
   sendNotFound(res);
 }
 
-async function listUserRepositories({ context, url, res }: ApiRequest): Promise<void> {
+async function listUserRepositories({ context, url, user, res }: ApiRequest): Promise<void> {
   const names = await listRepositoryNames(context.reposDir);
   const page = selectPage(context, url, names);
   const facts = await Promise.all(
@@ -59,7 +64,7 @@ async function listUserRepositories({ context, url, res }: ApiRequest): Promise<
   sendJson(
     res,
     200,
-    facts.map((repo) => describeRepository(context, repo)),
+    facts.map((repo) => describeRepository(context, repo, user)),
     page.headers,
   );
 }
@@ -76,6 +81,37 @@ async function listRepositoryBranches(
     protected: false,
   }));
   sendJson(res, 200, branches, page.headers);
+}
+
+/** GET /repos/{owner}/{repo}/git/ref/heads/{branch}: one branch's ref, or 404 (tags: none). */
+async function showGitRef({ context, res }: ApiRequest, path: string): Promise<void> {
+  const [, owner = "", name = "", encoded = ""] =
+    /^\/repos\/([^/]+)\/([^/]+)\/git\/ref\/(.+)$/.exec(path) ?? [];
+  const repo = { owner, name };
+  // Octokit sends the ref as one encoded segment (heads%2Fmain); other clients may not.
+  const ref = decodeSegment(encoded);
+  if (!ref.startsWith("heads/") || !(await repositoryExists(context.reposDir, repo)))
+    return sendNotFound(res);
+  const branch = (await listBranches(context.reposDir, repo)).find(
+    (candidate) => `heads/${candidate.name}` === ref,
+  );
+  if (!branch) return sendNotFound(res);
+  const base = `${context.apiUrl}/repos/${fullName(repo)}/git`;
+  sendJson(res, 200, {
+    ref: `refs/${ref}`,
+    node_id: nodeId("03:Ref", stableId(`ref:${fullName(repo)}:${ref}`)),
+    url: `${base}/refs/${ref}`,
+    object: { type: "commit", sha: branch.sha, url: `${base}/commits/${branch.sha}` },
+  });
+}
+
+/** A malformed escape is a name that matches nothing, not a server error. */
+function decodeSegment(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return "";
+  }
 }
 
 function describeUser(context: StandInContext, user: StandInUser) {
@@ -100,7 +136,7 @@ function describeEmail(user: StandInUser) {
   };
 }
 
-function describeRepository(context: StandInContext, repo: RepositoryFacts) {
+function describeRepository(context: StandInContext, repo: RepositoryFacts, viewer: StandInUser) {
   const id = stableId(`repository:${fullName(repo)}`);
   // Owners that signed in are users; any other owner folder is treated as an organisation.
   const user = context.store.findUser(repo.owner);
@@ -119,6 +155,8 @@ function describeRepository(context: StandInContext, repo: RepositoryFacts) {
     clone_url: `${context.url}/${fullName(repo)}.git`,
     updated_at: timestamp,
     pushed_at: timestamp,
+    // Everyone may push everywhere, unless a test made the viewer read-only there.
+    permissions: describePermissions(context, repo, viewer),
   };
 }
 
@@ -152,4 +190,10 @@ function selectPage<T>(context: StandInContext, url: URL, all: T[]) {
 function readPositive(url: URL, name: string): number | undefined {
   const value = Number(url.searchParams.get(name));
   return Number.isInteger(value) && value > 0 ? value : undefined;
+}
+
+function describePermissions(context: StandInContext, repo: RepositoryFacts, viewer: StandInUser) {
+  const owner = viewer.login.toLowerCase() === repo.owner.toLowerCase();
+  const push = !context.readOnly.has(`${viewer.login}:${fullName(repo)}`.toLowerCase());
+  return { admin: owner, maintain: owner, push, triage: push, pull: true };
 }

@@ -1,3 +1,4 @@
+import type { KeyObject } from "node:crypto";
 import type { Logger } from "../logger.ts";
 import type { StandInStore } from "./store.ts";
 
@@ -8,4 +9,21 @@ export type StandInContext = {
   reposDir: string;
   store: StandInStore;
   logger: Logger;
+  /** `login:owner/name` (lower case) where that user may only read (a test switch). */
+  readOnly: Set<string>;
+  /** Set when the stand-in plays a GitHub App (its client is then the App's). */
+  app?: StandInApp;
+};
+
+export type StandInApp = {
+  id: number;
+  slug: string;
+  name: string;
+  /** Verifies the App's JWTs; the control plane holds the private key. */
+  publicKey: KeyObject;
+  userTokenLifetimeMs: number;
+  refreshTokenLifetimeMs: number;
+  installationTokenLifetimeMs: number;
+  /** Owners (lower case) the App is not installed on; it is installed everywhere else. */
+  uninstalledOwners: Set<string>;
 };

@@ -29,7 +29,13 @@ export async function serveGit(
   res: ServerResponse,
   children: Set<ChildProcess>,
 ): Promise<void> {
-  const user = authenticateGit(context, req);
+  const user = authenticateGit(context, req, route, url);
+  if (user === "denied") {
+    // What GitHub says to an installation token outside its repositories or permission.
+    res.writeHead(403, { "content-type": "text/plain" });
+    res.end(`Permission to ${route.owner}/${route.name}.git denied to the installation token.\n`);
+    return;
+  }
   if (!user) {
     res.writeHead(401, {
       "www-authenticate": 'Basic realm="GitHub"',
@@ -53,12 +59,28 @@ export async function serveGit(
 }
 
 // Any username works, like on GitHub; the token may also be the username with no password.
-function authenticateGit(context: StandInContext, req: IncomingMessage): StandInUser | undefined {
+// A user token reaches every repository; an installation token only its own, and pushes
+// only with contents:write.
+function authenticateGit(
+  context: StandInContext,
+  req: IncomingMessage,
+  route: GitRoute,
+  url: URL,
+): StandInUser | "denied" | undefined {
   const credentials = parseBasicAuth(req.headers.authorization);
   if (!credentials) return undefined;
-  const grant =
-    context.store.findToken(credentials.password) ?? context.store.findToken(credentials.username);
-  return grant?.user;
+  const { store } = context;
+  const grant = store.findToken(credentials.password) ?? store.findToken(credentials.username);
+  if (grant) return grant.user;
+  const installation = store.findInstallationToken(credentials.password);
+  if (!installation) return undefined;
+  const wanted = `${route.owner}/${route.name}`.toLowerCase();
+  const pushing =
+    route.service === "git-receive-pack" || url.searchParams.get("service") === "git-receive-pack";
+  const reaches = installation.repositories.some((name) => name.toLowerCase() === wanted);
+  if (!reaches || (pushing && installation.contents !== "write")) return "denied";
+  const bot = `${context.app?.slug ?? "stand-in-app"}[bot]`;
+  return { login: bot, id: installation.id, name: bot };
 }
 
 function buildCgiEnvironment(

@@ -20,6 +20,11 @@ const tokenErrors = {
     error_description: "The code passed is incorrect or expired.",
     error_uri: `${errorDocs}/#bad-verification-code`,
   },
+  bad_refresh_token: {
+    error_description: "The refresh token passed is incorrect or expired.",
+    error_uri:
+      "https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens",
+  },
   redirect_uri_mismatch: {
     error_description:
       "The redirect_uri MUST match the registered callback URL for this application.",
@@ -89,7 +94,7 @@ export async function exchangeCode(
   res: ServerResponse,
 ): Promise<void> {
   const fields = await readFields(req);
-  const reply = (body: Record<string, string>) => sendTokenReply(req, res, body);
+  const reply = (body: Record<string, string | number>) => sendTokenReply(req, res, body);
   const refuse = (error: TokenError) => reply({ error, ...tokenErrors[error] });
   const basic = parseBasicAuth(req.headers.authorization);
   const clientId = basic?.username ?? fields.get("client_id") ?? "";
@@ -98,6 +103,12 @@ export async function exchangeCode(
   if (clientId !== client.id || !secretsMatch(clientSecret, client.secret)) {
     return refuse("incorrect_client_credentials");
   }
+  if (fields.get("grant_type") === "refresh_token") {
+    // Single use: the refresh token and the access token issued with it both die here.
+    const renewed = await context.store.takeRefreshToken(fields.get("refresh_token") ?? "");
+    if (!renewed || !context.app) return refuse("bad_refresh_token");
+    return reply(await issueAppUserTokens(context, renewed.login, renewed.scope));
+  }
   const grant = context.store.takeCode(fields.get("code") ?? "");
   if (!grant || grant.clientId !== clientId) return refuse("bad_verification_code");
   const redirectUri = fields.get("redirect_uri");
@@ -105,9 +116,25 @@ export async function exchangeCode(
   if (!verifierMatches(fields.get("code_verifier") ?? undefined, grant.codeChallenge)) {
     return refuse("bad_verification_code");
   }
-  const token = await context.store.issueToken(grant.login, grant.scope);
   context.logger.info({ login: grant.login }, "GitHub stand-in issued an access token");
+  // A GitHub App ignores scopes and issues an expiring token with a refresh token.
+  if (context.app) return reply(await issueAppUserTokens(context, grant.login, ""));
+  const token = await context.store.issueToken(grant.login, grant.scope);
   reply({ access_token: token, token_type: "bearer", scope: grant.scope });
+}
+
+async function issueAppUserTokens(context: StandInContext, login: string, scope: string) {
+  const app = context.app!;
+  const lifetimes = { accessMs: app.userTokenLifetimeMs, refreshMs: app.refreshTokenLifetimeMs };
+  const tokens = await context.store.issueAppUserTokens(login, scope, lifetimes);
+  return {
+    access_token: tokens.accessToken,
+    expires_in: Math.floor(lifetimes.accessMs / 1000),
+    refresh_token: tokens.refreshToken,
+    refresh_token_expires_in: Math.floor(lifetimes.refreshMs / 1000),
+    scope,
+    token_type: "bearer",
+  };
 }
 
 function parseAuthorizeRequest(
@@ -174,7 +201,11 @@ function isHttpUrl(text: string): boolean {
   }
 }
 
-function sendTokenReply(req: IncomingMessage, res: ServerResponse, body: Record<string, string>) {
+function sendTokenReply(
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Record<string, string | number>,
+) {
   if ((req.headers.accept ?? "").includes("application/json")) {
     sendJson(res, 200, body);
     return;
@@ -183,5 +214,6 @@ function sendTokenReply(req: IncomingMessage, res: ServerResponse, body: Record<
     "content-type": "application/x-www-form-urlencoded; charset=utf-8",
     "cache-control": "no-store",
   });
-  res.end(new URLSearchParams(body).toString());
+  const fields = Object.entries(body).map(([name, value]) => [name, String(value)]);
+  res.end(new URLSearchParams(fields).toString());
 }

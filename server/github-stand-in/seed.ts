@@ -26,7 +26,20 @@ const readme =
 /** Creates the sample repository when there are no repositories at all yet. */
 export async function seedRepositories(reposDir: string): Promise<boolean> {
   if ((await listRepositoryNames(reposDir)).length > 0) return false;
-  const target = repositoryPath(reposDir, sampleRepository);
+  await createRepository(reposDir, sampleRepository, {
+    description: "The sample project of the GitHub stand-in",
+    commitSubject: sampleRepository.commitSubject,
+  });
+  return true;
+}
+
+/** A bare repository with one commit (a README), accepting pushes; for the seed and tests. */
+export async function createRepository(
+  reposDir: string,
+  repo: { owner: string; name: string },
+  facts: { description: string; commitSubject: string },
+): Promise<void> {
+  const target = repositoryPath(reposDir, repo);
   // Built beside its final place and renamed in, so a crash never leaves a half-made repository
   // that would stop the next start from seeding.
   const building = `${target}.partial`;
@@ -34,30 +47,19 @@ export async function seedRepositories(reposDir: string): Promise<boolean> {
   await mkdir(path.dirname(target), { recursive: true });
   await runGit(["init", "--quiet", "--bare", "--initial-branch=main", building]);
   await runGit([`--git-dir=${building}`, "config", "http.receivepack", "true"]);
-  await writeFile(
-    path.join(building, "description"),
-    "The sample project of the GitHub stand-in\n",
-  );
-  await pushFirstCommit(building);
+  await writeFile(path.join(building, "description"), `${facts.description}\n`);
+  await pushFirstCommit(building, facts.commitSubject);
   await rename(building, target);
-  return true;
 }
 
-async function pushFirstCommit(bareRepository: string): Promise<void> {
+async function pushFirstCommit(bareRepository: string, commitSubject: string): Promise<void> {
   const workTree = await mkdtemp(path.join(os.tmpdir(), "github-stand-in-seed-"));
   try {
     const git = (args: string[]) => runGit(args, { cwd: workTree, env: seedIdentity });
     await git(["init", "--quiet", "--initial-branch=main"]);
     await writeFile(path.join(workTree, "README.md"), readme);
     await git(["add", "README.md"]);
-    await git([
-      "-c",
-      "commit.gpgsign=false",
-      "commit",
-      "--quiet",
-      "-m",
-      sampleRepository.commitSubject,
-    ]);
+    await git(["-c", "commit.gpgsign=false", "commit", "--quiet", "-m", commitSubject]);
     await git(["push", "--quiet", bareRepository, "main:main"]);
   } finally {
     await rm(workTree, { recursive: true, force: true });

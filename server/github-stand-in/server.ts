@@ -10,6 +10,12 @@ import { matchGitRoute, serveGit } from "./git-http.ts";
 import { BodyTooLargeError, sendJson, sendNotFound } from "./http-io.ts";
 import { exchangeCode, showAuthorizePage, submitAuthorizeForm } from "./oauth.ts";
 import { seedRepositories } from "./seed.ts";
+import {
+  createStandInApp,
+  createSwitches,
+  type StandInAppOptions,
+  type StandInSwitches,
+} from "./app-switches.ts";
 import { openStandInStore } from "./store.ts";
 
 // A stand-in for the parts of GitHub the control plane uses (OAuth web flow, a few REST
@@ -22,6 +28,12 @@ export type GitHubStandIn = {
   apiUrl: string;
   clientId: string;
   clientSecret: string;
+  /** Set when started with `app`: the GitHub App it plays (GITHUB_APP_ID, the install URL). */
+  app?: { id: number; slug: string };
+  /** Test switches for the App mode and permissions (see app-switches.ts). */
+  switches: StandInSwitches;
+  /** Renames a user (same id, same tokens): lets tests play a GitHub login changing hands. */
+  renameUser: (login: string, newLogin: string) => Promise<void>;
   close: () => Promise<void>;
 };
 
@@ -35,6 +47,8 @@ export async function startGitHubStandIn(options: {
   dataDir: string;
   logger: Logger;
   port?: number;
+  /** Play a GitHub App whose private key belongs to this public key (PEM). */
+  app?: StandInAppOptions;
 }): Promise<GitHubStandIn> {
   const { logger } = options;
   const githubDir = path.join(options.dataDir, "github");
@@ -54,7 +68,15 @@ export async function startGitHubStandIn(options: {
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
-  const context: StandInContext = { url, apiUrl: `${url}/api/v3`, reposDir, store, logger };
+  const context: StandInContext = {
+    url,
+    apiUrl: `${url}/api/v3`,
+    reposDir,
+    store,
+    logger,
+    readOnly: new Set(),
+    app: options.app && createStandInApp(options.app),
+  };
   const children = new Set<ChildProcess>();
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     void handleRequest(context, req, res, children);
@@ -69,6 +91,9 @@ export async function startGitHubStandIn(options: {
     apiUrl: context.apiUrl,
     clientId: store.client.id,
     clientSecret: store.client.secret,
+    ...(context.app ? { app: { id: context.app.id, slug: context.app.slug } } : {}),
+    switches: createSwitches(context),
+    renameUser: async (login, newLogin) => void (await store.renameUser(login, newLogin)),
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

@@ -11,12 +11,45 @@ const stateSchema = z.object({
   version: z.literal(1),
   client: z.object({ id: z.string().min(1), secret: z.string().min(1) }),
   users: z.record(z.string(), z.object({ id: z.number().int(), name: z.string() })),
-  tokens: z.record(z.string(), z.object({ login: z.string(), scope: z.string() })),
+  tokens: z.record(
+    z.string(),
+    z.object({
+      login: z.string(),
+      scope: z.string(),
+      /** Epoch ms; absent: the token does not expire (an OAuth app's). */
+      expiresAt: z.number().optional(),
+      /** Set for a GitHub App installation token: what it may reach. */
+      installation: z
+        .object({
+          id: z.number().int(),
+          repositories: z.array(z.string()),
+          contents: z.enum(["read", "write"]),
+        })
+        .optional(),
+    }),
+  ),
+  /** GitHub App refresh tokens (single use), by hash, with the access token issued beside. */
+  refreshTokens: z
+    .record(
+      z.string(),
+      z.object({
+        login: z.string(),
+        scope: z.string(),
+        expiresAt: z.number(),
+        accessTokenHash: z.string(),
+      }),
+    )
+    .default({}),
 });
 
 type State = z.output<typeof stateSchema>;
 
 export type StandInUser = { login: string; id: number; name: string };
+
+export type InstallationGrant = { id: number; repositories: string[]; contents: "read" | "write" };
+
+/** Lifetimes in ms of a GitHub App's user token and refresh token. */
+export type UserTokenLifetimes = { accessMs: number; refreshMs: number };
 
 export type PendingCode = {
   login: string;
@@ -32,9 +65,24 @@ export type StandInStore = {
   listUsers: () => StandInUser[];
   findUser: (login: string) => StandInUser | undefined;
   ensureUser: (login: string) => Promise<StandInUser>;
+  /** Changes a user's login, keeping their id and tokens, as a GitHub rename does. */
+  renameUser: (login: string, newLogin: string) => Promise<StandInUser>;
   issueToken: (login: string, scope: string) => Promise<string>;
-  /** The user and granted scope behind an access token, if it is one we issued. */
+  /** The user and granted scope behind a live user access token, if it is one we issued. */
   findToken: (token: string) => { user: StandInUser; scope: string } | undefined;
+  /** An expiring user token with its refresh token, as a GitHub App issues them. */
+  issueAppUserTokens: (
+    login: string,
+    scope: string,
+    lifetimes: UserTokenLifetimes,
+  ) => Promise<{ accessToken: string; refreshToken: string }>;
+  /** The grant behind a live refresh token, which dies with the access token issued with it. */
+  takeRefreshToken: (token: string) => Promise<{ login: string; scope: string } | undefined>;
+  issueInstallationToken: (grant: InstallationGrant, lifetimeMs: number) => Promise<string>;
+  /** What a live installation token may reach. */
+  findInstallationToken: (token: string) => (InstallationGrant & { expiresAt: number }) | undefined;
+  /** Test switch: every access token issued so far stops working now. */
+  expireAccessTokens: () => Promise<void>;
   createCode: (grant: Omit<PendingCode, "expiresAt">) => string;
   /** Returns the grant behind a code and forgets it: a code works once, even if refused. */
   takeCode: (code: string) => PendingCode | undefined;
@@ -74,6 +122,11 @@ export async function openStandInStore(githubDir: string): Promise<StandInStore>
       await save();
       return { login, ...user };
     },
+    renameUser: async (login, newLogin) => {
+      const user = renameUserIn(state, login, newLogin);
+      await save();
+      return user;
+    },
     issueToken: async (login, scope) => {
       const token = `gho_${randomString(36)}`;
       state.tokens[hashToken(token)] = { login, scope };
@@ -81,10 +134,11 @@ export async function openStandInStore(githubDir: string): Promise<StandInStore>
       return token;
     },
     findToken: (token) => {
-      const grant = state.tokens[hashToken(token)];
-      const user = grant && findUser(grant.login);
+      const grant = findLive(state, token);
+      const user = grant && !grant.installation && findUser(grant.login);
       return grant && user ? { user, scope: grant.scope } : undefined;
     },
+    ...createAppTokenBook(state, save),
     flush: () => saving,
   };
 }
@@ -124,6 +178,7 @@ function createState(): State {
     },
     users: {},
     tokens: {},
+    refreshTokens: {},
   };
 }
 
@@ -158,6 +213,81 @@ function findUserIn(state: State, login: string): StandInUser | undefined {
   const wanted = login.toLowerCase();
   const found = Object.entries(state.users).find(([known]) => known.toLowerCase() === wanted);
   return found ? { login: found[0], ...found[1] } : undefined;
+}
+
+function renameUserIn(state: State, login: string, newLogin: string): StandInUser {
+  const user = findUserIn(state, login);
+  if (!user) throw new Error(`the GitHub stand-in has no user "${login}" to rename`);
+  if (findUserIn(state, newLogin)) throw new Error(`the login "${newLogin}" is taken`);
+  delete state.users[user.login];
+  state.users[newLogin] = { id: user.id, name: user.name };
+  for (const grant of [...Object.values(state.tokens), ...Object.values(state.refreshTokens)])
+    if (grant.login === user.login) grant.login = newLogin;
+  return { login: newLogin, id: user.id, name: user.name };
+}
+
+type Save = () => Promise<void>;
+
+// The GitHub App's tokens: expiring user tokens (ghu_) with single-use refresh tokens (ghr_),
+// and installation tokens (ghs_) limited to some repositories of one installation.
+function createAppTokenBook(
+  state: State,
+  save: Save,
+): Pick<
+  StandInStore,
+  | "issueAppUserTokens"
+  | "takeRefreshToken"
+  | "issueInstallationToken"
+  | "findInstallationToken"
+  | "expireAccessTokens"
+> {
+  return {
+    issueAppUserTokens: async (login, scope, lifetimes) => {
+      const now = Date.now();
+      const accessToken = `ghu_${randomString(36)}`;
+      const refreshToken = `ghr_${randomString(76)}`;
+      state.tokens[hashToken(accessToken)] = { login, scope, expiresAt: now + lifetimes.accessMs };
+      state.refreshTokens[hashToken(refreshToken)] = {
+        login,
+        scope,
+        expiresAt: now + lifetimes.refreshMs,
+        accessTokenHash: hashToken(accessToken),
+      };
+      await save();
+      return { accessToken, refreshToken };
+    },
+    takeRefreshToken: async (token) => {
+      const hash = hashToken(token);
+      const grant = state.refreshTokens[hash];
+      if (!grant) return undefined;
+      delete state.refreshTokens[hash];
+      delete state.tokens[grant.accessTokenHash];
+      await save();
+      return grant.expiresAt > Date.now() ? { login: grant.login, scope: grant.scope } : undefined;
+    },
+    issueInstallationToken: async (installation, lifetimeMs) => {
+      const token = `ghs_${randomString(36)}`;
+      const expiresAt = Date.now() + lifetimeMs;
+      state.tokens[hashToken(token)] = { login: "", scope: "", expiresAt, installation };
+      await save();
+      return token;
+    },
+    findInstallationToken: (token) => {
+      const grant = findLive(state, token);
+      return grant?.installation && { ...grant.installation, expiresAt: grant.expiresAt! };
+    },
+    expireAccessTokens: async () => {
+      for (const grant of Object.values(state.tokens)) grant.expiresAt = Date.now() - 1;
+      await save();
+    },
+  };
+}
+
+function findLive(state: State, token: string) {
+  const grant = state.tokens[hashToken(token)];
+  return grant && (grant.expiresAt === undefined || grant.expiresAt > Date.now())
+    ? grant
+    : undefined;
 }
 
 function hashToken(token: string): string {

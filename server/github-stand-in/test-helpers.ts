@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pino } from "pino";
 import { runGit } from "./run-git.ts";
+import type { StandInAppOptions } from "./app-switches.ts";
 import { startGitHubStandIn, type GitHubStandIn } from "./server.ts";
 
 // Shared by the stand-in's tests: a stand-in on a throwaway data folder, a log capture, and
@@ -12,6 +13,8 @@ import { startGitHubStandIn, type GitHubStandIn } from "./server.ts";
 export type TestStandIn = {
   standIn: GitHubStandIn;
   dataDir: string;
+  /** The App's private key (PEM, PKCS#1 like GitHub's) when started with `app`. */
+  appPrivateKey: string | undefined;
   /** Everything logged so far, as JSON lines. */
   logs: () => string;
   restart: () => Promise<void>;
@@ -20,17 +23,32 @@ export type TestStandIn = {
 
 export const redirectUri = "http://127.0.0.1:9/auth/github/callback";
 
-export async function startTestStandIn(): Promise<TestStandIn> {
+/** A fresh RSA key pair for a test GitHub App: the private key for GITHUB_APP_PRIVATE_KEY. */
+export function generateAppKeyPair(): { privateKey: string; publicKey: string } {
+  return generateKeyPairSync("rsa", {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: "spki", format: "pem" },
+    privateKeyEncoding: { type: "pkcs1", format: "pem" },
+  });
+}
+
+/** `app`: play a GitHub App (its private key is then in `appPrivateKey`). */
+export async function startTestStandIn(
+  options: { app?: Omit<StandInAppOptions, "publicKey"> } = {},
+): Promise<TestStandIn> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "github-stand-in-test-"));
   let text = "";
   const logger = pino({ level: "debug" }, { write: (line: string) => void (text += line) });
+  const keys = options.app ? generateAppKeyPair() : undefined;
+  const app = keys && { ...options.app, publicKey: keys.publicKey };
   const handle: TestStandIn = {
-    standIn: await startGitHubStandIn({ dataDir, logger }),
+    standIn: await startGitHubStandIn({ dataDir, logger, app }),
     dataDir,
+    appPrivateKey: keys?.privateKey,
     logs: () => text,
     restart: async () => {
       await handle.standIn.close();
-      handle.standIn = await startGitHubStandIn({ dataDir, logger });
+      handle.standIn = await startGitHubStandIn({ dataDir, logger, app });
     },
     stop: async () => {
       await handle.standIn.close();

@@ -1,7 +1,9 @@
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEngineHarness, type EngineHarness } from "../../e2e/support/engine.ts";
-import { credentials } from "../../db/schema.ts";
+import { credentials, sessions, terminalGrants, workspaces } from "../../db/schema.ts";
+import { maxTerminalGrants } from "../../protocol/agent-protocol.ts";
 import { readVersion } from "../process/version.ts";
 import { issueBootstrapToken } from "../services/agents.ts";
 
@@ -58,7 +60,7 @@ describe("agent callbacks", () => {
   it("refuses an expired bootstrap token", async () => {
     const { id } = await engine.api.workspaces.create({
       name: "expired",
-      repository: "a/b",
+      repository: "stand-in/sample",
       branch: "main",
     });
     const token = await issueBootstrapToken(engine.database.db, id);
@@ -88,7 +90,7 @@ describe("an agent faster than the worker", () => {
   it("reports ready while the workspace is still provisioning and it goes running", async () => {
     const { id } = await engine.api.workspaces.create({
       name: "quick",
-      repository: "a/b",
+      repository: "stand-in/sample",
       branch: "main",
     });
     const token = await issueBootstrapToken(engine.database.db, id);
@@ -104,6 +106,86 @@ describe("an agent faster than the worker", () => {
       { fromState: "provisioning", toState: "booting", actor: "agent" },
       { fromState: "booting", toState: "running", actor: "agent" },
     ]);
+  });
+});
+
+describe("heartbeats", () => {
+  let agentToken: string;
+  let workspaceId: string;
+  beforeAll(async () => {
+    const [row] = await engine.database.db
+      .insert(workspaces)
+      .values({
+        userId: engine.user.id,
+        name: "beating",
+        repository: "a/b",
+        branch: "main",
+        provider: "hetzner",
+        serverType: "cx22",
+        location: "nbg1",
+        idleTimeoutMinutes: 30,
+        state: "provisioning",
+      })
+      .returning();
+    workspaceId = row!.id;
+    const bootstrapToken = await issueBootstrapToken(engine.database.db, workspaceId);
+    const answer = await post("/api/agent/bootstrap", {
+      bootstrapToken,
+      agentVersion: await readVersion(),
+    });
+    agentToken = ((await answer.json()) as { agentToken: string }).agentToken;
+  });
+  const beat = (body: Record<string, unknown>) =>
+    post("/api/agent/heartbeat", { agentVersion: "9.9.9", sessions: 1, ...body }, agentToken);
+  const lastActivityOf = async () =>
+    (await engine.readWorkspace(workspaceId)).lastActivityAt?.toISOString() ?? null;
+
+  it("saves lastActivityAt when the agent saw activity, and keeps it when it sends null", async () => {
+    const typedAt = "2030-01-02T03:04:05.000Z";
+    expect((await beat({ lastActivityAt: typedAt })).status).toBe(200);
+    expect(await lastActivityOf()).toBe(typedAt);
+    expect((await engine.readWorkspace(workspaceId)).agentVersion).toBe("9.9.9");
+    const quiet = await beat({ lastActivityAt: null });
+    expect(quiet.status).toBe(200);
+    expect(await lastActivityOf()).toBe(typedAt);
+    const later = "2030-01-02T04:00:00.000Z";
+    await beat({ lastActivityAt: later });
+    expect(await lastActivityOf()).toBe(later);
+  });
+
+  it("answers which of the reported terminal grants have ended", async () => {
+    const sessionId = createHash("sha256").update(randomBytes(32)).digest("hex");
+    await engine.database.db
+      .insert(sessions)
+      .values({ id: sessionId, userId: engine.user.id, expiresAt: new Date(Date.now() + 60_000) });
+    const [grant] = await engine.database.db
+      .insert(terminalGrants)
+      .values({
+        workspaceId,
+        userId: engine.user.id,
+        sessionId,
+        expiresAt: new Date(Date.now() + 60_000),
+      })
+      .returning();
+    const unknown = randomUUID();
+    const answer = await beat({ lastActivityAt: null, terminalGrants: [grant!.id, unknown] });
+    expect(await answer.json()).toEqual({ ok: true, revokedTerminalGrants: [unknown] });
+    await engine.database.db.delete(sessions).where(eq(sessions.id, sessionId));
+    const after = await beat({ lastActivityAt: null, terminalGrants: [grant!.id] });
+    expect(await after.json()).toEqual({ ok: true, revokedTerminalGrants: [grant!.id] });
+    // An agent that reports none (or predates grants) is told of none.
+    expect(await (await beat({ lastActivityAt: null })).json()).toEqual({
+      ok: true,
+      revokedTerminalGrants: [],
+    });
+  });
+
+  it("refuses malformed or oversized grant lists with 400", async () => {
+    const notIds = await beat({ lastActivityAt: null, terminalGrants: ["'; drop table x"] });
+    expect(notIds.status).toBe(400);
+    expect(((await notIds.json()) as { detail: string }).detail).toContain("terminalGrants");
+    const many = Array.from({ length: maxTerminalGrants + 1 }, () => randomUUID());
+    expect((await beat({ lastActivityAt: null, terminalGrants: many })).status).toBe(400);
   });
 });
 

@@ -1,6 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { bootstrapRequestSchema, heartbeatRequestSchema } from "../../protocol/agent-protocol.ts";
-import { AppError } from "../errors.ts";
+import {
+  bootstrapRequestSchema,
+  gitCredentialRequestSchema,
+  heartbeatRequestSchema,
+  type HeartbeatResponse,
+} from "../../protocol/agent-protocol.ts";
+import { AppError, describeZodError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import {
   authenticateAgent,
@@ -17,10 +22,10 @@ import { readJsonBody, sendJson } from "./json.ts";
 // app server; every endpoint but bootstrap needs the agent's own bearer token.
 
 type Handler = (req: IncomingMessage, res: ServerResponse, log: Logger) => Promise<void>;
-type Context = Pick<AppLoadContextValue, "db" | "keyring" | "env" | "version">;
+type Context = Pick<AppLoadContextValue, "db" | "keyring" | "env" | "version" | "github">;
 
 export function createAgentRoutes(context: Context): Record<string, Handler> {
-  const { db, keyring, env, version } = context;
+  const { db, keyring, env, version, github } = context;
   const settings = { maxAttempts: env.JOB_MAX_ATTEMPTS };
   const agentOf = (req: IncomingMessage) => authenticateAgent(db, bearerTokenOf(req));
   return {
@@ -32,11 +37,12 @@ export function createAgentRoutes(context: Context): Record<string, Handler> {
     "/api/agent/heartbeat": post(async (req, res) => {
       const workspace = await agentOf(req);
       const body = await readJsonBody(req, heartbeatRequestSchema);
-      await recordHeartbeat(db, workspace, {
+      const { revokedTerminalGrants } = await recordHeartbeat(db, workspace, {
         ...body,
         lastActivityAt: body.lastActivityAt ? new Date(body.lastActivityAt) : null,
       });
-      sendJson(res, 200, { ok: true });
+      const answer: HeartbeatResponse = { ok: true, revokedTerminalGrants };
+      sendJson(res, 200, answer);
     }),
     "/api/agent/ready": post(async (req, res) => {
       await markAgentReady(db, await agentOf(req));
@@ -46,8 +52,13 @@ export function createAgentRoutes(context: Context): Record<string, Handler> {
       const workspace = await reportAgentIdle(db, await agentOf(req), settings);
       sendJson(res, 200, { state: workspace.state });
     }),
+    // ?protocol=&host=&path= : what git asked its helper for (none of it is secret).
     "/api/agent/git-credential": method("GET", async (req, res) => {
-      sendJson(res, 200, await readGitCredential(db, keyring, await agentOf(req), env.GITHUB_URL));
+      const workspace = await agentOf(req);
+      const query = new URL(req.url ?? "/", "http://localhost").searchParams;
+      const asked = gitCredentialRequestSchema.safeParse(Object.fromEntries(query));
+      if (!asked.success) throw new AppError("BAD_REQUEST", describeZodError(asked.error));
+      sendJson(res, 200, await readGitCredential(db, keyring, workspace, github, asked.data));
     }),
   };
 }

@@ -1,23 +1,23 @@
 import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { ServerBuild } from "@remix-run/node";
-import { createRequestHandler } from "@remix-run/node";
 import sirv from "sirv";
-import { AppError, toProblemDetails } from "../errors.ts";
+import { AppError, retryAfterOf, toProblemDetails } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { sendFetchResponse, toFetchRequest } from "./fetch-adapter.ts";
-import type { AppLoadContextValue } from "./load-context.ts";
+import { createClientAddressResolver } from "./client-address.ts";
 import type { HttpMetrics } from "./metrics.ts";
 import { createAgentDownloadRoutes, defaultAgentDistDir } from "./agent-download.ts";
 import { createAgentRoutes } from "./agent-routes.ts";
 import { sendJson } from "./json.ts";
 import { createJwksRoutes } from "./jwks-route.ts";
 import { sendProblem } from "./problem.ts";
+import { closeAfterResponse, createRemixHandler, type SharedLoadContext } from "./remix-handler.ts";
 import { checkRequestOrigin, type AuthRateLimiter } from "./request-guards.ts";
+import { setSecurityHeaders } from "./security-headers.ts";
 
 export type AppServerOptions = {
   /** Handed to every Remix loader and tRPC call, with a per-request logger and id. */
-  context: Omit<AppLoadContextValue, "logger" | "requestId">;
+  context: SharedLoadContext;
   logger: Logger;
   build: ServerBuild;
   publicDir: string;
@@ -33,7 +33,9 @@ type Handler = (req: IncomingMessage, res: ServerResponse, log: Logger) => Promi
 export function createAppServer(options: AppServerOptions): http.Server {
   const { context, logger, metrics } = options;
   const origin = new URL(context.env.PUBLIC_URL).origin;
-  const handleRemix = createRequestHandler(options.build, "production");
+  const handleRemix = createRemixHandler(options.build, context, origin);
+  const clientAddressOf = createClientAddressResolver(context.env.TRUST_PROXY);
+  const hsts = new URL(context.env.PUBLIC_URL).protocol === "https:";
   const serveAssets = createAssetHandler(options.publicDir);
   const routes: Record<string, Handler> = {
     ...createAgentRoutes(context),
@@ -60,7 +62,7 @@ export function createAppServer(options: AppServerOptions): http.Server {
     // Only the path is logged: query strings can carry codes and tokens.
     const pathname = new URL(req.url ?? "/", origin).pathname;
     res.setHeader("x-request-id", requestId);
-    setSecurityHeaders(res);
+    setSecurityHeaders(res, { hsts });
     res.once("finish", () => {
       const seconds = (performance.now() - started) / 1000;
       metrics.observeRequest({
@@ -85,14 +87,9 @@ export function createAppServer(options: AppServerOptions): http.Server {
       if (route) return await route(req, res, log);
       if (await serveAssets(req, res)) return;
       checkRequestOrigin(req, origin);
-      if (pathname.startsWith("/auth/"))
-        await options.limitAuthRequests(req.socket.remoteAddress ?? "unknown");
-      const response = await handleRemix(toFetchRequest(req, res, origin), {
-        ...context,
-        logger: log,
-        requestId,
-      });
-      await sendFetchResponse(res, response);
+      const clientAddress = clientAddressOf(req);
+      if (pathname.startsWith("/auth/")) await options.limitAuthRequests(clientAddress);
+      await handleRemix(req, res, { logger: log, requestId, clientAddress });
     } catch (error) {
       if (isClientGone(error, res)) return;
       if (error instanceof AppError) log.info({ code: error.code }, "request refused");
@@ -100,6 +97,7 @@ export function createAppServer(options: AppServerOptions): http.Server {
       if (res.headersSent) return void res.destroy();
       const retryAfter = retryAfterOf(error);
       if (retryAfter) res.setHeader("retry-after", String(retryAfter));
+      if (!req.complete) closeAfterResponse(res);
       sendProblem(res, toProblemDetails(error, requestId));
     }
   });
@@ -125,23 +123,9 @@ function createAssetHandler(publicDir: string) {
     });
 }
 
-function setSecurityHeaders(res: ServerResponse): void {
-  res.setHeader("x-content-type-options", "nosniff");
-  res.setHeader("referrer-policy", "same-origin");
-  res.setHeader("x-frame-options", "DENY");
-}
-
 // A caller-supplied id is kept only if it is short and plain, so it cannot forge log lines.
 function acceptRequestId(value: string | string[] | undefined): string | undefined {
   return typeof value === "string" && /^[\w.:-]{1,100}$/.test(value) ? value : undefined;
-}
-
-function retryAfterOf(error: unknown): number | undefined {
-  const cause =
-    error instanceof AppError
-      ? (error.cause as { retryAfterSeconds?: number } | undefined)
-      : undefined;
-  return cause?.retryAfterSeconds;
 }
 
 function isClientGone(error: unknown, res: ServerResponse): boolean {

@@ -6,8 +6,16 @@ import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 // node:http ⇄ Fetch API, so Remix and tRPC (both fetch-based) run behind one node:http
 // server on Node and on Deno alike.
 
-/** The request as a Fetch `Request`, aborted when the client goes away. */
-export function toFetchRequest(req: IncomingMessage, res: ServerResponse, origin: string): Request {
+/**
+ * The request as a Fetch `Request`, aborted when the client goes away. `body` replaces the
+ * raw request stream (a size-limited one, see body-limit.ts).
+ */
+export function toFetchRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  origin: string,
+  body?: ReadableStream<Uint8Array>,
+): Request {
   const controller = new AbortController();
   res.once("close", () => controller.abort());
   const headers = new Headers();
@@ -19,7 +27,7 @@ export function toFetchRequest(req: IncomingMessage, res: ServerResponse, origin
   const hasBody = method !== "GET" && method !== "HEAD";
   const init: RequestInit & { duplex?: "half" } = { method, headers, signal: controller.signal };
   if (hasBody) {
-    init.body = Readable.toWeb(req) as ReadableStream<Uint8Array>;
+    init.body = body ?? (Readable.toWeb(req) as ReadableStream<Uint8Array>);
     init.duplex = "half";
   }
   // The origin comes from PUBLIC_URL, never from the Host header, so a forged Host cannot

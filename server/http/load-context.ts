@@ -3,6 +3,7 @@ import type { Keyring } from "../crypto/envelope.ts";
 import type { Env, GitHubSettings } from "../env.ts";
 import type { Logger } from "../logger.ts";
 import type { ReadinessCheck } from "../services/health.ts";
+import type { ApiRateLimiter } from "./request-guards.ts";
 
 /**
  * What server/main.ts hands to every Remix loader, action and tRPC call. The Remix server
@@ -14,6 +15,11 @@ export type AppLoadContextValue = {
   db: Database;
   logger: Logger;
   requestId: string;
+  /** The caller's address as TRUST_PROXY lets us believe it (rate limits of signed-out callers). */
+  clientAddress: string;
+  /** This page's Content-Security-Policy nonce, for Remix's inline scripts. */
+  cspNonce: string;
+  limitApiRequests: ApiRateLimiter;
   version: string;
   checkReadiness: ReadinessCheck;
   keyring: Keyring;

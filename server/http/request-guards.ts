@@ -26,28 +26,62 @@ export function checkRequestOrigin(req: IncomingMessage, allowedOrigin: string):
 
 export type AuthRateLimiter = (key: string) => Promise<void>;
 
+/**
+ * Spends `points` of `key`'s budget this minute; when it is spent, answers how long to wait.
+ * It answers rather than throws: tRPC runs in the Remix bundle, whose copy of AppError is not
+ * ours, so the error is made there (tooManyApiCalls).
+ */
+export type ApiRateLimiter = (
+  key: string,
+  points: number,
+) => Promise<{ retryAfterSeconds: number } | undefined>;
+
 /** 100 requests a minute per client address on /auth/*, counted in Postgres for every web process. */
 export function createAuthRateLimiter(db: Database, points = 100): AuthRateLimiter {
+  const consume = createMinuteLimiter(db, "auth", points);
+  return async (key) => {
+    const refused = await consume(key, 1);
+    if (!refused) return;
+    const seconds = refused.retryAfterSeconds;
+    throw new AppError(
+      "TOO_MANY_REQUESTS",
+      `Too many sign-in requests from your address. Wait ${seconds} seconds and try again.`,
+      { cause: refused },
+    );
+  };
+}
+
+/**
+ * API_RATE_LIMIT_PER_MINUTE tRPC calls a minute per caller (a user, an API token or, signed
+ * out, a client address), shared by every web process through Postgres like /auth's.
+ */
+export function createApiRateLimiter(db: Database, perMinute: number): ApiRateLimiter {
+  return createMinuteLimiter(db, "api", perMinute);
+}
+
+export function tooManyApiCalls(perMinute: number, retryAfterSeconds: number): AppError {
+  return new AppError(
+    "TOO_MANY_REQUESTS",
+    `Too many API calls: this server allows ${perMinute} a minute per user or API token (API_RATE_LIMIT_PER_MINUTE). Wait ${retryAfterSeconds} seconds and try again.`,
+    { cause: { retryAfterSeconds } },
+  );
+}
+
+function createMinuteLimiter(db: Database, keyPrefix: string, points: number): ApiRateLimiter {
   const limiter = new RateLimiterDrizzle({
     storeClient: db,
     schema: rateLimits,
-    keyPrefix: "auth",
+    keyPrefix,
     points,
     duration: 60,
   });
-  return async (key) => {
+  return async (key, cost) => {
     try {
-      await limiter.consume(key);
+      await limiter.consume(key, cost);
+      return undefined;
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
-      const seconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
-      throw new AppError(
-        "TOO_MANY_REQUESTS",
-        `Too many sign-in requests from your address. Wait ${seconds} seconds and try again.`,
-        {
-          cause: { retryAfterSeconds: seconds },
-        },
-      );
+      return { retryAfterSeconds: Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)) };
     }
   };
 }

@@ -2,11 +2,18 @@ import { and, eq, gt, inArray } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { users, workspaces, type WorkspaceState } from "../../db/schema.ts";
 import { generateBearerToken, hashBearerToken } from "../crypto/bearer-token.ts";
-import { decryptSecret, type Keyring } from "../crypto/envelope.ts";
-import type { BootstrapRequest, BootstrapResponse } from "../../protocol/agent-protocol.ts";
+import type { Keyring } from "../crypto/envelope.ts";
+import type { GitHubSettings } from "../env.ts";
+import type {
+  BootstrapRequest,
+  BootstrapResponse,
+  GitCredential,
+  GitCredentialRequest,
+} from "../../protocol/agent-protocol.ts";
 import { AppError } from "../errors.ts";
 import type { DatabaseExecutor } from "./audit.ts";
-import { githubTokenContext } from "./users.ts";
+import { findEndedTerminalGrants } from "./terminal-access.ts";
+import { checkCredentialRequest, mintGitCredential } from "./git-credentials.ts";
 import { requestWorkspaceAction, transitionWorkspaceIf } from "./workspaces.ts";
 
 // The control plane's side of the agent callbacks (SPEC §6, §9). A server's user data
@@ -141,11 +148,17 @@ export async function markAgentReady(db: Database, workspace: AgentWorkspace): P
   });
 }
 
+/** Records the agent's news; answers which of its terminal grants have ended. */
 export async function recordHeartbeat(
   db: Database,
   workspace: AgentWorkspace,
-  input: { agentVersion: string; sessions: number; lastActivityAt: Date | null },
-): Promise<void> {
+  input: {
+    agentVersion: string;
+    sessions: number;
+    lastActivityAt: Date | null;
+    terminalGrants: string[];
+  },
+): Promise<{ revokedTerminalGrants: string[] }> {
   await db
     .update(workspaces)
     .set({
@@ -154,15 +167,22 @@ export async function recordHeartbeat(
       ...(input.lastActivityAt ? { lastActivityAt: input.lastActivityAt } : {}),
     })
     .where(eq(workspaces.id, workspace.id));
+  return {
+    revokedTerminalGrants: await findEndedTerminalGrants(db, workspace, input.terminalGrants),
+  };
 }
 
-/** The GitHub credential git asks for while cloning and pushing, only while the VM is live. */
+/**
+ * The credential git asks for while cloning and pushing: only while the VM is live, and only
+ * for the workspace's own repository on GITHUB_URL (see git-credentials.ts).
+ */
 export async function readGitCredential(
   db: Database,
   keyring: Keyring,
   workspace: AgentWorkspace,
-  githubUrl: string,
-) {
+  github: GitHubSettings,
+  request: GitCredentialRequest,
+): Promise<GitCredential> {
   // The agent clones as soon as it has its token, which can be before the worker records
   // `booting`; its token itself dies with its server.
   if (![...bootingStates, "running"].includes(workspace.state))
@@ -170,22 +190,13 @@ export async function readGitCredential(
       "FORBIDDEN",
       `The workspace is ${workspace.state}; git credentials are handed out only while it is starting or running.`,
     );
+  checkCredentialRequest(request, workspace, github.webUrl);
   const [owner] = await db
-    .select({ id: users.id, login: users.login, token: users.githubTokenEncrypted })
+    .select({ login: users.login })
     .from(users)
     .where(eq(users.id, workspace.userId));
-  if (!owner?.token)
-    throw new AppError(
-      "PRECONDITION_FAILED",
-      "The workspace's owner has no GitHub token on file. They should sign in again.",
-    );
-  const url = new URL(githubUrl);
-  return {
-    protocol: url.protocol.replace(":", ""),
-    host: url.host,
-    username: owner.login,
-    password: await decryptSecret(keyring, owner.token, githubTokenContext(owner.id)),
-  };
+  if (!owner) throw new AppError("NOT_FOUND", "The workspace's owner no longer exists.");
+  return mintGitCredential(db, keyring, github, { ...workspace, ownerLogin: owner.login });
 }
 
 /** The agent saw no activity for the idle timeout: stop the workspace as its owner would. */

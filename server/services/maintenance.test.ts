@@ -23,7 +23,11 @@ beforeAll(async () => {
 afterAll(() => engine?.close());
 
 async function workspaceIn(name: string, path: ("booting" | "running")[]) {
-  const { id } = await engine.api.workspaces.create({ name, repository: "a/b", branch: "main" });
+  const { id } = await engine.api.workspaces.create({
+    name,
+    repository: "stand-in/sample",
+    branch: "main",
+  });
   for (const state of path)
     await transitionWorkspace(engine.database.db, id, state, "test", "system");
   return id;

@@ -1,6 +1,12 @@
 import { and, eq, inArray, isNotNull, lt, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { credentials, users, workspaceEvents, workspaces } from "../../db/schema.ts";
+import {
+  credentials,
+  terminalGrants,
+  users,
+  workspaceEvents,
+  workspaces,
+} from "../../db/schema.ts";
 import { installLabels, type Provider } from "../providers/provider.ts";
 import { requestWorkspaceAction, transitionWorkspace } from "./workspaces.ts";
 
@@ -60,8 +66,12 @@ export async function enforceMaximumLifetime(
   return overdue.length;
 }
 
-/** Soft-deleted workspaces leave the database for good after `days`. */
+/**
+ * Soft-deleted workspaces leave the database for good after `days`; terminal grants go as
+ * soon as they expire (an agent refuses their cookies by then anyway).
+ */
 export async function purgeDeletedWorkspaces(db: Database, days: number): Promise<number> {
+  await db.delete(terminalGrants).where(lt(terminalGrants.expiresAt, sql`now()`));
   const purged = await db
     .delete(workspaces)
     .where(

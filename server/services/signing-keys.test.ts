@@ -105,6 +105,10 @@ describe("signing keys", () => {
       iss: issuer,
       aud: terminalAudience,
       sub: "user-1",
+      // A fresh grant id when the caller names none (terminal-access.ts always does).
+      jti: expect.stringMatching(
+        /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      ),
       workspace: workspaceId,
       iat: issuedAt,
       nbf: issuedAt,

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { and, desc, eq, gt, isNull, lte, ne, or, sql } from "drizzle-orm";
 import {
   calculateJwkThumbprint,
@@ -97,6 +98,8 @@ export type TerminalTokenInput = {
   workspaceId: string;
   issuer: string;
   expiresInSeconds: number;
+  /** The terminal grant's id; a token without a grant row is ended by the agent's next heartbeat. */
+  jti?: string;
   now?: Date;
 };
 
@@ -124,6 +127,7 @@ export async function signTerminalToken(
     .setIssuer(input.issuer)
     .setAudience(terminalAudience)
     .setSubject(input.userId)
+    .setJti(input.jti ?? randomUUID())
     .setIssuedAt(issuedAt)
     .setNotBefore(issuedAt)
     .setExpirationTime(expiresAt)

@@ -1,5 +1,7 @@
 import type { Database } from "../../db/client.ts";
 import { installation } from "../../db/schema.ts";
+import type { WorkspaceProvider } from "../../db/schema.ts";
+import { describeWorkspaceAccess, type WorkspaceAccess } from "../providers/local-isolation.ts";
 import type { ReadinessCheck } from "./health.ts";
 
 export type SystemInfo = {
@@ -7,6 +9,8 @@ export type SystemInfo = {
   version: string;
   database: { status: "ok" | "unreachable" | "migrations pending"; detail: string };
   installedAt: Date | null;
+  /** Who may create workspaces here, and why not everyone when that is so. */
+  workspaces: WorkspaceAccess;
 };
 
 /** What a client needs to know about this control plane before it does anything else. */
@@ -14,6 +18,7 @@ export async function getSystemInfo(deps: {
   db: Database;
   version: string;
   checkReadiness: ReadinessCheck;
+  provider: WorkspaceProvider;
 }): Promise<SystemInfo> {
   const readiness = await deps.checkReadiness();
   const status = readiness.ready
@@ -27,6 +32,7 @@ export async function getSystemInfo(deps: {
     version: deps.version,
     database: { status, detail: readiness.reason },
     installedAt,
+    workspaces: describeWorkspaceAccess(deps.provider),
   };
 }
 

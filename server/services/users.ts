@@ -1,9 +1,17 @@
-import { and, count, eq, isNull, sql } from "drizzle-orm";
+import { and, count, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { users, workspaces, type UserRole } from "../../db/schema.ts";
+import {
+  adminBindings,
+  apiTokens,
+  rateLimits,
+  users,
+  workspaces,
+  type UserRole,
+} from "../../db/schema.ts";
 import { encryptSecret, type Keyring } from "../crypto/envelope.ts";
 import { AppError } from "../errors.ts";
-import { recordAuditEvent } from "./audit.ts";
+import type { Logger } from "../logger.ts";
+import { recordAuditEvent, type DatabaseExecutor } from "./audit.ts";
 
 export type GitHubProfile = {
   id: number;
@@ -25,15 +33,22 @@ export const githubTokenContext = (userId: string) => `users.github_token:${user
 export async function upsertGitHubUser(
   db: Database,
   keyring: Keyring,
-  input: { profile: GitHubProfile; accessToken: string; adminLogins: string[] },
+  input: {
+    profile: GitHubProfile;
+    accessToken: string;
+    adminLogins: string[];
+    /** Where a refused ADMIN_GITHUB_LOGINS claim is reported. */
+    logger?: Logger;
+  },
 ) {
   const { profile } = input;
-  const listedAdmin = input.adminLogins.includes(profile.login.toLowerCase());
   const user = await db.transaction(async (tx) => {
     // Serialises first sign-ins so exactly one user can become the first admin.
     await tx.execute(sql`select pg_advisory_xact_lock(${firstUserLockId})`);
     const [existing] = await tx.select().from(users).where(eq(users.githubId, profile.id));
     const [{ total }] = (await tx.select({ total: count() }).from(users)) as [{ total: number }];
+    // Asked even for the first user, so a listed login they sign in with is bound to them.
+    const listedAdmin = await holdsAdminLogin(tx, input);
     const role: UserRole =
       listedAdmin || total === 0 || existing?.role === "admin" ? "admin" : "member";
     const values = {
@@ -59,6 +74,30 @@ export async function upsertGitHubUser(
   );
   await db.update(users).set({ githubTokenEncrypted }).where(eq(users.id, user.id));
   return user;
+}
+
+/**
+ * ADMIN_GITHUB_LOGINS names logins, but logins can be renamed and then taken by someone else.
+ * So a listed login is bound to the GitHub account id that first signs in with it, and only
+ * that account gets admin through it (it keeps admin after a rename: roles are sticky).
+ */
+async function holdsAdminLogin(
+  tx: DatabaseExecutor,
+  input: { profile: GitHubProfile; adminLogins: string[]; logger?: Logger },
+): Promise<boolean> {
+  const login = input.profile.login.toLowerCase();
+  if (!input.adminLogins.includes(login)) return false;
+  await tx
+    .insert(adminBindings)
+    .values({ login, githubId: input.profile.id })
+    .onConflictDoNothing({ target: adminBindings.login });
+  const [binding] = await tx.select().from(adminBindings).where(eq(adminBindings.login, login));
+  if (binding?.githubId === input.profile.id) return true;
+  input.logger?.warn(
+    { login, githubId: input.profile.id, boundGitHubId: binding?.githubId },
+    "ADMIN_GITHUB_LOGINS lists this login, but it is bound to another GitHub account (the login was renamed and taken over); signed in as a member. Delete its admin_bindings row if the change is intended.",
+  );
+  return false;
 }
 
 export async function getUserById(db: Database, userId: string) {
@@ -97,6 +136,13 @@ export async function deleteAccount(
   }
   await db.transaction(async (tx) => {
     await recordAuditEvent(tx, { actorSubject: user.auditSubject, action: "account.delete" });
+    // The API rate-limit counters name the user and their tokens; they go too.
+    const tokens = await tx
+      .select({ id: apiTokens.id })
+      .from(apiTokens)
+      .where(eq(apiTokens.userId, userId));
+    const counters = [`api:user:${userId}`, ...tokens.map((token) => `api:token:${token.id}`)];
+    await tx.delete(rateLimits).where(inArray(rateLimits.key, counters));
     await tx.delete(users).where(eq(users.id, userId));
   });
 }

@@ -1,6 +1,11 @@
-import { describe, expect, it } from "vitest";
-import { workspaceStates } from "../../db/schema.ts";
+import { eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { workspaceEvents, workspaces, workspaceStates } from "../../db/schema.ts";
 import { AppError } from "../errors.ts";
+import { createTestLoadContext } from "../testing/test-context.ts";
+import { createTestDatabase, type TestDatabase } from "../testing/test-database.ts";
+import { createTestUser } from "../testing/test-users.ts";
+import { transitionWorkspace, transitionWorkspaceIf } from "./workspaces.ts";
 import {
   assertTransition,
   assertUserAction,
@@ -59,5 +64,69 @@ describe("workspace state machine", () => {
         if (allowed) expect(refused, `${action} from ${state}`).toBeNull();
         else expect(refused, `${action} from ${state}`).toMatchObject({ code: "CONFLICT" });
       }
+  });
+});
+
+// The one function that moves a workspace, over a real database: the machine above is only
+// worth something if every write goes through it.
+describe("transitionWorkspace", () => {
+  let database: TestDatabase;
+  let workspaceId: string;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const user = await createTestUser(await createTestLoadContext(database), "mover");
+    const [row] = await database.db
+      .insert(workspaces)
+      .values({
+        userId: user.id,
+        name: "mover",
+        repository: "a/b",
+        branch: "main",
+        provider: "local",
+        serverType: "local",
+        location: "local",
+        idleTimeoutMinutes: 30,
+        state: "stopped",
+      })
+      .returning();
+    workspaceId = row!.id;
+  });
+  afterAll(() => database.drop());
+
+  const readState = async () => {
+    const [row] = await database.db
+      .select({ state: workspaces.state, stateReason: workspaces.stateReason })
+      .from(workspaces)
+      .where(eq(workspaces.id, workspaceId));
+    const events = await database.db
+      .select()
+      .from(workspaceEvents)
+      .where(eq(workspaceEvents.workspaceId, workspaceId));
+    return { ...row!, events: events.length };
+  };
+
+  it("refuses an illegal move with CONFLICT and writes neither the state nor an event", async () => {
+    const before = await readState();
+    await expect(
+      transitionWorkspace(database.db, workspaceId, "running", "skip ahead", "system"),
+    ).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("starting") });
+    // Allowed from the current state by the caller, still illegal for the machine.
+    await expect(
+      transitionWorkspaceIf(database.db, workspaceId, ["stopped"], "booting", "skip", "agent"),
+    ).rejects.toMatchObject({ code: "CONFLICT" });
+    expect(await readState()).toEqual(before);
+  });
+
+  it("writes a legal move and its event together", async () => {
+    const before = await readState();
+    expect(await transitionWorkspace(database.db, workspaceId, "starting", "go", "user")).toBe(
+      "stopped",
+    );
+    expect(await readState()).toMatchObject({ state: "starting", events: before.events + 1 });
+    // Not from the expected state: nothing happens, and that is no error.
+    expect(
+      await transitionWorkspaceIf(database.db, workspaceId, ["stopped"], "starting", "x", "user"),
+    ).toBe(false);
+    expect((await readState()).events).toBe(before.events + 1);
   });
 });

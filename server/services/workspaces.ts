@@ -8,9 +8,12 @@ import {
   type WorkspaceProvider,
   type WorkspaceState,
 } from "../../db/schema.ts";
+import type { Keyring } from "../crypto/envelope.ts";
+import type { GitHubSettings } from "../env.ts";
 import { AppError } from "../errors.ts";
 import { enqueueJob } from "../jobs/queue.ts";
 import { recordAuditEvent, type DatabaseExecutor } from "./audit.ts";
+import { checkRepositoryAccess } from "./github-repositories.ts";
 import type { Owner } from "./owner.ts";
 import {
   assertTransition,
@@ -36,6 +39,9 @@ export type WorkspaceSettings = {
   limit: number;
   maxAttempts: number;
 };
+
+/** What the repository check needs to ask GitHub as the user. */
+export type GitHubAccess = { keyring: Keyring; github: GitHubSettings };
 
 export type CreateWorkspaceInput = {
   name: string;
@@ -138,34 +144,14 @@ export async function createWorkspace(
   owner: Owner,
   input: CreateWorkspaceInput,
   settings: WorkspaceSettings,
+  access: GitHubAccess,
 ) {
+  // Before anything is written: no workspace, job or audit entry for code the user cannot read.
+  await checkRepositoryAccess(db, access.keyring, access.github, owner, input);
   const id = await db.transaction(async (tx) => {
     // Serialises one user's creations, so the limit holds under concurrent requests.
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${owner.userId}))`);
-    const [{ value: live } = { value: 0 }] = await tx
-      .select({ value: count() })
-      .from(workspaces)
-      .where(and(eq(workspaces.userId, owner.userId), isNull(workspaces.deletedAt)));
-    if (live >= settings.limit)
-      throw new AppError(
-        "PRECONDITION_FAILED",
-        `You have ${live} workspaces, the limit of this install. Delete one you no longer need, then create this one.`,
-      );
-    const [taken] = await tx
-      .select({ id: workspaces.id })
-      .from(workspaces)
-      .where(
-        and(
-          eq(workspaces.userId, owner.userId),
-          eq(workspaces.name, input.name),
-          isNull(workspaces.deletedAt),
-        ),
-      );
-    if (taken)
-      throw new AppError(
-        "CONFLICT",
-        `You already have a workspace named "${input.name}". Pick another name.`,
-      );
+    await assertRoomFor(tx, owner, input.name, settings.limit);
     const [row] = await tx
       .insert(workspaces)
       .values({ ...input, userId: owner.userId, provider: settings.provider })
@@ -197,6 +183,39 @@ export async function createWorkspace(
     return row!.id;
   });
   return getWorkspace(db, owner, id);
+}
+
+/** The per-user limit and unique names, checked under the creation lock. */
+async function assertRoomFor(
+  tx: DatabaseExecutor,
+  owner: Owner,
+  name: string,
+  limit: number,
+): Promise<void> {
+  const [{ value: live } = { value: 0 }] = await tx
+    .select({ value: count() })
+    .from(workspaces)
+    .where(and(eq(workspaces.userId, owner.userId), isNull(workspaces.deletedAt)));
+  if (live >= limit)
+    throw new AppError(
+      "PRECONDITION_FAILED",
+      `You have ${live} workspaces, the limit of this install. Delete one you no longer need, then create this one.`,
+    );
+  const [taken] = await tx
+    .select({ id: workspaces.id })
+    .from(workspaces)
+    .where(
+      and(
+        eq(workspaces.userId, owner.userId),
+        eq(workspaces.name, name),
+        isNull(workspaces.deletedAt),
+      ),
+    );
+  if (taken)
+    throw new AppError(
+      "CONFLICT",
+      `You already have a workspace named "${name}". Pick another name.`,
+    );
 }
 
 const actionReasons: Record<UserAction, string> = {

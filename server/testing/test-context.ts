@@ -2,9 +2,11 @@ import { readMigrationJournal } from "../../db/migrate.ts";
 import { createKeyring, generateEncryptionKeySetting } from "../crypto/envelope.ts";
 import { parseEnv, type Env } from "../env.ts";
 import type { AppLoadContextValue } from "../http/load-context.ts";
+import { createApiRateLimiter } from "../http/request-guards.ts";
 import { createLogger } from "../logger.ts";
 import { createReadinessCheck } from "../services/health.ts";
 import type { TestDatabase } from "./test-database.ts";
+import { sharedGitHubStandIn, standInSettings } from "./test-github.ts";
 
 /** A fresh ENCRYPTION_KEYS value for programs started by tests. */
 export const testEncryptionKeys = () => generateEncryptionKeySetting("test");
@@ -18,8 +20,14 @@ export async function createTestLoadContext(
   overrides: Partial<Env> = {},
   settings: Record<string, string> = {},
 ): Promise<AppLoadContextValue> {
+  // GitHub is the process's shared stand-in unless the test names another one.
+  const github = settings.GITHUB_API_URL ? undefined : standInSettings(await sharedGitHubStandIn());
   const env = {
-    ...parseEnv({ ENCRYPTION_KEYS: testEncryptionKeys(), ...settings }),
+    ...parseEnv({
+      ENCRYPTION_KEYS: testEncryptionKeys(),
+      ...(github && { GITHUB_URL: github.webUrl, GITHUB_API_URL: github.apiUrl }),
+      ...settings,
+    }),
     ...overrides,
   };
   return {
@@ -27,10 +35,13 @@ export async function createTestLoadContext(
     db: database.db,
     logger: createLogger({ level: "silent", service: "test" }),
     requestId: "test",
+    clientAddress: "127.0.0.1",
+    cspNonce: "test",
+    limitApiRequests: createApiRateLimiter(database.db, env.API_RATE_LIMIT_PER_MINUTE),
     version: "1.2.3",
     checkReadiness: createReadinessCheck(database.sql, await readMigrationJournal()),
     keyring: await createKeyring(env.ENCRYPTION_KEYS!),
-    github: {
+    github: github ?? {
       webUrl: env.GITHUB_URL,
       apiUrl: env.GITHUB_API_URL,
       clientId: "test-client",

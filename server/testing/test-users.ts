@@ -3,17 +3,17 @@ import type { AppLoadContextValue } from "../http/load-context.ts";
 import { upsertGitHubUser } from "../services/users.ts";
 import { createCallerFactory } from "../trpc/init.ts";
 import { appRouter } from "../trpc/root.ts";
+import { issueGitHubToken } from "./test-github.ts";
 
-let nextGitHubId = 1_000;
-
-/** A signed-up user (as if through GitHub) with a GitHub token of `gho_test_<login>`. */
+/** A user signed up through the context's GitHub (a stand-in) with a real token of theirs. */
 export async function createTestUser(
   context: AppLoadContextValue,
   login: string,
 ): Promise<AuthenticatedUser> {
+  const { accessToken, githubId } = await issueGitHubToken(context.github, login);
   const user = await upsertGitHubUser(context.db, context.keyring, {
-    profile: { id: nextGitHubId++, login, name: null, email: null, avatarUrl: null },
-    accessToken: `gho_test_${login}`,
+    profile: { id: githubId, login, name: null, email: null, avatarUrl: null },
+    accessToken,
     adminLogins: [],
   });
   const {

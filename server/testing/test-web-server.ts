@@ -12,15 +12,25 @@ import { projectRoot } from "./program.ts";
 
 export type TestWebServer = { baseUrl: string; close: () => Promise<void> };
 
-/** Our real web server (the Remix build from `npm run build`) on a loopback port. */
+/**
+ * Our real web server (the Remix build from `npm run build`) on a loopback port.
+ * `authRequestsPerMinute` lowers the /auth rate limit for tests of it.
+ */
 export async function startTestWebServer(
   context: AppLoadContextValue,
   logger: Logger = context.logger,
+  { authRequestsPerMinute = 100 }: { authRequestsPerMinute?: number } = {},
 ): Promise<TestWebServer> {
   const build = (await import(
     pathToFileURL(path.join(projectRoot, "build", "index.js")).href
   )) as ServerBuild;
-  const { logger: _logger, requestId: _requestId, ...shared } = context;
+  const {
+    logger: _logger,
+    requestId: _requestId,
+    clientAddress: _clientAddress,
+    cspNonce: _cspNonce,
+    ...shared
+  } = context;
   const metrics = createHttpMetrics();
   registerEngineMetrics(metrics.registry, () => readEngineStats(context.db));
   const server = createAppServer({
@@ -29,7 +39,7 @@ export async function startTestWebServer(
     build,
     publicDir: path.join(projectRoot, "public"),
     metrics,
-    limitAuthRequests: createAuthRateLimiter(context.db, 100),
+    limitAuthRequests: createAuthRateLimiter(context.db, authRequestsPerMinute),
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {

@@ -1,11 +1,15 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import { retryAfterOf } from "../errors.ts";
 import type { AppLoadContextValue } from "../http/load-context.ts";
 import { createTrpcContext } from "./context.ts";
 import { appRouter } from "./root.ts";
 
 export const trpcEndpoint = "/api/trpc";
 
-/** Answers a tRPC request; unknown errors are logged in full and reach the client as a generic 500. */
+/**
+ * Answers a tRPC request; unknown errors are logged in full and reach the client as a
+ * generic 500. A batch over API_MAX_BATCH_CALLS is refused whole, before any call runs.
+ */
 export function handleTrpcRequest(
   request: Request,
   loadContext: AppLoadContextValue,
@@ -14,8 +18,19 @@ export function handleTrpcRequest(
     endpoint: trpcEndpoint,
     req: request,
     router: appRouter,
-    createContext: ({ resHeaders }) =>
-      createTrpcContext({ request, loadContext, responseHeaders: resHeaders }),
+    maxBatchSize: loadContext.env.API_MAX_BATCH_CALLS,
+    createContext: ({ resHeaders, info }) =>
+      createTrpcContext({
+        request,
+        loadContext,
+        responseHeaders: resHeaders,
+        calls: info.calls.length,
+      }),
+    responseMeta({ errors }) {
+      // A rate limit says when to come back, as /auth's problem answers do.
+      const seconds = Math.max(0, ...errors.map((error) => retryAfterOf(error.cause) ?? 0));
+      return seconds > 0 ? { headers: new Headers({ "retry-after": String(seconds) }) } : {};
+    },
     onError({ error, path }) {
       if (error.code === "INTERNAL_SERVER_ERROR") {
         loadContext.logger.error({ err: error.cause ?? error, path }, "tRPC procedure failed");

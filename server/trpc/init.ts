@@ -6,6 +6,12 @@ import type { TrpcContext } from "./context.ts";
 
 // The one initTRPC of the project: it exports builders only.
 
+// What tRPC's fetch adapter says when a batch is over `maxBatchSize` (handler.ts); the
+// answer should say what the limit is called and what to do.
+const batchTooLargeMessage = "Batch call exceeds maximum size";
+const batchTooLargeAdvice =
+  "Too many calls in one batch request: this server runs none of them above its limit (API_MAX_BATCH_CALLS, 20 unless set). Send them in smaller batches, e.g. httpBatchLink's maxItems option.";
+
 const t = initTRPC.context<TrpcContext>().create({
   transformer: superjson,
   isDev: false,
@@ -21,17 +27,22 @@ const t = initTRPC.context<TrpcContext>().create({
     if (error.code === "INTERNAL_SERVER_ERROR") {
       return { ...shape, message: internalErrorMessage, data };
     }
+    if (error.code === "BAD_REQUEST" && error.message === batchTooLargeMessage) {
+      return { ...shape, message: batchTooLargeAdvice, data };
+    }
     return { ...shape, data };
   },
 });
 
+/** The TRPCError with an AppError's code and message (the one mapping, SPEC §11). */
+export function toTrpcError(error: AppError): TRPCError {
+  return new TRPCError({ code: error.code, message: error.message, cause: error });
+}
+
 /** Turns a service's AppError into the TRPCError with the same code and message. */
 const mapAppErrors = t.middleware(async ({ next }) => {
   const result = await next();
-  if (!result.ok && result.error.cause instanceof AppError) {
-    const cause = result.error.cause;
-    throw new TRPCError({ code: cause.code, message: cause.message, cause });
-  }
+  if (!result.ok && result.error.cause instanceof AppError) throw toTrpcError(result.error.cause);
   return result;
 });
 

@@ -11,6 +11,7 @@ import type { Job } from "../jobs/queue.ts";
 import { describeFailure } from "../jobs/job-errors.ts";
 import type { JobContext, JobHandler } from "../jobs/runner.ts";
 import { createHetznerProvider } from "../providers/hetzner.ts";
+import type { Logger } from "../logger.ts";
 import { createLocalProvider } from "../providers/local.ts";
 import type { LocalUserData } from "../providers/local-agent.ts";
 import type { Provider } from "../providers/provider.ts";
@@ -37,6 +38,7 @@ export type WorkerDependencies = {
   env: Env;
   version: string;
   installId: string;
+  logger?: Logger;
 };
 
 // The workspace state each job kind works in; a final failure applies only there.
@@ -94,10 +96,11 @@ export async function failJobWorkspace(db: Database, job: Job, error: unknown): 
   await failWorkspace(db, job.workspaceId, jobStates[job.kind] ?? [], reason);
 }
 
-function createProviderResolver({ db, keyring, env }: WorkerDependencies) {
+function createProviderResolver({ db, keyring, env, logger }: WorkerDependencies) {
   const local = createLocalProvider({
     dataDir: env.DATA_DIR,
     idleTimeoutSeconds: env.LOCAL_AGENT_IDLE_TIMEOUT_SECONDS,
+    log: (message) => logger?.info(message),
   });
   const forUser = async (userId: string): Promise<Provider> =>
     createHetznerProvider({

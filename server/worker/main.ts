@@ -7,6 +7,7 @@ import { createJobRunner } from "../jobs/runner.ts";
 import { createLogger } from "../logger.ts";
 import { onShutdownSignal } from "../process/shutdown.ts";
 import { readVersion } from "../process/version.ts";
+import { describeWorkspaceAccess } from "../providers/local-isolation.ts";
 import { readInstallationId } from "../services/system.ts";
 import { createJobHandlers, failJobWorkspace } from "./job-handlers.ts";
 import { schedulePeriodicJobs } from "./periodic-jobs.ts";
@@ -39,6 +40,8 @@ onShutdownSignal(logger, async () => {
 
 await started;
 logger.info({ workerId, concurrency: env.WORKER_CONCURRENCY }, "worker ready");
+const access = describeWorkspaceAccess(env.WORKSPACE_PROVIDER);
+if (access.notice) logger.warn(access.notice);
 
 async function startRunner() {
   const runner = createJobRunner({
@@ -51,6 +54,7 @@ async function startRunner() {
       env,
       version: await readVersion(),
       installId: await readInstallationId(db),
+      logger,
     }),
     concurrency: env.WORKER_CONCURRENCY,
     leaseSeconds: env.JOB_LEASE_SECONDS,

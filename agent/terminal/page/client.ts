@@ -16,6 +16,8 @@ const maxBackoffMs = 10_000;
 const watchdogMs = 30_000;
 const silenceLimitMs = 90_000;
 const replacedCloseCode = 4000;
+// The sign-in ended (signed out, session or token revoked): reconnecting would be refused.
+const accessEndedCloseCode = 4001;
 
 function startTerminal(container: HTMLElement, statusLine: HTMLElement | null) {
   const term = new Terminal({ cursorBlink: true, scrollback: 10_000 });
@@ -54,6 +56,16 @@ function connectTerminal(term: Terminal, setStatus: (status: Status, text?: stri
     if (code === replacedCloseCode) {
       finished = true;
       return setStatus("error", "This session was opened in another tab or window.");
+    }
+    if (code === accessEndedCloseCode) {
+      finished = true;
+      term.write(
+        "\r\n\x1b[33m[Your terminal access ended. Open the terminal again from the control plane.]\x1b[0m\r\n",
+      );
+      return setStatus(
+        "error",
+        "Your terminal access ended; open the terminal again from the control plane.",
+      );
     }
     const delay = Math.min(maxBackoffMs, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
     attempt += 1;

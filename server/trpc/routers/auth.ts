@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { listSessions, revokeSession } from "../../auth/sessions.ts";
+import { listSessions, revokeAllSessions, revokeSession } from "../../auth/sessions.ts";
 import { protectedProcedure, router } from "../init.ts";
 
 export const authRouter = router({
@@ -15,5 +15,7 @@ export const authRouter = router({
         }),
       )
       .mutation(({ ctx, input }) => revokeSession(ctx.db, ctx.user, input.id)),
+    /** Sign out everywhere, this browser included. */
+    revokeAll: protectedProcedure.mutation(({ ctx }) => revokeAllSessions(ctx.db, ctx.user)),
   }),
 });

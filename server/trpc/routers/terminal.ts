@@ -16,6 +16,8 @@ export const terminalRouter = router({
       createTerminalUrl(ctx.db, ctx.keyring, ownerOf(ctx), input.workspaceId, {
         issuer: ctx.env.PUBLIC_URL,
         ttlSeconds: terminalLinkSeconds,
+        // The link's grant ends with what signed this request in (SPEC §4, §9).
+        caller: { sessionId: ctx.auth.sessionId, apiTokenId: ctx.auth.tokenId ?? null },
       }),
     ),
 });

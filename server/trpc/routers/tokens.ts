@@ -21,7 +21,9 @@ export const tokensRouter = router({
           .optional(),
       }),
     )
-    .mutation(({ ctx, input }) => createApiToken(ctx.db, ownerOf(ctx), input)),
+    .mutation(({ ctx, input }) =>
+      createApiToken(ctx.db, ownerOf(ctx), input, { limit: ctx.env.API_TOKEN_LIMIT }),
+    ),
   revoke: protectedProcedure
     .input(z.object({ id: z.uuid({ error: "expected a token id from tokens.list" }) }))
     .mutation(({ ctx, input }) => revokeApiToken(ctx.db, ownerOf(ctx), input.id)),

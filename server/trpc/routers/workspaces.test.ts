@@ -1,10 +1,11 @@
-import { eq } from "drizzle-orm";
+import { count, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobs } from "../../../db/schema.ts";
+import { auditLog, jobs, workspaces } from "../../../db/schema.ts";
 import type { AuthenticatedUser } from "../../auth/request-auth.ts";
 import type { AppLoadContextValue } from "../../http/load-context.ts";
 import { createTestLoadContext } from "../../testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../../testing/test-database.ts";
+import { upsertGitHubUser } from "../../services/users.ts";
 import { callerFor, createTestUser } from "../../testing/test-users.ts";
 
 let database: TestDatabase;
@@ -141,5 +142,56 @@ describe("workspaces", () => {
       code: "CONFLICT",
       message: expect.stringContaining("Delete your workspaces first (first)"),
     });
+  });
+});
+
+describe("workspaces.create asks GitHub first", () => {
+  // Rows a refused create must not leave: its workspace, its job, its audit entry.
+  const countRows = async () => ({
+    workspaces: (await database.db.select({ n: count() }).from(workspaces))[0]!.n,
+    jobs: (await database.db.select({ n: count() }).from(jobs))[0]!.n,
+    audit: (await database.db.select({ n: count() }).from(auditLog))[0]!.n,
+  });
+
+  it("refuses a repository the user cannot read on GitHub, writing nothing", async () => {
+    const carol = await createTestUser(context, "carol");
+    const before = await countRows();
+    // GitHub answers 404 alike for a private repository of someone else and for none at all.
+    const refused = callerFor(context, carol).workspaces.create({
+      name: "theirs",
+      repository: "bob/private-code",
+      branch: "main",
+    });
+    await expect(refused).rejects.toMatchObject({
+      code: "NOT_FOUND",
+      message: expect.stringContaining("You have no access to bob/private-code on GitHub"),
+    });
+    await expect(refused).rejects.toThrow(/Pick one from the list of your repositories/);
+    expect(await countRows()).toEqual(before);
+    expect(await callerFor(context, carol).workspaces.list()).toEqual([]);
+  });
+
+  it("refuses a branch the repository does not have, writing nothing", async () => {
+    const carol = await createTestUser(context, "carol");
+    const before = await countRows();
+    await expect(
+      callerFor(context, carol).workspaces.create({ ...input("nobranch"), branch: "no/such" }),
+    ).rejects.toMatchObject({
+      code: "NOT_FOUND",
+      message: expect.stringContaining('stand-in/sample has no branch "no/such" on GitHub'),
+    });
+    expect(await countRows()).toEqual(before);
+  });
+
+  it("asks to sign in again when GitHub refuses the user's token", async () => {
+    const row = await upsertGitHubUser(context.db, context.keyring, {
+      profile: { id: 987_654, login: "stale", name: null, email: null, avatarUrl: null },
+      accessToken: "gho_revoked",
+      adminLogins: [],
+    });
+    const stale = { ...row, githubTokenEncrypted: undefined };
+    await expect(callerFor(context, stale).workspaces.create(input("stale"))).rejects.toMatchObject(
+      { code: "UNAUTHORIZED", message: expect.stringContaining("Sign out") },
+    );
   });
 });

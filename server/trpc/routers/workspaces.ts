@@ -1,6 +1,10 @@
 import { z } from "zod";
 import type { Env } from "../../env.ts";
 import {
+  assertMayCreateWorkspace,
+  describeWorkspaceAccess,
+} from "../../providers/local-isolation.ts";
+import {
   createWorkspace,
   getWorkspace,
   listWorkspaceEvents,
@@ -80,11 +84,13 @@ export const workspacesRouter = router({
   jobLog: protectedProcedure
     .input(workspaceId)
     .query(({ ctx, input }) => readCurrentJobLog(ctx.db, ownerOf(ctx), input.id)),
-  create: protectedProcedure
-    .input(createWorkspaceInput)
-    .mutation(({ ctx, input }) =>
-      createWorkspace(ctx.db, ownerOf(ctx), input, settingsOf(ctx.env)),
-    ),
+  create: protectedProcedure.input(createWorkspaceInput).mutation(({ ctx, input }) => {
+    assertMayCreateWorkspace(ctx.user.role, describeWorkspaceAccess(ctx.env.WORKSPACE_PROVIDER));
+    return createWorkspace(ctx.db, ownerOf(ctx), input, settingsOf(ctx.env), {
+      keyring: ctx.keyring,
+      github: ctx.github,
+    });
+  }),
   stop: action("stop"),
   start: action("start"),
   delete: action("delete"),
