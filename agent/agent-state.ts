@@ -1,3 +1,4 @@
+/* eslint-disable security/detect-non-literal-fs-filename -- the state folder is the agent's STATE_DIR setting, never a request value */
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";

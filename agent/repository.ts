@@ -1,3 +1,4 @@
+/* eslint-disable security/detect-non-literal-fs-filename -- the workspace folder is the agent's WORKSPACE_DIR setting */
 import { execFile } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";

@@ -2,18 +2,15 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, waitForWorkspace, type Client } from "../sdk/index.ts";
+import { waitForWorkspace, type Client } from "../sdk/index.ts";
+import { signUpOverHttp } from "./support/workspace-api.ts";
 import { createDb, type DatabaseHandle } from "../db/client.ts";
-import { createKeyring } from "../server/crypto/envelope.ts";
 import {
   startEmbeddedPostgres,
   type EmbeddedPostgres,
 } from "../server/database/embedded-postgres.ts";
-import { parseEnv } from "../server/env.ts";
 import { createLogger } from "../server/logger.ts";
 import { findFreePort } from "../server/process/free-port.ts";
-import { createApiToken } from "../server/services/api-tokens.ts";
-import { upsertGitHubUser } from "../server/services/users.ts";
 import { startNodeProgram, type RunningProgram } from "../server/testing/program.ts";
 import { testEncryptionKeys } from "../server/testing/test-context.ts";
 
@@ -51,21 +48,8 @@ beforeAll(async () => {
   await launcher.waitForLog("web server listening");
   await launcher.waitForLog("worker ready");
   database = createDb(postgres.url, { max: 2 });
-  const keyring = await createKeyring(
-    parseEnv({ ENCRYPTION_KEYS: encryptionKeys }).ENCRYPTION_KEYS!,
-  );
-  const user = await upsertGitHubUser(database.db, keyring, {
-    profile: { id: 7, login: "local-dev", name: null, email: null, avatarUrl: null },
-    accessToken: "gho_local",
-    adminLogins: [],
-  });
-  const { token } = await createApiToken(
-    database.db,
-    { userId: user.id, auditSubject: user.auditSubject },
-    { name: "test" },
-    { limit: 1 },
-  );
-  api = createClient({ baseUrl, token });
+  // Through the launcher's own GitHub stand-in: workspaces.create asks it about the repository.
+  api = await signUpOverHttp(baseUrl, "local-dev");
 });
 
 afterAll(async () => {

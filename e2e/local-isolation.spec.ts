@@ -186,9 +186,23 @@ describe.runIf(runningAsRoot)("one-machine mode as root: a workspace per OS user
     expect(signal.output).toMatch(/not permitted/i);
   });
 
+  it("cannot sign in to the control plane as another member through the GitHub stand-in", async () => {
+    // What a shell on this machine can do: start a sign-in and answer the stand-in's form
+    // itself. The stand-in runs on loopback, which every workspace reaches.
+    const script = [
+      `loc=$(curl -s -o /dev/null -D - '${baseUrl.replace("localhost", "127.0.0.1")}/auth/github' | tr -d '\\r' | sed -n 's/^[Ll]ocation: //p')`,
+      'standin="${loc%%[?]*}"',
+      'curl -s -o /dev/null -w "%{http_code}\\n" -X POST "$standin" --data "${loc#*[?]}&login=iso-bob&password=guessed"',
+    ].join("; ");
+    const attempt = await runInShell(alice, script);
+    expect(attempt.output.split("\n").at(-1)).toBe("401");
+  });
+
   it("removes the workspace's OS user and its processes with the workspace", async () => {
     const name = workspaceAccountName(bob.workspaceId);
     const uid = Number((await run("id", ["-u", name])).stdout.trim());
+    // A process that left the agent's process group, as a daemon would.
+    await runInShell(bob, "setsid nohup sleep 1000 >/dev/null 2>&1 < /dev/null &");
     bob.shell.ws.close();
     await bob.api.workspaces.delete.mutate({ id: bob.workspaceId });
     await waitForWorkspace(bob.api, bob.workspaceId, "deleted", { timeoutMs: 60_000 });

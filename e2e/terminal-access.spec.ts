@@ -19,6 +19,7 @@ import { createTestLoadContext } from "../server/testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../server/testing/test-database.ts";
 import { launchBrowser } from "./support/browser.ts";
 import { startTestWebServer, type TestWebServer } from "../server/testing/test-web-server.ts";
+import { standInTestPassword } from "../server/github-stand-in/test-helpers.ts";
 
 // Terminal access that ends when it should (SPEC §4, §9), against the built agent binary as
 // the local provider runs it, our real web server (Remix build), the GitHub stand-in for real
@@ -83,6 +84,7 @@ async function signIn(login: string): Promise<string> {
   const flowCookies = cookiePairs(start);
   const form = new URLSearchParams(new URL(start.headers.get("location")!).searchParams);
   form.set("login", login);
+  form.set("password", standInTestPassword);
   const granted = await fetch(`${standIn.url}/login/oauth/authorize`, {
     method: "POST",
     body: form,

@@ -137,6 +137,7 @@ const envSchema = z.object({
   BASE_DOMAIN: z
     .string()
     .trim()
+    // eslint-disable-next-line security/detect-unsafe-regex -- each repeated group starts with a literal ".", so matching is linear
     .regex(/^(?!-)[a-z0-9-]+(\.[a-z0-9-]+)+$/i, { error: "expected a domain like example.com" })
     .optional(),
   CLOUDFLARE_API_URL: httpUrlSchema.default("https://api.cloudflare.com/client/v4"),

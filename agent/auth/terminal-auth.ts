@@ -90,6 +90,7 @@ export function createTerminalAuth(options: TerminalAuthOptions): TerminalAuth {
         return sendPage(res, 405, "Method not allowed", "Open the terminal with a GET request.");
       }
       const token = new URL(req.url ?? "/", "http://agent.invalid").searchParams.get("token");
+      // eslint-disable-next-line security/detect-possible-timing-attacks -- a null check, not a comparison of secrets
       if (token === null) {
         if (cookies.read(req.headers.cookie)) return servePage(res);
         return sendSignInNeeded(res, options.issuer);

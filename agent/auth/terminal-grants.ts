@@ -1,3 +1,4 @@
+/* eslint-disable security/detect-non-literal-fs-filename -- the grants file lives in the agent's STATE_DIR setting, never a request value */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";

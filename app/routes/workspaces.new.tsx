@@ -16,6 +16,7 @@ const serverTypes = ["cx23", "cx33", "cx43", "cax11"];
 const locations = ["fsn1", "nbg1", "hel1", "ash", "hil", "sin"];
 
 // The same rules the API enforces, checked as people type so they see them at once.
+// eslint-disable-next-line security/detect-unsafe-regex -- bounded ({0,38}): linear, at most 40 characters
 const nameRule = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 const nameHint =
   "1–40 lowercase letters, digits and dashes, starting and ending with a letter or digit";

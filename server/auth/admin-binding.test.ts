@@ -9,7 +9,7 @@ import { dataOf, startSignInHarness, type SignInHarness } from "../testing/test-
 
 let harness: SignInHarness;
 beforeAll(async () => {
-  harness = await startSignInHarness({ ADMIN_GITHUB_LOGINS: ["boss"] });
+  harness = await startSignInHarness({ ADMIN_GITHUB_LOGINS: ["boss", "legacy"] });
   // The install's first user is an admin anyway; take that seat so it proves nothing here.
   await harness.signIn("founder");
 });
@@ -45,6 +45,16 @@ describe("ADMIN_GITHUB_LOGINS", () => {
     expect(JSON.parse(warning!)).toMatchObject({ level: "warn", login: "boss" });
     // Signing in again changes nothing: the login stays bound to the first account.
     expect(await me("boss")).toMatchObject({ role: "member" });
+  });
+
+  it("binds a listed admin of an install from before the bindings, not a newcomer with the login", async () => {
+    expect(await me("legacy")).toMatchObject({ role: "admin" });
+    // As before migration 0004: no binding yet. Then the admin renames on GitHub (we have not
+    // seen them since) and a stranger registers the freed login and signs in first.
+    await harness.database.db.delete(adminBindings).where(eq(adminBindings.login, "legacy"));
+    await harness.standIn.renameUser("legacy", "legacy-renamed");
+    expect(await me("legacy")).toMatchObject({ login: "legacy", role: "member" });
+    expect(await me("legacy-renamed")).toMatchObject({ role: "admin" });
   });
 
   it("lets no unlisted login become admin", async () => {

@@ -13,6 +13,7 @@ import { verifyAuditChain } from "../services/audit.ts";
 import { githubTokenContext } from "../services/users.ts";
 import { createTestLoadContext } from "../testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../testing/test-database.ts";
+import { standInTestPassword } from "../github-stand-in/test-helpers.ts";
 
 // The sign-in flow end to end over real HTTP: our web server (real Remix build) and the
 // GitHub stand-in, both on loopback, driven by fetch with a hand-kept cookie jar. Both log
@@ -90,6 +91,7 @@ async function authorizeAt(login: string) {
   const authorizeUrl = new URL(start.headers.get("location")!);
   const form = new URLSearchParams(authorizeUrl.searchParams);
   form.set("login", login);
+  form.set("password", standInTestPassword);
   const granted = await fetch(`${standIn.url}/login/oauth/authorize`, {
     method: "POST",
     body: form,

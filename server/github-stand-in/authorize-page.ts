@@ -28,27 +28,23 @@ export function renderAuthorizePage(options: {
 }): string {
   const { request, knownLogins, error, login = "" } = options;
   const hidden = renderHiddenFields(request);
-  const buttons = knownLogins
-    .map(
-      (known) =>
-        `<form method="post" action="/login/oauth/authorize">${hidden}` +
-        `<button type="submit" name="login" value="${escapeHtml(known)}">Continue as ${escapeHtml(known)}</button></form>`,
-    )
-    .join("\n");
   const target = new URL(request.redirectUri);
+  const known = knownLogins.map((name) => `<code>${escapeHtml(name)}</code>`).join(", ");
   return renderDocument(
     "Sign in to GitHub stand-in",
     `<p class="notice"><strong>This is a development stand-in, not GitHub.</strong>
-It runs on this machine for local development and tests. Any login works and no password is
-asked for; nothing you enter here reaches github.com.</p>
+It runs on this machine for local development and tests. Any login works; its first sign-in
+sets its password, which later sign-ins must repeat. Nothing you enter here reaches github.com.</p>
 <p>After you sign in you go back to <code>${escapeHtml(target.origin)}</code>${
       request.scope ? ` with the scopes <code>${escapeHtml(request.scope)}</code>` : ""
     }.</p>
 ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ""}
-${knownLogins.length > 0 ? `<h2>Known logins</h2>\n${buttons}\n<h2>Another login</h2>` : ""}
+${knownLogins.length > 0 ? `<p>Known logins: ${known}.</p>` : ""}
 <form method="post" action="/login/oauth/authorize">${hidden}
 <label for="login">GitHub login</label>
 <input id="login" name="login" value="${escapeHtml(login)}" autocomplete="username" autocapitalize="none" spellcheck="false" required>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Authorize</button>
 </form>`,
   );
@@ -90,7 +86,7 @@ body { font-family: system-ui, sans-serif; max-width: 32rem; margin: 3rem auto; 
 .notice { background: #fff8c5; border: 1px solid #d4a72c; padding: 0.75rem; border-radius: 6px; }
 .error { color: #cf222e; }
 form { margin: 0.5rem 0; }
-input[name="login"]:not([type="hidden"]) { display: block; margin: 0.25rem 0 0.5rem; padding: 0.3rem; width: 100%; }
+input[name="login"]:not([type="hidden"]), input[name="password"] { display: block; margin: 0.25rem 0 0.5rem; padding: 0.3rem; width: 100%; }
 </style>
 </head>
 <body>

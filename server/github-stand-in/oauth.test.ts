@@ -41,9 +41,31 @@ describe("the sign-in page", () => {
       /<label for="login">GitHub login<\/label>\s*<input id="login" name="login"/,
     );
     expect(html).toContain(">Authorize</button>");
-    expect(html).toContain('value="known-user"');
+    expect(html).toContain("Known logins: <code>known-user</code>");
+    expect(html).toMatch(/<input id="password" name="password" type="password"/);
     expect(html).toContain('value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"');
     expect(html).not.toContain("<script>");
+  });
+
+  it("keeps the password of a login's first sign-in and refuses any other, so no one else becomes that login", async () => {
+    const first = await postAuthorizeForm(stand.standIn, {
+      login: "owner",
+      password: "first-pick",
+    });
+    expect(first.status).toBe(302);
+    for (const password of ["guessed", ""]) {
+      const other = await postAuthorizeForm(stand.standIn, { login: "Owner", password });
+      expect(other.status).toBe(401);
+      expect(other.headers.get("location")).toBeNull();
+      const page = await other.text();
+      expect(page).toMatch(password ? /Wrong password for Owner/ : /Enter a password/);
+      expect(page).not.toContain("first-pick");
+    }
+    const again = await postAuthorizeForm(stand.standIn, {
+      login: "OWNER",
+      password: "first-pick",
+    });
+    expect(again.status).toBe(302);
   });
 
   it.each([

@@ -35,6 +35,7 @@ const tokenErrors = {
 type TokenError = keyof typeof tokenErrors;
 
 // GitHub's rules: 1–39 characters, letters, digits and single hyphens, no hyphen at either end.
+// eslint-disable-next-line security/detect-unsafe-regex -- each repetition consumes one alphanumeric (a dash only before one): linear
 const loginPattern = /^[A-Za-z0-9](?:-?[A-Za-z0-9])*$/;
 const codeChallengePattern = /^[A-Za-z0-9_-]{43}$/;
 
@@ -72,7 +73,8 @@ export async function submitAuthorizeForm(
     sendHtml(res, 400, renderAuthorizePage({ request: parsed.request, knownLogins, error, login }));
     return;
   }
-  const user = await context.store.ensureUser(login);
+  const user = await signInWithPassword(context, fields, login, parsed.request, res);
+  if (!user) return;
   const code = context.store.createCode({
     login: user.login,
     clientId: parsed.request.clientId,
@@ -86,6 +88,26 @@ export async function submitAuthorizeForm(
   context.logger.info({ login: user.login }, "GitHub stand-in signed a user in");
   res.writeHead(302, { location: target.href, "cache-control": "no-store" });
   res.end();
+}
+
+/** The stand-in's user behind `login` and the form's password; answers the page itself if not. */
+async function signInWithPassword(
+  context: StandInContext,
+  fields: URLSearchParams,
+  login: string,
+  request: AuthorizeRequest,
+  res: ServerResponse,
+) {
+  const password = fields.get("password") ?? "";
+  const user = password ? await context.store.signInUser(login, password) : undefined;
+  if (user) return user;
+  const error = password
+    ? `Wrong password for ${login}. The stand-in keeps the password chosen at this login's first sign-in.`
+    : "Enter a password: the first sign-in of a login sets it, later ones must repeat it.";
+  const knownLogins = context.store.listUsers().map((known) => known.login);
+  sendHtml(res, 401, renderAuthorizePage({ request, knownLogins, error, login }));
+  context.logger.warn({ login }, "GitHub stand-in refused a sign-in: wrong or missing password");
+  return undefined;
 }
 
 export async function exchangeCode(

@@ -1,3 +1,4 @@
+/* eslint-disable security/detect-non-literal-fs-filename -- repository paths are built only from names that pass isSafeName (owner/name of [A-Za-z0-9._-]) under the stand-in's own folder */
 import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";

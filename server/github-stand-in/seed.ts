@@ -1,3 +1,4 @@
+/* eslint-disable security/detect-non-literal-fs-filename -- seeds fixed sample repositories into the stand-in's own folder */
 import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";

@@ -1,3 +1,4 @@
+/* eslint-disable security/detect-non-literal-fs-filename -- the stand-in's folder is DATA_DIR/github */
 import type { ChildProcess } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";

@@ -1,6 +1,8 @@
-import { createHash, randomBytes, randomInt, timingSafeEqual } from "node:crypto";
+/* eslint-disable security/detect-non-literal-fs-filename -- the store file is DATA_DIR/github/store.json */
+import { createHash, randomBytes, randomInt, scrypt, timingSafeEqual } from "node:crypto";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { promisify } from "node:util";
 import { z } from "zod";
 
 // Everything the stand-in must remember across restarts, in one small JSON file. Access
@@ -28,6 +30,12 @@ const stateSchema = z.object({
         .optional(),
     }),
   ),
+  /**
+   * Each login's password (scrypt, `salt:hash`, by user id), chosen at its first sign-in: in
+   * the one-machine mode every workspace shell can reach the stand-in, so without one any of
+   * them could sign in as anybody.
+   */
+  passwords: z.record(z.string(), z.string()).default({}),
   /** GitHub App refresh tokens (single use), by hash, with the access token issued beside. */
   refreshTokens: z
     .record(
@@ -65,6 +73,8 @@ export type StandInStore = {
   listUsers: () => StandInUser[];
   findUser: (login: string) => StandInUser | undefined;
   ensureUser: (login: string) => Promise<StandInUser>;
+  /** The user, if `password` is theirs; a login's first sign-in sets its password. */
+  signInUser: (login: string, password: string) => Promise<StandInUser | undefined>;
   /** Changes a user's login, keeping their id and tokens, as a GitHub rename does. */
   renameUser: (login: string, newLogin: string) => Promise<StandInUser>;
   issueToken: (login: string, scope: string) => Promise<string>;
@@ -107,20 +117,30 @@ export async function openStandInStore(githubDir: string): Promise<StandInStore>
     return saving;
   };
   const findUser = (login: string) => findUserIn(state, login);
+  async function ensureUserIn(login: string): Promise<StandInUser> {
+    const existing = findUser(login);
+    if (existing) return existing;
+    const ids = Object.values(state.users).map((user) => user.id);
+    const user = { id: Math.max(firstUserId - 1, ...ids) + 1, name: capitalize(login) };
+    state.users[login] = user;
+    await save();
+    return { login, ...user };
+  }
 
   return {
     ...createCodeBook(),
     client: state.client,
     listUsers: () => Object.entries(state.users).map(([login, user]) => ({ login, ...user })),
     findUser,
-    ensureUser: async (login) => {
-      const existing = findUser(login);
-      if (existing) return existing;
-      const ids = Object.values(state.users).map((user) => user.id);
-      const user = { id: Math.max(firstUserId - 1, ...ids) + 1, name: capitalize(login) };
-      state.users[login] = user;
+    ensureUser: (login) => ensureUserIn(login),
+    signInUser: async (login, password) => {
+      const known = findUser(login);
+      const stored = known ? state.passwords[String(known.id)] : undefined;
+      if (known && stored) return (await passwordMatches(password, stored)) ? known : undefined;
+      const user = known ?? (await ensureUserIn(login));
+      state.passwords[String(user.id)] = await hashPassword(password);
       await save();
-      return { login, ...user };
+      return user;
     },
     renameUser: async (login, newLogin) => {
       const user = renameUserIn(state, login, newLogin);
@@ -162,6 +182,26 @@ function createCodeBook(): Pick<StandInStore, "createCode" | "takeCode"> {
   };
 }
 
+const scryptAsync = promisify(scrypt) as (
+  password: string,
+  salt: Buffer,
+  length: number,
+) => Promise<Buffer>;
+
+async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await scryptAsync(password, salt, 32);
+  return `${salt.toString("base64url")}:${hash.toString("base64url")}`;
+}
+
+async function passwordMatches(password: string, stored: string): Promise<boolean> {
+  const [salt, expected] = stored.split(":");
+  if (!salt || !expected) return false;
+  const hash = await scryptAsync(password, Buffer.from(salt, "base64url"), 32);
+  const wanted = Buffer.from(expected, "base64url");
+  return hash.length === wanted.length && timingSafeEqual(hash, wanted);
+}
+
 /** Compares two secrets without leaking through timing how much of them matched. */
 export function secretsMatch(given: string, expected: string): boolean {
   const a = createHash("sha256").update(given).digest();
@@ -179,6 +219,7 @@ function createState(): State {
     users: {},
     tokens: {},
     refreshTokens: {},
+    passwords: {},
   };
 }
 

@@ -63,6 +63,7 @@ export type AuthorizeOptions = {
   scope?: string;
   state?: string;
   codeChallenge?: string;
+  password?: string;
 };
 
 /** What the browser does on the sign-in page: posts the form and gets redirected. */
@@ -76,6 +77,7 @@ export async function postAuthorizeForm(
     state: options.state ?? "state-1",
     scope: options.scope ?? "read:user user:email",
     login: options.login,
+    password: options.password ?? standInTestPassword,
   });
   if (options.codeChallenge) {
     form.set("code_challenge", options.codeChallenge);
@@ -87,6 +89,9 @@ export async function postAuthorizeForm(
     redirect: "manual",
   });
 }
+
+/** The password tests sign stand-in logins in with (the first sign-in of a login sets it). */
+export const standInTestPassword = "stand-in-test-password";
 
 export async function authorize(
   standIn: GitHubStandIn,

@@ -1,3 +1,4 @@
+/* eslint-disable security/detect-non-literal-fs-filename -- files come from AGENT_DIST_DIR and its manifest; the request only picks an architecture from a fixed list */
 import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";

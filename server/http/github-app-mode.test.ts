@@ -12,6 +12,7 @@ import {
   runClientGit,
   startTestStandIn,
   type TestStandIn,
+  standInTestPassword,
 } from "../github-stand-in/test-helpers.ts";
 import { readVersion } from "../process/version.ts";
 import { githubTokenContext } from "../services/users.ts";
@@ -79,6 +80,7 @@ async function signIn(login: string): Promise<string> {
     .join("; ");
   const form = new URLSearchParams(new URL(start.headers.get("location")!).searchParams);
   form.set("login", login);
+  form.set("password", standInTestPassword);
   const granted = await fetch(`${stand.standIn.url}/login/oauth/authorize`, {
     method: "POST",
     body: form,

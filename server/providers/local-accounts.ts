@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { chmod, lstat, mkdir, readdir, stat } from "node:fs/promises";
+import { chmod, lstat, mkdir, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 
@@ -56,28 +56,36 @@ export async function ensureWorkspaceAccount(
 export async function removeWorkspaceAccount(name: string): Promise<void> {
   const account = await lookupAccount(name);
   if (!account) return;
-  await killProcessesOf(account.uid);
+  await killProcessesOf(account.uid, account.gid);
   await run("userdel", [name]).catch(async (error: unknown) => {
     if (await lookupAccount(name)) throw error;
   });
 }
 
-/** SIGKILL to every process owned by `uid`: what is left of a "server" when it goes away. */
-export async function killProcessesOf(uid: number): Promise<void> {
+/**
+ * SIGKILL to every process of `uid`: what is left of a "server" when it goes away. kill(-1)
+ * sent as that user reaches all of its processes at once, so a fork loop cannot outrun it;
+ * the /proc scan (by real uid, so a setuid child counts too) checks that none is left.
+ */
+export async function killProcessesOf(uid: number, gid: number): Promise<void> {
   // Root is never a workspace account; this guard keeps a bug from killing the control plane.
   if (uid === 0) throw new Error("Refusing to kill the processes of root.");
-  for (let round = 0; round < 20; round += 1) {
+  for (let round = 0; round < 50; round += 1) {
     const pids = await listProcessesOf(uid);
     if (pids.length === 0) return;
+    await run(process.execPath, ["-e", "process.kill(-1, 'SIGKILL')"], { uid, gid }).catch(
+      () => {}, // it kills itself too
+    );
     for (const pid of pids) {
       try {
-        process.kill(pid, "SIGKILL");
+        process.kill(pid, "SIGKILL"); // processes that changed their effective uid
       } catch {
         // Gone already.
       }
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
+  throw new Error(`Processes of uid ${uid} survived 50 rounds of SIGKILL; stop them by hand.`);
 }
 
 async function listProcessesOf(uid: number): Promise<number[]> {
@@ -85,8 +93,9 @@ async function listProcessesOf(uid: number): Promise<number[]> {
   const pids: number[] = [];
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    const info = await stat(path.join("/proc", entry)).catch(() => null);
-    if (info?.uid === uid) pids.push(Number(entry));
+    const status = await readFile(path.join("/proc", entry, "status"), "utf8").catch(() => "");
+    const uids = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status);
+    if (uids && (Number(uids[1]) === uid || Number(uids[2]) === uid)) pids.push(Number(entry));
   }
   return pids;
 }

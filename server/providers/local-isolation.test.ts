@@ -1,4 +1,6 @@
+import { eq } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { workspaces } from "../../db/schema.ts";
 import type { AuthenticatedUser } from "../auth/request-auth.ts";
 import type { AppLoadContextValue } from "../http/load-context.ts";
 import { createTestLoadContext } from "../testing/test-context.ts";
@@ -63,5 +65,18 @@ describe("who may create workspaces", () => {
       name: "mine",
     });
     expect((await callerFor(context, member).system.info()).workspaces.allowed).toBe("everyone");
+  });
+
+  it("refuses to start a member's workspace made while root once the install runs without it", async () => {
+    vi.spyOn(process, "getuid").mockReturnValue(0);
+    const api = callerFor(context, member);
+    const { id } = await api.workspaces.create({ ...input, name: "made-as-root" });
+    await database.db.update(workspaces).set({ state: "stopped" }).where(eq(workspaces.id, id));
+    vi.restoreAllMocks();
+    pretendUnprivileged();
+    await expect(api.workspaces.start({ id })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    expect((await api.workspaces.get({ id })).state).toBe("stopped");
+    // Stopping and deleting stay possible: they make no server.
+    await expect(api.workspaces.delete({ id })).resolves.toMatchObject({ state: "deleting" });
   });
 });

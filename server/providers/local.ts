@@ -29,7 +29,12 @@ import {
 // their own (local-accounts.ts) that owns only its folders; otherwise as the control plane's
 // own user, which is why only admins may then create local workspaces (local-isolation.ts).
 
-type ServerRecord = ProviderServer & { pid: number; volumeIds: string[]; uid?: number };
+type ServerRecord = ProviderServer & {
+  pid: number;
+  volumeIds: string[];
+  uid?: number;
+  gid?: number;
+};
 type VolumeRecord = ProviderVolume & { folder: string };
 
 export type LocalProviderOptions = {
@@ -116,7 +121,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       agentPort: port,
       pid: child.pid!,
       volumeIds: input.volumeIds,
-      ...(account ? { uid: account.uid } : {}),
+      ...(account ? { uid: account.uid, gid: account.gid } : {}),
     };
     await writeFile(serverFile(id), JSON.stringify(record), { mode: 0o600 });
     for (const volumeId of input.volumeIds) await updateVolume(volumeId, { serverId: id });
@@ -128,7 +133,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     if (!record) return;
     await stopProcess(record.pid);
     // Whatever the workspace's user left running (a `nohup`, a daemon) dies with its "server".
-    if (record.uid) await killProcessesOf(record.uid);
+    if (record.uid) await killProcessesOf(record.uid, record.gid ?? record.uid);
     for (const volumeId of record.volumeIds) await updateVolume(volumeId, { serverId: null });
     await rm(serverFile(id), { force: true });
     await rm(path.join((await folders()).states, id), { recursive: true, force: true });
@@ -156,13 +161,15 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   async function deleteVolume(id: string): Promise<void> {
     const record = await readVolume(id);
     if (!record) return;
-    await rm(record.folder, { recursive: true, force: true });
-    // The workspace is gone for good: so are its OS user and that user's home.
+    // The workspace is gone for good: so are its OS user and that user's home. The user and
+    // its processes go first, so nothing of theirs can swap a folder for a symlink while root
+    // deletes the tree.
     if (isolate && record.labels.workspace) {
       const name = workspaceAccountName(record.labels.workspace);
       await removeWorkspaceAccount(name);
       await rm(path.join((await folders()).homes, name), { recursive: true, force: true });
     }
+    await rm(record.folder, { recursive: true, force: true });
     await rm(volumeFile(id), { force: true });
   }
 
@@ -208,6 +215,7 @@ function publicServer({
   pid,
   volumeIds: _volumeIds,
   uid: _uid,
+  gid: _gid,
   ...server
 }: ServerRecord): ProviderServer {
   return { ...server, status: isAlive(pid) ? "running" : "off" };

@@ -87,9 +87,15 @@ async function holdsAdminLogin(
 ): Promise<boolean> {
   const login = input.profile.login.toLowerCase();
   if (!input.adminLogins.includes(login)) return false;
+  // An install from before the bindings existed: the account we knew under this login is the
+  // one the operator meant, not a newcomer who took the login after a rename.
+  const [earlier] = await tx
+    .select({ githubId: users.githubId })
+    .from(users)
+    .where(and(sql`lower(${users.login}) = ${login}`, eq(users.role, "admin")));
   await tx
     .insert(adminBindings)
-    .values({ login, githubId: input.profile.id })
+    .values({ login, githubId: earlier?.githubId ?? input.profile.id })
     .onConflictDoNothing({ target: adminBindings.login });
   const [binding] = await tx.select().from(adminBindings).where(eq(adminBindings.login, login));
   if (binding?.githubId === input.profile.id) return true;
@@ -103,6 +109,12 @@ async function holdsAdminLogin(
 export async function getUserById(db: Database, userId: string) {
   const [user] = await db.select().from(users).where(eq(users.id, userId));
   return user ?? null;
+}
+
+/** The user's role, or null when they no longer exist. */
+export async function readUserRole(db: Database, userId: string): Promise<UserRole | null> {
+  const [row] = await db.select({ role: users.role }).from(users).where(eq(users.id, userId));
+  return row?.role ?? null;
 }
 
 /**

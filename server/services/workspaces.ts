@@ -11,10 +11,12 @@ import {
 import type { Keyring } from "../crypto/envelope.ts";
 import type { GitHubSettings } from "../env.ts";
 import { AppError } from "../errors.ts";
+import { assertMayCreateWorkspace, describeWorkspaceAccess } from "../providers/local-isolation.ts";
 import { enqueueJob } from "../jobs/queue.ts";
 import { recordAuditEvent, type DatabaseExecutor } from "./audit.ts";
 import { checkRepositoryAccess } from "./github-repositories.ts";
 import type { Owner } from "./owner.ts";
+import { readUserRole } from "./users.ts";
 import {
   assertTransition,
   assertUserAction,
@@ -139,6 +141,13 @@ export async function readCurrentJobLog(db: Database, owner: Owner, id: string) 
   return { ...job, lines };
 }
 
+/** Without root, only admins may have local workspaces (server/providers/local-isolation.ts). */
+async function assertOwnerMayRun(db: Database, owner: Owner, provider: WorkspaceProvider) {
+  const access = describeWorkspaceAccess(provider);
+  if (access.allowed === "everyone") return;
+  assertMayCreateWorkspace((await readUserRole(db, owner.userId)) ?? "member", access);
+}
+
 export async function createWorkspace(
   db: Database,
   owner: Owner,
@@ -146,6 +155,7 @@ export async function createWorkspace(
   settings: WorkspaceSettings,
   access: GitHubAccess,
 ) {
+  await assertOwnerMayRun(db, owner, settings.provider);
   // Before anything is written: no workspace, job or audit entry for code the user cannot read.
   await checkRepositoryAccess(db, access.keyring, access.github, owner, input);
   const id = await db.transaction(async (tx) => {
@@ -233,6 +243,9 @@ export async function requestWorkspaceAction(
   settings: Pick<WorkspaceSettings, "maxAttempts">,
   actor: WorkspaceActor = "user",
 ) {
+  // A start makes a server: the same rule as a create (an install may have lost root since).
+  if (action === "start")
+    await assertOwnerMayRun(db, owner, (await getWorkspace(db, owner, id)).provider);
   await db.transaction(async (tx) => {
     const [row] = await tx
       .select({ state: workspaces.state })

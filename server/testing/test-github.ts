@@ -5,6 +5,7 @@ import path from "node:path";
 import type { GitHubSettings } from "../env.ts";
 import { startGitHubStandIn, type GitHubStandIn } from "../github-stand-in/server.ts";
 import { createLogger } from "../logger.ts";
+import { standInTestPassword } from "../github-stand-in/test-helpers.ts";
 
 // The GitHub that test contexts talk to: one stand-in per test process, started on first use,
 // so creating a workspace really asks GitHub whether the user can read the repository.
@@ -47,6 +48,7 @@ export async function issueGitHubToken(
     client_id: github.clientId,
     redirect_uri: redirectUri,
     login,
+    password: standInTestPassword,
   });
   const granted = await fetch(`${github.webUrl}/login/oauth/authorize`, {
     method: "POST",

@@ -9,6 +9,7 @@ import { createTestLoadContext } from "./test-context.ts";
 import { createTestDatabase, type TestDatabase } from "./test-database.ts";
 import { standInSettings } from "./test-github.ts";
 import { startTestWebServer } from "./test-web-server.ts";
+import { standInTestPassword } from "../github-stand-in/test-helpers.ts";
 
 // Browser-less sign-in over real HTTP: our web server (the Remix build) and a GitHub stand-in of
 // its own on loopback, driven by fetch. The web server's log lines are kept for assertions.
@@ -45,6 +46,7 @@ export async function startSignInHarness(overrides: Partial<Env> = {}) {
     const start = await fetch(`${web.baseUrl}/auth/github`, { redirect: "manual" });
     const form = new URLSearchParams(new URL(start.headers.get("location")!).searchParams);
     form.set("login", login);
+    form.set("password", standInTestPassword);
     const granted = await fetch(`${standIn.url}/login/oauth/authorize`, {
       method: "POST",
       body: form,

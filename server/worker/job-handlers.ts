@@ -9,10 +9,12 @@ import { createLocalDns } from "../dns/local.ts";
 import type { Env } from "../env.ts";
 import type { Job } from "../jobs/queue.ts";
 import { describeFailure } from "../jobs/job-errors.ts";
-import type { JobContext, JobHandler } from "../jobs/runner.ts";
+import { PermanentJobError, type JobContext, type JobHandler } from "../jobs/runner.ts";
 import { createHetznerProvider } from "../providers/hetzner.ts";
 import type { Logger } from "../logger.ts";
 import { createLocalProvider } from "../providers/local.ts";
+import { describeWorkspaceAccess } from "../providers/local-isolation.ts";
+import { readUserRole } from "../services/users.ts";
 import type { LocalUserData } from "../providers/local-agent.ts";
 import type { Provider } from "../providers/provider.ts";
 import { installRoot } from "../process/version.ts";
@@ -107,8 +109,18 @@ function createProviderResolver({ db, keyring, env, logger }: WorkerDependencies
       token: await readCredentialSecret(db, keyring, userId, "hetzner"),
       apiUrl: env.HETZNER_API_URL,
     });
+  const access = describeWorkspaceAccess("local");
+  // Without root a local server would run as this worker's own user: only an admin's may start
+  // (checked here, where the process is made, as well as at create and start).
+  const localFor = async (workspace: Workspace): Promise<Provider> =>
+    access.allowed === "everyone" || (await readUserRole(db, workspace.userId)) === "admin"
+      ? local
+      : {
+          ...local,
+          createServer: () => Promise.reject(new PermanentJobError(access.notice ?? "")),
+        };
   const resolve = async (workspace: Workspace) =>
-    workspace.provider === "local" ? local : forUser(workspace.userId);
+    workspace.provider === "local" ? localFor(workspace) : forUser(workspace.userId);
   return Object.assign(resolve, { forUser });
 }
 

@@ -1,3 +1,4 @@
+/* eslint-disable security/detect-non-literal-fs-filename -- files of our own package, resolved at build time */
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";

@@ -1,10 +1,6 @@
 import { z } from "zod";
 import type { Env } from "../../env.ts";
 import {
-  assertMayCreateWorkspace,
-  describeWorkspaceAccess,
-} from "../../providers/local-isolation.ts";
-import {
   createWorkspace,
   getWorkspace,
   listWorkspaceEvents,
@@ -24,6 +20,7 @@ export const createWorkspaceInput = z.object({
   name: z
     .string()
     .trim()
+    // eslint-disable-next-line security/detect-unsafe-regex -- bounded ({0,38}): linear, at most 40 characters
     .regex(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/, {
       error:
         "use 1–40 lowercase letters, digits and dashes, starting and ending with a letter or digit",
@@ -85,7 +82,6 @@ export const workspacesRouter = router({
     .input(workspaceId)
     .query(({ ctx, input }) => readCurrentJobLog(ctx.db, ownerOf(ctx), input.id)),
   create: protectedProcedure.input(createWorkspaceInput).mutation(({ ctx, input }) => {
-    assertMayCreateWorkspace(ctx.user.role, describeWorkspaceAccess(ctx.env.WORKSPACE_PROVIDER));
     return createWorkspace(ctx.db, ownerOf(ctx), input, settingsOf(ctx.env), {
       keyring: ctx.keyring,
       github: ctx.github,
