@@ -203,6 +203,10 @@ describe.runIf(runningAsRoot)("one-machine mode as root: a workspace per OS user
     const uid = Number((await run("id", ["-u", name])).stdout.trim());
     // A process that left the agent's process group, as a daemon would.
     await runInShell(bob, "setsid nohup sleep 1000 >/dev/null 2>&1 < /dev/null &");
+    // And a file in the shared /tmp, which a later account with the same uid must not inherit.
+    const leftover = `/tmp/caw-leftover-${bob.workspaceId}`;
+    await runInShell(bob, `echo secret > ${leftover}`);
+    expect((await stat(leftover)).uid).toBe(uid);
     bob.shell.ws.close();
     await bob.api.workspaces.delete.mutate({ id: bob.workspaceId });
     await waitForWorkspace(bob.api, bob.workspaceId, "deleted", { timeoutMs: 60_000 });
@@ -217,5 +221,6 @@ describe.runIf(runningAsRoot)("one-machine mode as root: a workspace per OS user
         ),
     );
     expect(owners).not.toContain(uid);
+    await expect(stat(leftover)).rejects.toThrow();
   });
 });

@@ -13,6 +13,8 @@ export const terminalCookieName = "caw_terminal";
 export const terminalCookieMaxAgeSeconds = 8 * 60 * 60;
 
 export const heartbeatIntervalSeconds = 60;
+/** WebSocket close code when the browser's terminal access ended (signed out, revoked). */
+export const accessEndedCloseCode = 4001;
 /**
  * Most terminal grants (redeemed links, each behind one cookie) an agent keeps and reports in
  * a heartbeat; past it the agent refuses new sign-ins rather than forget a used link.
@@ -89,13 +91,18 @@ export type GitCredential = z.infer<typeof gitCredentialSchema>;
 
 /**
  * `owner/name` of a repository path as git sends it (`owner/name.git`, maybe with slashes
- * around), lower-cased: GitHub compares owners and names case-insensitively.
+ * around, or Git LFS's `owner/name.git/info/lfs`), lower-cased: GitHub compares owners and
+ * names case-insensitively.
  */
 export function repositoryOfGitPath(path: string): string {
-  return path
-    .replace(/^\/+|\/+$/g, "")
-    .replace(/\.git$/i, "")
-    .toLowerCase();
+  return (
+    path
+      .replace(/^\/+|\/+$/g, "")
+      // Git LFS asks for its endpoint, `owner/name.git/info/lfs`: the same repository.
+      .replace(/\.git\/info\/lfs(?:\/.*)?$/i, "")
+      .replace(/\.git$/i, "")
+      .toLowerCase()
+  );
 }
 
 // ── Terminal JWT claims (RS256, signed by the control plane) ─────────────────────────────

@@ -1,10 +1,10 @@
+import { accessEndedCloseCode } from "../../protocol/agent-protocol.ts";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  accessEndedCloseCode,
   createTerminalGrants,
   loadTerminalGrants,
   terminalGrantsFileOf,

@@ -2,7 +2,7 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { maxTerminalGrants } from "../../protocol/agent-protocol.ts";
+import { accessEndedCloseCode, maxTerminalGrants } from "../../protocol/agent-protocol.ts";
 
 // What the agent knows about the terminal links it redeemed (SPEC §9). A link's `jti` is its
 // grant id: the agent remembers it until the link itself has expired, so it opens one
@@ -50,8 +50,6 @@ export type TerminalGrantsOptions = {
   log?: (message: string) => void;
 };
 
-/** Close code of a socket whose sign-in ended (sign-out, revoked session or token, expiry). */
-export const accessEndedCloseCode = 4001;
 const endedReason = "Terminal access ended; open it again";
 
 const fileSchema = z.object({

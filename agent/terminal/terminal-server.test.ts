@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { accessEndedCloseCode, createTerminalGrants } from "../auth/terminal-grants.ts";
+import { accessEndedCloseCode } from "../../protocol/agent-protocol.ts";
+import { createTerminalGrants } from "../auth/terminal-grants.ts";
 import {
   connectClient,
   readRefusalStatus,

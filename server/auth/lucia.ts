@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { DrizzlePostgreSQLAdapter } from "@lucia-auth/adapter-drizzle";
 import { Lucia, TimeSpan } from "lucia";
 import type { Database } from "../../db/client.ts";
+import { isLoopbackHost } from "../process/loopback.ts";
 import { sessions, users, type UserRole } from "../../db/schema.ts";
 
 // Every Lucia call lives in server/auth/ (SPEC §4): Lucia v3 is deprecated upstream and must
@@ -63,5 +64,5 @@ declare module "lucia" {
  */
 export function shouldUseSecureCookies(publicUrl: string): boolean {
   const url = new URL(publicUrl);
-  return url.protocol === "https:" || ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+  return url.protocol === "https:" || isLoopbackHost(url.hostname);
 }

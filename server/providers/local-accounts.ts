@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { chmod, lstat, mkdir, readdir, readFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 
@@ -57,9 +57,25 @@ export async function removeWorkspaceAccount(name: string): Promise<void> {
   const account = await lookupAccount(name);
   if (!account) return;
   await killProcessesOf(account.uid, account.gid);
+  await removeSharedFilesOf(account.uid);
   await run("userdel", [name]).catch(async (error: unknown) => {
     if (await lookupAccount(name)) throw error;
   });
+}
+
+// A later workspace's account may get the freed uid: what this one left in the shared
+// temporary folders must not become that one's.
+const sharedFolders = ["/tmp", "/var/tmp", "/dev/shm"];
+
+async function removeSharedFilesOf(uid: number): Promise<void> {
+  for (const folder of sharedFolders) {
+    for (const entry of await readdir(folder).catch(() => [] as string[])) {
+      const target = path.join(folder, entry);
+      const info = await lstat(target).catch(() => null);
+      // rm never follows a symlink: a link is removed, not what it points at.
+      if (info?.uid === uid) await rm(target, { recursive: true, force: true });
+    }
+  }
 }
 
 /**

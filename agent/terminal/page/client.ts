@@ -1,6 +1,10 @@
 import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
-import type { ClientMessage, ServerMessage } from "../../../protocol/agent-protocol.ts";
+import {
+  accessEndedCloseCode,
+  type ClientMessage,
+  type ServerMessage,
+} from "../../../protocol/agent-protocol.ts";
 
 // The browser side of the terminal (docs/agent-protocol.md), bundled by bundle-client.ts.
 // The container's data-status (connecting|open|reconnecting|exited|error) is what tests
@@ -16,8 +20,6 @@ const maxBackoffMs = 10_000;
 const watchdogMs = 30_000;
 const silenceLimitMs = 90_000;
 const replacedCloseCode = 4000;
-// The sign-in ended (signed out, session or token revoked): reconnecting would be refused.
-const accessEndedCloseCode = 4001;
 
 function startTerminal(container: HTMLElement, statusLine: HTMLElement | null) {
   const term = new Terminal({ cursorBlink: true, scrollback: 10_000 });
