@@ -67,6 +67,37 @@ export function beginGitHubSignIn(
 }
 
 export async function completeGitHubSignIn(deps: SignInDeps, request: Request): Promise<Response> {
+  const callback = readCallback(deps, request);
+  if (callback instanceof Response) return callback;
+  const tokens = await exchangeCode(deps, callback.code, callback.verifier);
+  if (tokens instanceof Response) return tokens;
+  const profile = await fetchGitHubProfile(deps.github.apiUrl, tokens.accessToken);
+  const user = await upsertGitHubUser(deps.db, deps.keyring, {
+    profile,
+    accessToken: tokens.accessToken,
+    adminLogins: deps.adminLogins,
+    logger: deps.logger,
+  });
+  // All four token columns, so a switch between OAuth app and App leaves nothing stale.
+  await saveGitHubTokens(deps.db, deps.keyring, user.id, tokens);
+  const sessionCookie = await startSession(deps, user.id, request);
+  await recordAuditEvent(deps.db, {
+    actorSubject: user.auditSubject,
+    action: "auth.sign_in",
+    details: { method: "github" },
+  });
+  deps.logger.info({ userId: user.id }, "signed in");
+  const headers = new Headers({ location: "/", "cache-control": "no-store" });
+  headers.append("set-cookie", sessionCookie);
+  clearFlowCookies(headers, deps.secureCookies);
+  return new Response(null, { status: 302, headers });
+}
+
+/** The code and PKCE verifier of a genuine callback, or the error page to answer. */
+function readCallback(
+  deps: SignInDeps,
+  request: Request,
+): { code: string; verifier: string } | Response {
   const params = new URL(request.url).searchParams;
   const cookies = readCookies(request.headers.get("cookie"));
   if (params.get("error")) {
@@ -92,7 +123,15 @@ export async function completeGitHubSignIn(deps: SignInDeps, request: Request): 
       "GitHub sent no authorization code. Start again from the sign-in page.",
       deps,
     );
-  let tokens: GitHubUserTokens;
+  return { code, verifier };
+}
+
+/** The user's tokens for `code`, or the error page that explains why GitHub gave none. */
+async function exchangeCode(
+  deps: SignInDeps,
+  code: string,
+  verifier: string,
+): Promise<GitHubUserTokens | Response> {
   try {
     const answer = await oauthClient(deps).validateAuthorizationCode(
       `${deps.github.webUrl}/login/oauth/access_token`,
@@ -103,7 +142,7 @@ export async function completeGitHubSignIn(deps: SignInDeps, request: Request): 
     const refusal = (answer.data as { error?: unknown }).error;
     if (typeof refusal === "string") return refusedCode(refusal, deps);
     // A GitHub App's user token expires (8 h) and comes with a refresh token; kept encrypted.
-    tokens = readTokenResponse(answer);
+    return readTokenResponse(answer);
   } catch (error) {
     if (error instanceof OAuth2RequestError) return refusedCode(error.code, deps);
     if (error instanceof ArcticFetchError) {
@@ -125,30 +164,8 @@ export async function completeGitHubSignIn(deps: SignInDeps, request: Request): 
     }
     throw error;
   }
-  const { accessToken } = tokens;
-  const profile = await fetchGitHubProfile(deps.github.apiUrl, accessToken);
-  const user = await upsertGitHubUser(deps.db, deps.keyring, {
-    profile,
-    accessToken,
-    adminLogins: deps.adminLogins,
-    logger: deps.logger,
-  });
-  // All four token columns, so a switch between OAuth app and App leaves nothing stale.
-  await saveGitHubTokens(deps.db, deps.keyring, user.id, tokens);
-  const sessionCookie = await startSession(deps, user.id, request);
-  await recordAuditEvent(deps.db, {
-    actorSubject: user.auditSubject,
-    action: "auth.sign_in",
-    details: { method: "github" },
-  });
-  deps.logger.info({ userId: user.id }, "signed in");
-  const headers = new Headers({ location: "/", "cache-control": "no-store" });
-  headers.append("set-cookie", sessionCookie);
-  clearFlowCookies(headers, deps.secureCookies);
-  return new Response(null, { status: 302, headers });
 }
 
-/** Creates the session row (keyed by the token's hash) and returns its Set-Cookie value. */
 async function startSession(
   deps: Pick<SignInDeps, "db" | "secureCookies">,
   userId: string,

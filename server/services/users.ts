@@ -1,4 +1,4 @@
-import { and, count, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, count, eq, isNull, like, or, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import {
   adminBindings,
@@ -148,13 +148,14 @@ export async function deleteAccount(
   }
   await db.transaction(async (tx) => {
     await recordAuditEvent(tx, { actorSubject: user.auditSubject, action: "account.delete" });
-    // The API rate-limit counters name the user and their tokens; they go too.
+    // Rate-limit counters are keyed by the user's id or a token's (whatever the limiter's
+    // prefix); they go too. Ids are UUIDs, so nothing in them is a LIKE wildcard.
     const tokens = await tx
       .select({ id: apiTokens.id })
       .from(apiTokens)
       .where(eq(apiTokens.userId, userId));
-    const counters = [`api:user:${userId}`, ...tokens.map((token) => `api:token:${token.id}`)];
-    await tx.delete(rateLimits).where(inArray(rateLimits.key, counters));
+    const ids = [userId, ...tokens.map((token) => token.id)];
+    await tx.delete(rateLimits).where(or(...ids.map((id) => like(rateLimits.key, `%:${id}`))));
     await tx.delete(users).where(eq(users.id, userId));
   });
 }
