@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import path from "node:path";
 import { z } from "zod";
+import { isLoopbackHost } from "./process/loopback.ts";
 
 // The one place that reads process.env (SPEC §3). Everything else receives a parsed `Env`.
 
@@ -161,6 +162,8 @@ const envSchema = z.object({
   API_MAX_BODY_BYTES: positiveIntegerSchema.default(1024 * 1024),
   API_MAX_BATCH_CALLS: positiveIntegerSchema.default(20),
   API_RATE_LIMIT_PER_MINUTE: positiveIntegerSchema.default(600),
+  /** Unset: 4 × API_RATE_LIMIT_PER_MINUTE (see parseEnv). */
+  API_USER_RATE_LIMIT_PER_MINUTE: positiveIntegerSchema.optional(),
   API_TOKEN_LIMIT: positiveIntegerSchema.default(20),
   TRUST_PROXY: trustProxySchema.default({ hops: 0 }),
 });
@@ -173,7 +176,10 @@ const secretNames = new Set([
   "CLOUDFLARE_API_TOKEN",
 ]);
 
-export type Env = Omit<z.output<typeof envSchema>, "PUBLIC_URL"> & { PUBLIC_URL: string };
+export type Env = Omit<
+  z.output<typeof envSchema>,
+  "PUBLIC_URL" | "API_USER_RATE_LIMIT_PER_MINUTE"
+> & { PUBLIC_URL: string; API_USER_RATE_LIMIT_PER_MINUTE: number };
 
 export class EnvError extends Error {
   constructor(readonly problems: string[]) {
@@ -225,6 +231,9 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     ...env,
     DATA_DIR: path.resolve(env.DATA_DIR),
     PUBLIC_URL: env.PUBLIC_URL ?? `http://localhost:${env.PORT}`,
+    // A user's total across their browser and tokens: room for a few callers at full speed.
+    API_USER_RATE_LIMIT_PER_MINUTE:
+      env.API_USER_RATE_LIMIT_PER_MINUTE ?? 4 * env.API_RATE_LIMIT_PER_MINUTE,
     GITHUB_APP_PRIVATE_KEY: appPrivateKey,
   };
 }
@@ -273,8 +282,6 @@ function readGitHubAppKey(env: z.output<typeof envSchema>): string | undefined {
   return pem;
 }
 
-const loopbackHosts = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
-
 /**
  * The local provider runs every workspace on this one machine (one kernel, one network). With
  * a real GitHub (anyone with an account can sign in) or listening beyond loopback, strangers
@@ -283,8 +290,8 @@ const loopbackHosts = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
 function checkLocalProviderReach(env: z.output<typeof envSchema>): void {
   if (env.WORKSPACE_PROVIDER !== "local" || env.LOCAL_PROVIDER_MULTI_USER) return;
   const realGitHub =
-    Boolean(env.GITHUB_CLIENT_ID) && !loopbackHosts.has(new URL(env.GITHUB_URL).hostname);
-  const reachable = !loopbackHosts.has(env.HOST);
+    Boolean(env.GITHUB_CLIENT_ID) && !isLoopbackHost(new URL(env.GITHUB_URL).hostname);
+  const reachable = !isLoopbackHost(env.HOST);
   if (!realGitHub && !reachable) return;
   const why = realGitHub
     ? `a real GitHub app is configured (${env.GITHUB_URL}), so anyone who can sign in there would get a shell on this machine`

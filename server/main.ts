@@ -14,6 +14,7 @@ import {
   requireGitHub,
 } from "./env.ts";
 import { createAppServer } from "./http/app-server.ts";
+import { describeTrustProxyRisk } from "./http/client-address.ts";
 import { createHttpMetrics, registerEngineMetrics } from "./http/metrics.ts";
 import { createApiRateLimiter, createAuthRateLimiter } from "./http/request-guards.ts";
 import { createLogger } from "./logger.ts";
@@ -55,7 +56,10 @@ const server = createAppServer({
     keyring,
     github,
     secureCookies: shouldUseSecureCookies(env.PUBLIC_URL),
-    limitApiRequests: createApiRateLimiter(database.db, env.API_RATE_LIMIT_PER_MINUTE),
+    limitApiRequests: createApiRateLimiter(database.db, {
+      perCaller: env.API_RATE_LIMIT_PER_MINUTE,
+      perUser: env.API_USER_RATE_LIMIT_PER_MINUTE,
+    }),
   },
   logger,
   build,
@@ -75,6 +79,8 @@ server.listen(env.PORT, env.HOST, () => {
   );
   const access = describeWorkspaceAccess(env.WORKSPACE_PROVIDER);
   if (access.notice) logger.warn(access.notice);
+  const trustProxyRisk = describeTrustProxyRisk(env);
+  if (trustProxyRisk) logger.warn(trustProxyRisk);
 });
 
 onShutdownSignal(logger, async () => {

@@ -15,7 +15,10 @@ export type AppLoadContextValue = {
   db: Database;
   logger: Logger;
   requestId: string;
-  /** The caller's address as TRUST_PROXY lets us believe it (rate limits of signed-out callers). */
+  /**
+   * The caller's address as TRUST_PROXY lets us believe it, an IPv6 one as its /64: the key
+   * of the rate limits of signed-out callers.
+   */
   clientAddress: string;
   /** This page's Content-Security-Policy nonce, for Remix's inline scripts. */
   cspNonce: string;

@@ -26,15 +26,22 @@ export function checkRequestOrigin(req: IncomingMessage, allowedOrigin: string):
 
 export type AuthRateLimiter = (key: string) => Promise<void>;
 
+/** Which budget refused a call, and how long until it has room again. */
+export type ApiRefusal = { retryAfterSeconds: number; budget: "caller" | "user" };
+
 /**
- * Spends `points` of `key`'s budget this minute; when it is spent, answers how long to wait.
+ * Spends `points` of this minute's budgets of the caller (a browser, an API token or, signed
+ * out, an address) and of its user; when one is spent, answers which and how long to wait.
  * It answers rather than throws: tRPC runs in the Remix bundle, whose copy of AppError is not
  * ours, so the error is made there (tooManyApiCalls).
  */
 export type ApiRateLimiter = (
-  key: string,
+  callers: { caller: string; userId?: string },
   points: number,
-) => Promise<{ retryAfterSeconds: number } | undefined>;
+) => Promise<ApiRefusal | undefined>;
+
+/** The two budgets of createApiRateLimiter, a minute each. */
+export type ApiRateLimits = { perCaller: number; perUser: number };
 
 /** 100 requests a minute per client address on /auth/*, counted in Postgres for every web process. */
 export function createAuthRateLimiter(db: Database, points = 100): AuthRateLimiter {
@@ -52,22 +59,40 @@ export function createAuthRateLimiter(db: Database, points = 100): AuthRateLimit
 }
 
 /**
- * API_RATE_LIMIT_PER_MINUTE tRPC calls a minute per caller (a user, an API token or, signed
- * out, a client address), shared by every web process through Postgres like /auth's.
+ * tRPC calls a minute per caller (API_RATE_LIMIT_PER_MINUTE: a script cannot starve its
+ * owner's browser) and per user across all their callers (API_USER_RATE_LIMIT_PER_MINUTE:
+ * twenty tokens are not twenty budgets), shared by every web process through Postgres.
  */
-export function createApiRateLimiter(db: Database, perMinute: number): ApiRateLimiter {
-  return createMinuteLimiter(db, "api", perMinute);
+export function createApiRateLimiter(db: Database, limits: ApiRateLimits): ApiRateLimiter {
+  const perCaller = createMinuteLimiter(db, "api", limits.perCaller);
+  const perUser = createMinuteLimiter(db, "api-user", limits.perUser);
+  return async ({ caller, userId }, points) => {
+    // The caller's own budget first: calls it refuses do not spend the user's total, so one
+    // runaway token spends at most its own share of it.
+    const callerRefusal = await perCaller(caller, points);
+    if (callerRefusal) return { ...callerRefusal, budget: "caller" };
+    const userRefusal = userId === undefined ? undefined : await perUser(userId, points);
+    return userRefusal && { ...userRefusal, budget: "user" };
+  };
 }
 
-export function tooManyApiCalls(perMinute: number, retryAfterSeconds: number): AppError {
-  return new AppError(
-    "TOO_MANY_REQUESTS",
-    `Too many API calls: this server allows ${perMinute} a minute per user or API token (API_RATE_LIMIT_PER_MINUTE). Wait ${retryAfterSeconds} seconds and try again.`,
-    { cause: { retryAfterSeconds } },
-  );
+export function tooManyApiCalls(refusal: ApiRefusal, limits: ApiRateLimits): AppError {
+  const wait = `Wait ${refusal.retryAfterSeconds} seconds and try again.`;
+  const message =
+    refusal.budget === "caller"
+      ? `Too many API calls: this server allows ${limits.perCaller} a minute for each API token, for a user's browser sessions, and for each address signed out (API_RATE_LIMIT_PER_MINUTE). ${wait}`
+      : `Too many API calls: this server allows ${limits.perUser} a minute per user, across all of your API tokens and browser sessions together (API_USER_RATE_LIMIT_PER_MINUTE). ${wait}`;
+  return new AppError("TOO_MANY_REQUESTS", message, {
+    cause: { retryAfterSeconds: refusal.retryAfterSeconds },
+  });
 }
 
-function createMinuteLimiter(db: Database, keyPrefix: string, points: number): ApiRateLimiter {
+type MinuteLimiter = (
+  key: string,
+  points: number,
+) => Promise<{ retryAfterSeconds: number } | undefined>;
+
+function createMinuteLimiter(db: Database, keyPrefix: string, points: number): MinuteLimiter {
   const limiter = new RateLimiterDrizzle({
     storeClient: db,
     schema: rateLimits,

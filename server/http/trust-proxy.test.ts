@@ -84,3 +84,22 @@ describe.each([
     expect((await query(dave)).status).toBe(200);
   });
 });
+
+describe("an IPv6 client behind the proxy", () => {
+  it("cannot earn fresh /auth buckets by rotating through its /64, nor by adding a port", async () => {
+    const server = await startServer({ TRUST_PROXY: "127.0.0.1" });
+    const rotating = ["2001:db8:7:7::1", "2001:db8:7:7::2", "[2001:db8:7:7:ffff::3]:443"];
+    for (const address of rotating) expect((await signInFrom(server, address)).status).toBe(302);
+    for (const address of ["2001:db8:7:7:abcd::9", "[2001:db8:7:7::10]:8443"])
+      expect((await signInFrom(server, address)).status).toBe(429);
+    // The neighbouring /64 is another subscriber.
+    expect((await signInFrom(server, "2001:db8:7:8::1")).status).toBe(302);
+  });
+
+  it("and an IPv4 client written as ::ffff: shares its IPv4 bucket", async () => {
+    const server = await startServer({ TRUST_PROXY: "127.0.0.1" });
+    for (let index = 0; index < authPerMinute; index++)
+      expect((await signInFrom(server, "198.51.100.200:1234")).status).toBe(302);
+    expect((await signInFrom(server, "::ffff:198.51.100.200")).status).toBe(429);
+  });
+});

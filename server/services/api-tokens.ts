@@ -1,9 +1,9 @@
-import { and, count, desc, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { apiTokens } from "../../db/schema.ts";
 import { generateBearerToken, hashBearerToken } from "../crypto/bearer-token.ts";
 import { AppError } from "../errors.ts";
-import { recordAuditEvent } from "./audit.ts";
+import { recordAuditEvent, type DatabaseExecutor } from "./audit.ts";
 import type { Owner } from "./owner.ts";
 
 // Personal API tokens (SPEC §4): shown once, stored as SHA-256, revocable, optional expiry.
@@ -15,7 +15,17 @@ const lastUsedResolutionMs = 60_000;
 const isLive = (now: Date) =>
   and(isNull(apiTokens.revokedAt), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now)));
 
-/** A new token for `owner`, unless they already hold `settings.limit` live ones (API_TOKEN_LIMIT). */
+/**
+ * Revoked tokens leave the cap, so without a second limit a create/revoke loop would grow
+ * api_tokens without bound: at most this many creations per user in any 24 hours. Rows
+ * live for 30 days after they end (purgeDeletedWorkspaces), so the count is always there.
+ */
+export const apiTokenCreationsPerDay = 100;
+
+/**
+ * A new token for `owner`, unless they already hold `settings.limit` live ones
+ * (API_TOKEN_LIMIT) or created apiTokenCreationsPerDay in the last 24 hours.
+ */
 export async function createApiToken(
   db: Database,
   owner: Owner,
@@ -27,17 +37,9 @@ export async function createApiToken(
     ? new Date(Date.now() + input.expiresInDays * 86_400_000)
     : null;
   const [row] = await db.transaction(async (tx) => {
-    // Serialises one user's creations (a batch runs its calls at once), so the cap holds.
+    // Serialises one user's creations (a batch runs its calls at once), so the caps hold.
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`api_tokens:${owner.userId}`}))`);
-    const [{ value: live } = { value: 0 }] = await tx
-      .select({ value: count() })
-      .from(apiTokens)
-      .where(and(eq(apiTokens.userId, owner.userId), isLive(new Date())));
-    if (live >= settings.limit)
-      throw new AppError(
-        "PRECONDITION_FAILED",
-        `You have ${live} active API tokens, the limit of this install (API_TOKEN_LIMIT). Revoke one you no longer use (Settings → API tokens, or tokens.revoke), then create this one.`,
-      );
+    await checkTokenCaps(tx, owner.userId, settings.limit);
     return tx
       .insert(apiTokens)
       .values({
@@ -63,6 +65,36 @@ export async function createApiToken(
   });
   return { ...row!, token };
 }
+
+async function checkTokenCaps(tx: DatabaseExecutor, userId: string, limit: number) {
+  const recent = sql`${apiTokens.createdAt} > now() - interval '1 day'`;
+  const [counts] = await tx
+    .select({
+      live: sql`count(*) filter (where ${isLive(new Date())})`.mapWith(Number),
+      recent: sql`count(*) filter (where ${recent})`.mapWith(Number),
+      // When the oldest of the last 24 hours' creations leaves the window.
+      roomAt: sql`min(${apiTokens.createdAt} + interval '1 day') filter (where ${recent})`.mapWith(
+        (value: string | null) => (value === null ? null : new Date(value)),
+      ),
+    })
+    .from(apiTokens)
+    .where(eq(apiTokens.userId, userId));
+  const { live = 0, recent: created = 0, roomAt = null } = counts ?? {};
+  if (live >= limit)
+    throw new AppError(
+      "PRECONDITION_FAILED",
+      `You have ${live} active API tokens, the limit of this install (API_TOKEN_LIMIT). Revoke one you no longer use (Settings → API tokens, or tokens.revoke), then create this one.`,
+    );
+  if (created >= apiTokenCreationsPerDay)
+    throw new AppError(
+      "TOO_MANY_REQUESTS",
+      `You created ${created} API tokens in the last 24 hours, the most this server allows (${apiTokenCreationsPerDay} a day). Keep using one you have, or create this one after ${roomAt?.toISOString() ?? "a day"}.`,
+      { cause: { retryAfterSeconds: secondsUntil(roomAt) } },
+    );
+}
+
+const secondsUntil = (moment: Date | null) =>
+  moment ? Math.max(1, Math.ceil((moment.getTime() - Date.now()) / 1000)) : 24 * 60 * 60;
 
 export async function listApiTokens(db: Database, owner: Owner) {
   return db

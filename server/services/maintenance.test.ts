@@ -1,9 +1,10 @@
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEngineHarness, type EngineHarness } from "../../e2e/support/engine.ts";
-import { jobs, workspaces } from "../../db/schema.ts";
+import { apiTokens, jobs, workspaces } from "../../db/schema.ts";
 import { createHetznerProvider } from "../providers/hetzner.ts";
 import { installLabels, managedByLabel } from "../providers/provider.ts";
+import { createApiToken, revokeApiToken } from "./api-tokens.ts";
 import { readInstallationId } from "./system.ts";
 import {
   enforceMaximumLifetime,
@@ -112,5 +113,33 @@ describe("maintenance", () => {
     const left = await engine.database.db.select({ id: workspaces.id }).from(workspaces);
     expect(left.map((row) => row.id)).toContain(recent);
     expect(left.map((row) => row.id)).not.toContain(gone);
+  });
+
+  it("purges API tokens revoked or expired over 30 days ago, keeping the rest", async () => {
+    const owner = { userId: engine.user.id, auditSubject: engine.user.auditSubject };
+    const token = async (name: string, age: { revoked?: string; expired?: string } = {}) => {
+      const { id } = await createApiToken(engine.database.db, owner, { name }, { limit: 20 });
+      if (age.revoked) await revokeApiToken(engine.database.db, owner, id);
+      await engine.database.sql`update api_tokens set
+        revoked_at = case when revoked_at is null then null else now() - ${age.revoked ?? "0 days"}::interval end,
+        expires_at = ${age.expired ? engine.database.sql`now() - ${age.expired}::interval` : null}
+        where id = ${id}`;
+      return id;
+    };
+    const kept = [
+      await token("live"),
+      await token("revoked-lately", { revoked: "29 days" }),
+      await token("expired-lately", { expired: "29 days" }),
+    ];
+    const purged = [
+      await token("revoked-long-ago", { revoked: "31 days" }),
+      await token("expired-long-ago", { expired: "31 days" }),
+    ];
+    await purgeDeletedWorkspaces(engine.database.db, 30);
+    const left = (await engine.database.db.select({ id: apiTokens.id }).from(apiTokens)).map(
+      (row) => row.id,
+    );
+    expect(left).toEqual(expect.arrayContaining(kept));
+    for (const id of purged) expect(left).not.toContain(id);
   });
 });

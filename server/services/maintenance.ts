@@ -1,6 +1,7 @@
-import { and, eq, inArray, isNotNull, lt, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import {
+  apiTokens,
   credentials,
   terminalGrants,
   users,
@@ -68,10 +69,19 @@ export async function enforceMaximumLifetime(
 
 /**
  * Soft-deleted workspaces leave the database for good after `days`; terminal grants go as
- * soon as they expire (an agent refuses their cookies by then anyway).
+ * soon as they expire (an agent refuses their cookies by then anyway), API tokens 30 days
+ * after they were revoked or expired: revoked tokens leave API_TOKEN_LIMIT, so without this a
+ * create/revoke loop grows the table without bound. tokens.list shows them until then, and
+ * no token created in the last day (the daily creation cap's count) is that old.
  */
 export async function purgeDeletedWorkspaces(db: Database, days: number): Promise<number> {
   await db.delete(terminalGrants).where(lt(terminalGrants.expiresAt, sql`now()`));
+  const tokensEndedBefore = sql`now() - interval '30 days'`;
+  await db
+    .delete(apiTokens)
+    .where(
+      or(lt(apiTokens.revokedAt, tokensEndedBefore), lt(apiTokens.expiresAt, tokensEndedBefore)),
+    );
   const purged = await db
     .delete(workspaces)
     .where(

@@ -37,7 +37,10 @@ export async function createTestLoadContext(
     requestId: "test",
     clientAddress: "127.0.0.1",
     cspNonce: "test",
-    limitApiRequests: createApiRateLimiter(database.db, env.API_RATE_LIMIT_PER_MINUTE),
+    limitApiRequests: createApiRateLimiter(database.db, {
+      perCaller: env.API_RATE_LIMIT_PER_MINUTE,
+      perUser: env.API_USER_RATE_LIMIT_PER_MINUTE,
+    }),
     version: "1.2.3",
     checkReadiness: createReadinessCheck(database.sql, await readMigrationJournal()),
     keyring: await createKeyring(env.ENCRYPTION_KEYS!),
