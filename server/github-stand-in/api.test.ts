@@ -1,7 +1,7 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runGit } from "./run-git.ts";
-import { sampleRepository } from "./seed.ts";
+import { createRepository, sampleRepository } from "./seed.ts";
 import { getApi, signIn, startTestStandIn, type TestStandIn } from "./test-helpers.ts";
 
 let stand: TestStandIn;
@@ -81,6 +81,7 @@ describe("repositories", () => {
         name: "sample",
         full_name: "stand-in/sample",
         private: false,
+        visibility: "public",
         owner: { login: "stand-in", id: expect.any(Number), type: "Organization" },
         html_url: `${stand.standIn.url}/stand-in/sample`,
         description: expect.any(String),
@@ -141,5 +142,32 @@ describe("repositories", () => {
       message: "Not Found",
       documentation_url: "https://docs.github.com/rest",
     });
+  });
+});
+
+describe("a private repository", () => {
+  it("is seen, listed and cloned by its owner only; everyone else gets GitHub's 404", async () => {
+    await createRepository(
+      stand.standIn.reposDir,
+      { owner: "keeper", name: "vault" },
+      { description: "Private", commitSubject: "Sealed", private: true },
+    );
+    const keeper = await signIn(stand.standIn, "keeper");
+    const stranger = await signIn(stand.standIn, "stranger");
+    const own = await getApi(stand.standIn, "/repos/keeper/vault", keeper);
+    expect(own.status).toBe(200);
+    expect(await own.json()).toMatchObject({ private: true, visibility: "private" });
+    for (const path of ["/repos/keeper/vault", "/repos/keeper/vault/git/ref/heads%2Fmain"])
+      expect((await getApi(stand.standIn, path, stranger)).status, path).toBe(404);
+    const listed = async (as: string) =>
+      (
+        (await (await getApi(stand.standIn, "/user/repos", as)).json()) as { full_name: string }[]
+      ).map((repo) => repo.full_name);
+    expect(await listed(keeper)).toContain("keeper/vault");
+    expect(await listed(stranger)).not.toContain("keeper/vault");
+    const cloneAs = (as: string) =>
+      runGit(["ls-remote", `http://x:${as}@${new URL(stand.standIn.url).host}/keeper/vault.git`]);
+    await expect(cloneAs(keeper)).resolves.toMatch(/refs\/heads\/main/);
+    await expect(cloneAs(stranger)).rejects.toThrow(/not found|404/i);
   });
 });

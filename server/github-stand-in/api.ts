@@ -3,13 +3,14 @@ import { handleAppRequest } from "./app-api.ts";
 import type { StandInContext } from "./context.ts";
 import { documentationUrl, parseTokenAuth, sendJson, sendNotFound } from "./http-io.ts";
 import {
+  canSeeRepository,
   fullName,
   listBranches,
   listRepositoryNames,
   readRepositoryFacts,
-  repositoryExists,
   stableId,
   type RepositoryFacts,
+  type RepositoryName,
 } from "./repos.ts";
 import type { StandInUser } from "./store.ts";
 
@@ -47,7 +48,7 @@ export async function handleApiRequest(
   const repoPath = /^\/repos\/([^/]+)\/([^/]+)(\/branches)?$/.exec(path);
   if (repoPath?.[1] && repoPath[2]) {
     const repo = { owner: repoPath[1], name: repoPath[2] };
-    if (!(await repositoryExists(context.reposDir, repo))) return sendNotFound(res);
+    if (!(await canSeeRepository(context.reposDir, repo, grant.user))) return sendNotFound(res);
     if (repoPath[3]) return listRepositoryBranches(request, repo);
     const facts = await readRepositoryFacts(context.reposDir, repo);
     return sendJson(res, 200, describeRepository(context, facts, grant.user));
@@ -56,7 +57,9 @@ export async function handleApiRequest(
 }
 
 async function listUserRepositories({ context, url, user, res }: ApiRequest): Promise<void> {
-  const names = await listRepositoryNames(context.reposDir);
+  const names: RepositoryName[] = [];
+  for (const repo of await listRepositoryNames(context.reposDir))
+    if (await canSeeRepository(context.reposDir, repo, user)) names.push(repo);
   const page = selectPage(context, url, names);
   const facts = await Promise.all(
     page.items.map((repo) => readRepositoryFacts(context.reposDir, repo)),
@@ -84,13 +87,13 @@ async function listRepositoryBranches(
 }
 
 /** GET /repos/{owner}/{repo}/git/ref/heads/{branch}: one branch's ref, or 404 (tags: none). */
-async function showGitRef({ context, res }: ApiRequest, path: string): Promise<void> {
+async function showGitRef({ context, res, user }: ApiRequest, path: string): Promise<void> {
   const [, owner = "", name = "", encoded = ""] =
     /^\/repos\/([^/]+)\/([^/]+)\/git\/ref\/(.+)$/.exec(path) ?? [];
   const repo = { owner, name };
   // Octokit sends the ref as one encoded segment (heads%2Fmain); other clients may not.
   const ref = decodeSegment(encoded);
-  if (!ref.startsWith("heads/") || !(await repositoryExists(context.reposDir, repo)))
+  if (!ref.startsWith("heads/") || !(await canSeeRepository(context.reposDir, repo, user)))
     return sendNotFound(res);
   const branch = (await listBranches(context.reposDir, repo)).find(
     (candidate) => `heads/${candidate.name}` === ref,
@@ -147,7 +150,8 @@ function describeRepository(context: StandInContext, repo: RepositoryFacts, view
     node_id: nodeId("010:Repository", id),
     name: repo.name,
     full_name: fullName(repo),
-    private: false,
+    private: repo.private,
+    visibility: repo.private ? "private" : "public",
     owner: { login: repo.owner, id: ownerId, type: user ? "User" : "Organization" },
     html_url: `${context.url}/${fullName(repo)}`,
     description: repo.description,

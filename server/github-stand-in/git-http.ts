@@ -3,7 +3,7 @@ import { childEnvironment } from "../env.ts";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { StandInContext } from "./context.ts";
 import { parseBasicAuth } from "./http-io.ts";
-import { repositoryExists, type RepositoryName } from "./repos.ts";
+import { canSeeRepository, type RepositoryName } from "./repos.ts";
 import type { StandInUser } from "./store.ts";
 
 // Git's smart HTTP protocol, served by `git http-backend` run as a CGI program: the stand-in
@@ -44,7 +44,7 @@ export async function serveGit(
     res.end("Authentication failed: use an access token of the GitHub stand-in as the password.\n");
     return;
   }
-  if (!(await repositoryExists(context.reposDir, route))) {
+  if (!(await canSeeRepository(context.reposDir, route, user))) {
     res.writeHead(404, { "content-type": "text/plain" });
     res.end("Repository not found.\n");
     return;

@@ -11,6 +11,8 @@ export type RepositoryName = { owner: string; name: string };
 
 export type RepositoryFacts = RepositoryName & {
   description: string | null;
+  /** Private: only its owner sees it (the stand-in has no collaborators). */
+  private: boolean;
   defaultBranch: string;
   pushedAt: Date;
 };
@@ -52,6 +54,33 @@ export async function repositoryExists(reposDir: string, repo: RepositoryName): 
   }
 }
 
+/** A file of the stand-in's own inside a bare repository that marks it private. */
+export const markerOfPrivateRepository = "stand-in-private";
+
+export async function isPrivateRepository(reposDir: string, repo: RepositoryName) {
+  return stat(path.join(repositoryPath(reposDir, repo), markerOfPrivateRepository)).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Whether `viewer` may see the repository at all; GitHub answers 404, not 403, when not.
+ * Installation tokens (a `[bot]` viewer) are checked against their repositories elsewhere.
+ */
+export async function canSeeRepository(
+  reposDir: string,
+  repo: RepositoryName,
+  viewer: { login: string },
+): Promise<boolean> {
+  if (!(await repositoryExists(reposDir, repo))) return false;
+  if (viewer.login.endsWith("[bot]")) return true;
+  return (
+    viewer.login.toLowerCase() === repo.owner.toLowerCase() ||
+    !(await isPrivateRepository(reposDir, repo))
+  );
+}
+
 export async function readRepositoryFacts(
   reposDir: string,
   repo: RepositoryName,
@@ -70,6 +99,7 @@ export async function readRepositoryFacts(
   return {
     ...repo,
     description: description && !defaultDescription.test(description) ? description : null,
+    private: await isPrivateRepository(reposDir, repo),
     defaultBranch: /^ref: refs\/heads\/(.+)$/m.exec(head)?.[1] ?? "main",
     // An empty repository has no commits to date it; its folder's age stands in.
     pushedAt: newest.trim() ? new Date(newest.trim()) : (await stat(gitDir)).mtime,

@@ -2,7 +2,7 @@
 import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { listRepositoryNames, repositoryPath } from "./repos.ts";
+import { listRepositoryNames, markerOfPrivateRepository, repositoryPath } from "./repos.ts";
 import { runGit } from "./run-git.ts";
 
 export const sampleRepository = {
@@ -38,7 +38,7 @@ export async function seedRepositories(reposDir: string): Promise<boolean> {
 export async function createRepository(
   reposDir: string,
   repo: { owner: string; name: string },
-  facts: { description: string; commitSubject: string },
+  facts: { description: string; commitSubject: string; private?: boolean },
 ): Promise<void> {
   const target = repositoryPath(reposDir, repo);
   // Built beside its final place and renamed in, so a crash never leaves a half-made repository
@@ -49,6 +49,7 @@ export async function createRepository(
   await runGit(["init", "--quiet", "--bare", "--initial-branch=main", building]);
   await runGit([`--git-dir=${building}`, "config", "http.receivepack", "true"]);
   await writeFile(path.join(building, "description"), `${facts.description}\n`);
+  if (facts.private) await writeFile(path.join(building, markerOfPrivateRepository), "");
   await pushFirstCommit(building, facts.commitSubject);
   await rename(building, target);
 }

@@ -35,6 +35,8 @@ export type GitHubStandIn = {
   switches: StandInSwitches;
   /** Renames a user (same id, same tokens): lets tests play a GitHub login changing hands. */
   renameUser: (login: string, newLogin: string) => Promise<void>;
+  /** Where its bare repositories live ({owner}/{name}.git): tests add repositories there. */
+  reposDir: string;
   close: () => Promise<void>;
 };
 
@@ -95,6 +97,7 @@ export async function startGitHubStandIn(options: {
     ...(context.app ? { app: { id: context.app.id, slug: context.app.slug } } : {}),
     switches: createSwitches(context),
     renameUser: async (login, newLogin) => void (await store.renameUser(login, newLogin)),
+    reposDir,
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

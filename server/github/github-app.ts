@@ -1,13 +1,20 @@
 import { createPrivateKey } from "node:crypto";
-import { Octokit } from "@octokit/core";
+import type { Octokit } from "@octokit/core";
 import { importPKCS8, SignJWT } from "jose";
 import { z } from "zod";
 import type { GitHubAppSettings, GitHubSettings } from "../env.ts";
 import { AppError } from "../errors.ts";
+import {
+  githubClient,
+  repositoryParams,
+  statusOf,
+  toAppError,
+  type GitHubAnswers,
+} from "./github-api.ts";
 
 // Talking to GitHub as the App (ADR 0006): a short JWT signed with the App's private key
 // proves it is the App; with it the control plane mints installation tokens limited to one
-// repository and one permission, for one hour, each time git asks.
+// repository and one permission, for one hour (kept for reuse in installation-tokens.ts).
 
 export type ContentsPermission = "read" | "write";
 
@@ -36,34 +43,44 @@ const installationSchema = z.object({ id: z.number().int() });
 const accessTokenSchema = z.object({ token: z.string().min(1), expires_at: z.string() });
 const appSchema = z.object({ slug: z.string().optional() });
 
-/** An installation token for `owner/name` only, with contents `permission`, for one hour. */
-export async function createInstallationToken(
+/** An App client (its JWT lasts nine minutes: one per credential request). */
+export async function createAppClient(github: GitHubSettings): Promise<Octokit> {
+  return githubClient(github, await createAppJwt(requireApp(github)));
+}
+
+/** The id of the App's installation covering `owner/name`; says how to install it if none. */
+export async function findInstallation(
   github: GitHubSettings,
+  app: Octokit,
+  repository: string,
+): Promise<number> {
+  return app
+    .request("GET /repos/{owner}/{repo}/installation", repositoryParams(repository))
+    .then((answer) => installationSchema.parse(answer.data).id)
+    .catch(async (error: unknown) => {
+      if (statusOf(error) === 404) throw await notInstalled(github, app, repository);
+      throw toAppError(error, appRefused(github));
+    });
+}
+
+/** A new installation token for `owner/name` only, with contents `permission`, for one hour. */
+export async function mintInstallationToken(
+  github: GitHubSettings,
+  app: Octokit,
+  installationId: number,
   repository: string,
   permission: ContentsPermission,
 ): Promise<InstallationToken> {
-  const app = requireApp(github);
-  const [owner = "", repo = ""] = repository.split("/");
-  const octokit = new Octokit({ baseUrl: github.apiUrl, auth: await createAppJwt(app) });
-  const installation = await octokit
-    .request("GET /repos/{owner}/{repo}/installation", { owner, repo })
-    .then((answer) => installationSchema.parse(answer.data))
-    .catch(async (error: unknown) => {
-      if (statusOf(error) === 404) throw await notInstalled(github, octokit, repository);
-      throw appRefused(github, error);
-    });
-  const answer = await octokit
+  const answer = await app
     .request("POST /app/installations/{installation_id}/access_tokens", {
-      installation_id: installation.id,
-      ...installationTokenRequest(repo, permission),
+      installation_id: installationId,
+      ...installationTokenRequest(repositoryParams(repository).repo, permission),
     })
     .catch((error: unknown) => {
-      if (statusOf(error) === 422)
-        throw new AppError(
-          "PRECONDITION_FAILED",
-          `The GitHub App's installation does not cover ${repository} with contents ${permission} access. Add the repository to the installation (and grant the App "Contents: read and write"), then try again.`,
-        );
-      throw appRefused(github, error);
+      const refused = appRefused(github);
+      const uncovered = `The GitHub App's installation does not cover ${repository} with contents ${permission} access. Add the repository to the installation (and grant the App "Contents: read and write"), then try again.`;
+      refused.statuses[422] = ["PRECONDITION_FAILED", uncovered];
+      throw toAppError(error, refused);
     });
   const token = accessTokenSchema.parse(answer.data);
   return { token: token.token, expiresAt: token.expires_at };
@@ -71,7 +88,7 @@ export async function createInstallationToken(
 
 function requireApp(github: GitHubSettings): GitHubAppSettings {
   if (github.app) return github.app;
-  throw new Error("createInstallationToken needs a GitHub App (GITHUB_APP_ID)");
+  throw new Error("installation tokens need a GitHub App (GITHUB_APP_ID)");
 }
 
 async function notInstalled(
@@ -93,18 +110,14 @@ async function notInstalled(
   );
 }
 
-function appRefused(github: GitHubSettings, error: unknown): AppError {
-  const status = statusOf(error);
-  if (status === 401)
-    return new AppError(
-      "SERVICE_UNAVAILABLE",
-      `GitHub at ${github.apiUrl} refused the App's credentials. Check GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (the key must be one of the App's current private keys).`,
-    );
-  return new AppError(
-    "SERVICE_UNAVAILABLE",
-    `GitHub did not mint a git token for the workspace (${status ?? "no answer"}). Try again in a moment.`,
-    { cause: error },
-  );
+function appRefused(github: GitHubSettings): GitHubAnswers {
+  return {
+    statuses: {
+      401: [
+        "SERVICE_UNAVAILABLE",
+        `GitHub at ${github.apiUrl} refused the App's credentials. Check GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (the key must be one of the App's current private keys).`,
+      ],
+    },
+    otherwise: "GitHub did not mint a git token for the workspace",
+  };
 }
-
-const statusOf = (error: unknown) => (error as { status?: number }).status;

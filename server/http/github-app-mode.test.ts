@@ -240,6 +240,27 @@ describe("git credentials from the App", () => {
     }
   });
 
+  it("are minted once for git operations in a row, and afresh once GitHub stops taking them", async () => {
+    const mints = () => stand.logs().split("minted an installation token").length - 1;
+    const agent = await bootstrapAgent(database.db, web.baseUrl, userId, "stand-in/other");
+    const gitOperation = async () => {
+      const { password } = (await (await ask(agent.agentToken, "stand-in/other")).json()) as {
+        password: string;
+      };
+      await runClientGit(["ls-remote", gitUrl("stand-in/other", password)]);
+      return password;
+    };
+    const before = mints();
+    const first = await gitOperation();
+    expect(await gitOperation()).toBe(first);
+    expect(mints()).toBe(before + 1);
+    await expireSoon(); // the owner's token is refreshed, as it must be after the switch
+    await stand.standIn.switches.expireAccessTokens();
+    const fresh = await gitOperation();
+    expect(fresh).not.toBe(first);
+    expect(mints()).toBe(before + 2);
+  });
+
   it("say how to install the App when it is not installed on the repository", async () => {
     stand.standIn.switches.setAppInstalled("stand-in", false);
     try {

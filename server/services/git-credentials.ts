@@ -1,5 +1,3 @@
-import { Octokit } from "@octokit/core";
-import { z } from "zod";
 import type { Database } from "../../db/client.ts";
 import {
   repositoryOfGitPath,
@@ -9,13 +7,15 @@ import {
 import type { Keyring } from "../crypto/envelope.ts";
 import type { GitHubSettings } from "../env.ts";
 import { AppError } from "../errors.ts";
-import { createInstallationToken, type ContentsPermission } from "../github/github-app.ts";
+import { githubClient, readRepository, type GitHubRefusal } from "../github/github-api.ts";
+import type { ContentsPermission } from "../github/github-app.ts";
+import { obtainInstallationToken } from "../github/installation-tokens.ts";
 import { readGitHubToken } from "./github-tokens.ts";
 
 // The credential git gets in a workspace (SPEC §6, ADR 0006), only for that workspace's own
 // repository on GITHUB_URL. With a GitHub App: an installation token for that one repository
-// (contents, 1 hour), never more than the owner may do there. With an OAuth app: the owner's
-// own token, which reaches everything they can (the wider blast radius the guide states).
+// (contents, 1 hour, reused while it lives), never more than the owner may do there. With an
+// OAuth app: the owner's own token, which reaches everything they can (the guide says so).
 
 export type CredentialWorkspace = { userId: string; repository: string };
 
@@ -49,7 +49,7 @@ export async function mintGitCredential(
   if (!github.app)
     return { ...origin, username: workspace.ownerLogin, password: userToken, expiresAt: null };
   const permission = await readOwnerPermission(github, userToken, workspace.repository);
-  const token = await createInstallationToken(github, workspace.repository, permission);
+  const token = await obtainInstallationToken(github, workspace.repository, permission);
   return {
     ...origin,
     username: "x-access-token",
@@ -58,37 +58,26 @@ export async function mintGitCredential(
   };
 }
 
-const repositorySchema = z.object({
-  permissions: z.object({ push: z.boolean(), pull: z.boolean() }).optional(),
-});
-
 /** What the owner may do in the repository; an App token never gets more than that. */
 async function readOwnerPermission(
   github: GitHubSettings,
   userToken: string,
   repository: string,
 ): Promise<ContentsPermission> {
-  const [owner = "", repo = ""] = repository.split("/");
-  const octokit = new Octokit({ baseUrl: github.apiUrl, auth: userToken });
-  const answer = await octokit
-    .request("GET /repos/{owner}/{repo}", { owner, repo })
-    .catch((error: unknown) => {
-      const status = (error as { status?: number }).status;
-      if (status === 404 || status === 403)
-        throw new AppError(
-          "FORBIDDEN",
-          `The workspace's owner can no longer reach ${repository} on GitHub, so git gets no token for it. Ask for access to the repository.`,
-        );
-      if (status === 401)
-        throw new AppError(
-          "UNAUTHORIZED",
-          "GitHub no longer accepts the owner's sign-in. They should sign out and in again.",
-        );
-      throw new AppError(
-        "SERVICE_UNAVAILABLE",
-        `GitHub did not answer about ${repository} (${status ?? "no answer"}). Try again in a moment.`,
-      );
-    });
-  const { permissions } = repositorySchema.parse(answer.data);
+  const noAccess: GitHubRefusal = [
+    "FORBIDDEN",
+    `The workspace's owner can no longer reach ${repository} on GitHub, so git gets no token for it. Ask for access to the repository.`,
+  ];
+  const { permissions } = await readRepository(githubClient(github, userToken), repository, {
+    statuses: {
+      401: [
+        "UNAUTHORIZED",
+        "GitHub no longer accepts the owner's sign-in. They should sign out and in again.",
+      ],
+      403: noAccess,
+      404: noAccess,
+    },
+    otherwise: `GitHub did not answer about ${repository}`,
+  });
   return permissions?.push ? "write" : "read";
 }

@@ -1,8 +1,13 @@
-import { Octokit } from "@octokit/core";
 import type { Database } from "../../db/client.ts";
 import type { Keyring } from "../crypto/envelope.ts";
 import type { GitHubSettings } from "../env.ts";
-import { AppError } from "../errors.ts";
+import {
+  githubClient,
+  readRepository,
+  repositoryParams,
+  toAppError,
+  type GitHubAnswers,
+} from "../github/github-api.ts";
 import { readGitHubToken } from "./github-tokens.ts";
 import type { Owner } from "./owner.ts";
 
@@ -23,7 +28,7 @@ export async function listGitHubRepositories(
 ): Promise<GitHubRepository[]> {
   // Refreshed first when a GitHub App user token is about to expire.
   const token = await readGitHubToken(db, keyring, github, owner.userId);
-  const octokit = new Octokit({ baseUrl: github.apiUrl, auth: token });
+  const octokit = githubClient(github, token);
   try {
     const { data } = await octokit.request("GET /user/repos", { sort: "pushed", per_page: 100 });
     return data.map((repository) => ({
@@ -34,7 +39,7 @@ export async function listGitHubRepositories(
       pushedAt: repository.pushed_at ?? null,
     }));
   } catch (error) {
-    throw unexpectedAnswer(error, "list your repositories");
+    throw toAppError(error, unexpected("list your repositories"));
   }
 }
 
@@ -51,50 +56,48 @@ export async function checkRepositoryAccess(
   owner: Owner,
   target: { repository: string; branch: string },
 ): Promise<void> {
-  const [repoOwner = "", repo = ""] = target.repository.split("/");
   const token = await readGitHubToken(db, keyring, github, owner.userId);
-  const octokit = new Octokit({ baseUrl: github.apiUrl, auth: token });
+  const octokit = githubClient(github, token);
   const pick = "Pick one from the list of your repositories (github.repos, or the create form).";
-  await askGitHub(
-    () => octokit.request("GET /repos/{owner}/{repo}", { owner: repoOwner, repo }),
-    `You have no access to ${target.repository} on GitHub: it does not exist, or it is private and your GitHub account cannot read it. ${pick}`,
+  await readRepository(
+    octokit,
+    target.repository,
+    notFound(
+      `You have no access to ${target.repository} on GitHub: it does not exist, or it is private and your GitHub account cannot read it. ${pick}`,
+    ),
   );
-  await askGitHub(
-    () =>
-      octokit.request("GET /repos/{owner}/{repo}/git/ref/{ref}", {
-        owner: repoOwner,
-        repo,
-        ref: `heads/${target.branch}`,
-      }),
-    `${target.repository} has no branch "${target.branch}" on GitHub. Name an existing branch (the repository list shows each default branch), or push the branch first.`,
-  );
-}
-
-async function askGitHub(request: () => Promise<unknown>, notFound: string): Promise<void> {
   try {
-    await request();
+    await octokit.request("GET /repos/{owner}/{repo}/git/ref/{ref}", {
+      ...repositoryParams(target.repository),
+      ref: `heads/${target.branch}`,
+    });
   } catch (error) {
-    // 409 is GitHub's answer for refs of an empty repository: no branch to start from either.
-    const status = (error as { status?: number }).status;
-    if (status === 404 || status === 409) throw new AppError("NOT_FOUND", notFound);
-    throw unexpectedAnswer(error, "confirm your access to the repository");
+    throw toAppError(
+      error,
+      notFound(
+        `${target.repository} has no branch "${target.branch}" on GitHub. Name an existing branch (the repository list shows each default branch), or push the branch first.`,
+      ),
+    );
   }
 }
 
-function unexpectedAnswer(error: unknown, doing: string): AppError {
-  const status = (error as { status?: number }).status;
-  if (status === 401)
-    return new AppError(
-      "UNAUTHORIZED",
-      "GitHub no longer accepts your sign-in. Sign out and in again.",
-    );
-  if (status === 403)
-    return new AppError(
-      "FORBIDDEN",
-      `GitHub refused to ${doing} (403: your organisation may require SSO authorisation, or the rate limit is used up). Authorise the app for the organisation on GitHub, or try again later.`,
-    );
-  return new AppError(
-    "SERVICE_UNAVAILABLE",
-    `GitHub did not ${doing} (${status ?? "no answer"}). Try again in a moment.`,
-  );
+/** GitHub's answers while checking access, with 404 (and 409, an empty repository) `message`. */
+function notFound(message: string): GitHubAnswers {
+  const answers = unexpected("confirm your access to the repository");
+  // 409 is GitHub's answer for refs of an empty repository: no branch to start from either.
+  const missing = ["NOT_FOUND", message] as const;
+  return { ...answers, statuses: { ...answers.statuses, 404: missing, 409: missing } };
+}
+
+function unexpected(doing: string): GitHubAnswers {
+  return {
+    statuses: {
+      401: ["UNAUTHORIZED", "GitHub no longer accepts your sign-in. Sign out and in again."],
+      403: [
+        "FORBIDDEN",
+        `GitHub refused to ${doing} (403: your organisation may require SSO authorisation, or the rate limit is used up). Authorise the app for the organisation on GitHub, or try again later.`,
+      ],
+    },
+    otherwise: `GitHub did not ${doing}`,
+  };
 }

@@ -1,4 +1,4 @@
-import { OAuth2Client, OAuth2RequestError, type OAuth2Tokens } from "arctic";
+import { OAuth2Tokens } from "arctic";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Database } from "../../db/client.ts";
@@ -6,6 +6,7 @@ import { users } from "../../db/schema.ts";
 import { decryptSecret, encryptSecret, type Keyring } from "../crypto/envelope.ts";
 import type { GitHubSettings } from "../env.ts";
 import { AppError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
 import type { DatabaseExecutor } from "./audit.ts";
 import { githubTokenContext } from "./users.ts";
 
@@ -16,6 +17,14 @@ import { githubTokenContext } from "./users.ts";
 
 /** Refreshed when it would expire within this long, so a caller never gets a dying token. */
 const refreshMarginMs = 5 * 60_000;
+/** How long GitHub may take to renew, while we hold the user's row lock and a connection. */
+const defaultRefreshTimeoutMs = 10_000;
+
+export type ReadTokenOptions = {
+  /** Where a lost renewal is reported (never with a token in it). */
+  logger?: Logger;
+  refreshTimeoutMs?: number;
+};
 
 const refreshTokenContext = (userId: string) => `users.github_refresh_token:${userId}`;
 
@@ -87,25 +96,48 @@ export async function readGitHubToken(
   keyring: Keyring,
   github: GitHubSettings,
   userId: string,
+  options: ReadTokenOptions = {},
 ): Promise<string> {
   const current = await selectTokens(db, userId, false);
   if (!needsRefresh(current)) return decryptAccessToken(keyring, userId, current);
-  return db.transaction(async (tx) => {
-    // Whoever holds the lock refreshes; the others wait and then read the new token.
-    const locked = await selectTokens(tx, userId, true);
-    if (!needsRefresh(locked)) return decryptAccessToken(keyring, userId, locked);
-    const expiresAt = locked.githubRefreshTokenExpiresAt;
-    if (!locked.githubRefreshTokenEncrypted || (expiresAt && expiresAt.getTime() <= Date.now()))
-      throw signInAgain("Your GitHub sign-in has expired (it lasts six months without use)");
-    const refreshToken = await decryptSecret(
-      keyring,
-      locked.githubRefreshTokenEncrypted,
-      refreshTokenContext(userId),
+  // Set once GitHub has rotated the tokens: from then on the old refresh token is spent.
+  let renewed = false;
+  try {
+    return await db.transaction(async (tx) => {
+      // Whoever holds the lock refreshes; the others wait and then read the new token.
+      const locked = await selectTokens(tx, userId, true);
+      if (!needsRefresh(locked)) return decryptAccessToken(keyring, userId, locked);
+      const refreshToken = await decryptRefreshToken(keyring, userId, locked);
+      const timeoutMs = options.refreshTimeoutMs ?? defaultRefreshTimeoutMs;
+      const tokens = await refreshUserToken(github, refreshToken, timeoutMs, () =>
+        options.logger?.warn(
+          { userId, timeoutMs },
+          "GitHub did not answer a token renewal in time; if it renewed the token anyway, that renewal is lost and the user must sign in again",
+        ),
+      );
+      renewed = true;
+      await saveGitHubTokens(tx, keyring, userId, tokens);
+      return tokens.accessToken;
+    });
+  } catch (error) {
+    if (!renewed) throw error;
+    options.logger?.error(
+      { userId, reason: error instanceof Error ? error.message : String(error) },
+      "GitHub renewed a user token but saving it failed: the renewal is lost (the old refresh token is spent), so the user must sign in again",
     );
-    const tokens = await refreshUserToken(github, refreshToken);
-    await saveGitHubTokens(tx, keyring, userId, tokens);
-    return tokens.accessToken;
-  });
+    throw new AppError(
+      "UNAUTHORIZED",
+      "GitHub renewed your token but it could not be saved, and the old one no longer works. Sign out and in again.",
+      { cause: error },
+    );
+  }
+}
+
+async function decryptRefreshToken(keyring: Keyring, userId: string, row: TokenColumns) {
+  const expiresAt = row.githubRefreshTokenExpiresAt;
+  if (!row.githubRefreshTokenEncrypted || (expiresAt && expiresAt.getTime() <= Date.now()))
+    throw signInAgain("Your GitHub sign-in has expired (it lasts six months without use)");
+  return decryptSecret(keyring, row.githubRefreshTokenEncrypted, refreshTokenContext(userId));
 }
 
 type TokenColumns = Pick<
@@ -143,32 +175,54 @@ const needsRefresh = (row: TokenColumns) =>
 const decryptAccessToken = (keyring: Keyring, userId: string, row: TokenColumns) =>
   decryptSecret(keyring, row.githubTokenEncrypted!, githubTokenContext(userId));
 
-/** The refresh grant at GITHUB_URL/login/oauth/access_token; the old refresh token dies. */
+/**
+ * The refresh grant at GITHUB_URL/login/oauth/access_token; the old refresh token dies. Sent
+ * with fetch rather than arctic so it can be aborted: arctic takes no AbortSignal.
+ */
 async function refreshUserToken(
   github: GitHubSettings,
   refreshToken: string,
+  timeoutMs: number,
+  onTimeout: () => void,
 ): Promise<GitHubUserTokens> {
-  const client = new OAuth2Client(github.clientId, github.clientSecret, null);
-  let tokens: OAuth2Tokens;
+  const body = new URLSearchParams({
+    grant_type: "refresh_token",
+    refresh_token: refreshToken,
+    client_id: github.clientId,
+    client_secret: github.clientSecret,
+  });
+  let data: unknown;
   try {
-    tokens = await client.refreshAccessToken(
-      `${github.webUrl}/login/oauth/access_token`,
-      refreshToken,
-      [],
-    );
+    const answer = await fetch(`${github.webUrl}/login/oauth/access_token`, {
+      method: "POST",
+      headers: { accept: "application/json", "user-agent": "cloud-ai-workspaces" },
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    // GitHub refuses with 200 and an `error` field; other OAuth servers use 400 or 401.
+    if (![200, 400, 401].includes(answer.status)) throw new Error(`HTTP ${answer.status}`);
+    data = await answer.json();
   } catch (error) {
-    if (error instanceof OAuth2RequestError) throw refusedRenewal(error.code);
+    if ((error as { name?: string }).name !== "TimeoutError") throw noRenewal(github, error);
+    onTimeout();
     throw new AppError(
       "SERVICE_UNAVAILABLE",
-      `Could not renew your GitHub token at ${github.webUrl} (GitHub did not answer as expected). Try again in a moment.`,
+      `GitHub at ${github.webUrl} did not renew your token within ${timeoutMs / 1000} s. Try again in a moment; if it keeps happening, check that the control plane can reach GITHUB_URL.`,
       { cause: error },
     );
   }
-  // GitHub reports a refused refresh token as HTTP 200 with an `error` field.
-  const refusal = (tokens.data as { error?: unknown }).error;
+  const refusal = (data as { error?: unknown } | null)?.error;
   if (typeof refusal === "string") throw refusedRenewal(refusal);
-  return readTokenResponse(tokens);
+  if (typeof data !== "object" || data === null) throw noRenewal(github, data);
+  return readTokenResponse(new OAuth2Tokens(data));
 }
+
+const noRenewal = (github: GitHubSettings, cause: unknown) =>
+  new AppError(
+    "SERVICE_UNAVAILABLE",
+    `Could not renew your GitHub token at ${github.webUrl} (GitHub did not answer as expected). Try again in a moment.`,
+    { cause },
+  );
 
 const signInAgain = (reason: string) =>
   new AppError("UNAUTHORIZED", `${reason}. Sign out and in again.`);

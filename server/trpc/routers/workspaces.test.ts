@@ -7,6 +7,9 @@ import { createTestLoadContext } from "../../testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../../testing/test-database.ts";
 import { upsertGitHubUser } from "../../services/users.ts";
 import { callerFor, createTestUser } from "../../testing/test-users.ts";
+import { sharedGitHubStandIn } from "../../testing/test-github.ts";
+import { repositoryExists } from "../../github-stand-in/repos.ts";
+import { createRepository } from "../../github-stand-in/seed.ts";
 
 let database: TestDatabase;
 let context: AppLoadContextValue;
@@ -18,6 +21,14 @@ beforeAll(async () => {
   context = await createTestLoadContext(database, { WORKSPACE_LIMIT: 3 });
   alice = await createTestUser(context, "alice");
   bob = await createTestUser(context, "bob");
+  // A private repository of bob's at the stand-in: GitHub shows it to bob and to nobody else.
+  const standIn = await sharedGitHubStandIn();
+  if (!(await repositoryExists(standIn.reposDir, { owner: "bob", name: "private-code" })))
+    await createRepository(
+      standIn.reposDir,
+      { owner: "bob", name: "private-code" },
+      { description: "Bob's", commitSubject: "Private start", private: true },
+    );
 });
 afterAll(() => database.drop());
 
@@ -156,7 +167,7 @@ describe("workspaces.create asks GitHub first", () => {
   it("refuses a repository the user cannot read on GitHub, writing nothing", async () => {
     const carol = await createTestUser(context, "carol");
     const before = await countRows();
-    // GitHub answers 404 alike for a private repository of someone else and for none at all.
+    // bob/private-code exists, but is bob's and private: GitHub answers carol 404.
     const refused = callerFor(context, carol).workspaces.create({
       name: "theirs",
       repository: "bob/private-code",
@@ -169,6 +180,14 @@ describe("workspaces.create asks GitHub first", () => {
     await expect(refused).rejects.toThrow(/Pick one from the list of your repositories/);
     expect(await countRows()).toEqual(before);
     expect(await callerFor(context, carol).workspaces.list()).toEqual([]);
+    // Its owner may.
+    await expect(
+      callerFor(context, bob).workspaces.create({
+        name: "mine",
+        repository: "bob/private-code",
+        branch: "main",
+      }),
+    ).resolves.toMatchObject({ repository: "bob/private-code" });
   });
 
   it("refuses a branch the repository does not have, writing nothing", async () => {
