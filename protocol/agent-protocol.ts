@@ -95,14 +95,10 @@ export type GitCredential = z.infer<typeof gitCredentialSchema>;
  * names case-insensitively.
  */
 export function repositoryOfGitPath(path: string): string {
-  return (
-    path
-      .replace(/^\/+|\/+$/g, "")
-      // Git LFS asks for its endpoint, `owner/name.git/info/lfs`: the same repository.
-      .replace(/\.git\/info\/lfs(?:\/.*)?$/i, "")
-      .replace(/\.git$/i, "")
-      .toLowerCase()
-  );
+  const trimmed = path.replace(/^\/+|\/+$/g, "");
+  // Git LFS asks for its endpoint, `owner/name.git/info/lfs[/…]`: the same repository.
+  const lfs = trimmed.search(/\.git\/info\/lfs(\/|$)/i);
+  return (lfs >= 0 ? trimmed.slice(0, lfs) : trimmed).replace(/\.git$/i, "").toLowerCase();
 }
 
 // ── Terminal JWT claims (RS256, signed by the control plane) ─────────────────────────────
