@@ -1,3 +1,4 @@
+import { userInfo } from "node:os";
 import { z } from "zod";
 
 // The agent's settings, read once from its environment (on a VM: the env file cloud-init
@@ -42,9 +43,32 @@ export function readAgentConfig(
   throw new Error(`Invalid agent settings:\n  - ${problems.join("\n  - ")}`);
 }
 
-/** The environment for shells and git: the agent's own, without the agent's settings. */
-export function childEnvironment(): NodeJS.ProcessEnv {
-  const environment: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of Object.keys(configSchema.shape)) delete environment[name];
-  return environment;
+// What a login shell inherits from the agent's environment; everything else (the agent's
+// settings, the env file's AGENT_SHA256 and VOLUME_ID, whatever systemd or the local provider
+// set) stays out.
+const inheritedNames = ["PATH", "LANG", "LC_ALL", "TZ"];
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * The environment for shells and git: a clean login environment of the OS user the agent runs
+ * as (HOME, USER, LOGNAME and SHELL from its account, as login(1) sets them), so tools that keep
+ * state in ~ (git config --global, AI agent CLIs) work.
+ */
+export function loginEnvironment(
+  source: Record<string, string | undefined> = process.env,
+  account: { username: string; homedir: string; shell: string | null } = userInfo(),
+): Record<string, string> {
+  const inherited = inheritedNames.flatMap((name) => {
+    const value = source[name];
+    return value ? [[name, value] as const] : [];
+  });
+  return {
+    PATH: defaultPath,
+    LANG: "C.UTF-8",
+    ...Object.fromEntries(inherited),
+    HOME: account.homedir,
+    USER: account.username,
+    LOGNAME: account.username,
+    SHELL: account.shell || "/bin/bash",
+  };
 }

@@ -19,7 +19,7 @@ export type RepositoryInput = {
   branch: string;
   /** The helper command; git asks it for the GitHub credential, for the clone URL's origin only. */
   credentialHelper: string;
-  /** The environment git runs in (the agent's, without its secrets). */
+  /** The environment git runs in: a clean login environment (config.ts loginEnvironment). */
   environment: NodeJS.ProcessEnv;
   log: (message: string) => void;
 };

@@ -8,7 +8,7 @@ import {
   type TerminalGrants,
 } from "./auth/terminal-grants.ts";
 import { loadAgentAssets, readAgentAsset } from "./build/assets.ts";
-import { childEnvironment, readAgentConfig, type AgentConfig } from "./config.ts";
+import { loginEnvironment, readAgentConfig, type AgentConfig } from "./config.ts";
 import { createControlPlaneClient, type ControlPlaneClient } from "./control-plane-client.ts";
 import { credentialHelperCommand } from "./git-credential-helper.ts";
 import { createIdleMonitor } from "./idle-monitor.ts";
@@ -82,7 +82,8 @@ async function prepareWorkspace(config: AgentConfig, state: AgentState): Promise
     cloneUrl: state.bootstrap.workspace.cloneUrl,
     branch: state.bootstrap.workspace.branch,
     credentialHelper: credentialHelperCommand(program, config.STATE_DIR),
-    environment: childEnvironment(),
+    // The cast only drops the project-wide NODE_ENV typing: git does not need it.
+    environment: loginEnvironment() as NodeJS.ProcessEnv,
     log,
   });
 }
@@ -187,9 +188,5 @@ async function sendHeartbeat(
 }
 
 function shellEnvironment(): Record<string, string> {
-  const environment = childEnvironment();
-  const entries = Object.entries(environment).filter(
-    (entry): entry is [string, string] => entry[1] !== undefined,
-  );
-  return { ...Object.fromEntries(entries), TERM: "xterm-256color" };
+  return { ...loginEnvironment(), TERM: "xterm-256color" };
 }

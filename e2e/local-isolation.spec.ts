@@ -136,6 +136,12 @@ describe.runIf(runningAsRoot)("one-machine mode as root: a workspace per OS user
     expect(home.status).toBe(0);
     expect(home.output).toContain(workspaceAccountName(alice.workspaceId));
     expect(home.output).toContain(sampleRepository.commitSubject);
+    // A clean login environment: none of the agent's own settings reach the shell.
+    const leaked = await runInShell(
+      alice,
+      "env | grep -E '^(BOOTSTRAP_TOKEN|STATE_DIR|AGENT_PORT)=' || true",
+    );
+    expect(leaked.output).toBe("");
   });
 
   it("cannot read the install's secrets, its database or the GitHub stand-in's store", async () => {

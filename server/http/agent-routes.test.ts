@@ -6,6 +6,8 @@ import { credentials, sessions, terminalGrants, workspaces } from "../../db/sche
 import { maxTerminalGrants } from "../../protocol/agent-protocol.ts";
 import { readVersion } from "../process/version.ts";
 import { issueBootstrapToken } from "../services/agents.ts";
+import { reconcileStaleWorkspaces } from "../services/maintenance.ts";
+import { transitionWorkspace } from "../services/workspaces.ts";
 
 // The agent's REST endpoints and the Hetzner credential procedures, over the harness's real
 // web server and fake Hetzner. No worker runs: these tests drive the database directly.
@@ -186,6 +188,66 @@ describe("heartbeats", () => {
     expect(((await notIds.json()) as { detail: string }).detail).toContain("terminalGrants");
     const many = Array.from({ length: maxTerminalGrants + 1 }, () => randomUUID());
     expect((await beat({ lastActivityAt: null, terminalGrants: many })).status).toBe(400);
+  });
+});
+
+describe("an agent that comes back after its workspace went to error", () => {
+  // A reboot, or a control-plane outage, longer than the heartbeat timeout: the reconcile job
+  // (the real one, with the silence backdated) marks the workspace error; the agent is fine.
+  async function silencedRunningWorkspace(name: string) {
+    const { id } = await engine.api.workspaces.create({
+      name,
+      repository: "stand-in/sample",
+      branch: "main",
+    });
+    const bootstrap = await post("/api/agent/bootstrap", {
+      bootstrapToken: await issueBootstrapToken(engine.database.db, id),
+      agentVersion: await readVersion(),
+    });
+    const { agentToken } = (await bootstrap.json()) as { agentToken: string };
+    expect((await post("/api/agent/ready", {}, agentToken)).status).toBe(200);
+    const silentSince = new Date(Date.now() - 10 * 60_000);
+    await engine.database.db
+      .update(workspaces)
+      .set({ lastHeartbeatAt: silentSince })
+      .where(eq(workspaces.id, id));
+    await reconcileStaleWorkspaces(engine.database.db, {
+      heartbeatTimeoutSeconds: 180,
+      bootTimeoutSeconds: 900,
+    });
+    expect((await engine.readWorkspace(id)).state).toBe("error");
+    return { id, agentToken, silentSince };
+  }
+
+  it("is running again after its next heartbeat, with the timeline saying why", async () => {
+    const { id, agentToken, silentSince } = await silencedRunningWorkspace("outage");
+    const beat = { agentVersion: "9.9.9", sessions: 0, lastActivityAt: null };
+    expect((await post("/api/agent/heartbeat", beat, agentToken)).status).toBe(200);
+    const row = await engine.readWorkspace(id);
+    expect(row).toMatchObject({ state: "running", stateReason: null });
+    expect(row.lastHeartbeatAt!.getTime()).toBeGreaterThan(silentSince.getTime());
+    expect((await engine.api.workspaces.events({ id })).slice(-2)).toMatchObject([
+      { fromState: "running", toState: "error", actor: "system" },
+      { fromState: "error", toState: "running", actor: "agent" },
+    ]);
+  });
+
+  it("is running again when the rebooted agent reports ready, which refreshes its heartbeat", async () => {
+    const { id, agentToken, silentSince } = await silencedRunningWorkspace("reboot");
+    expect((await post("/api/agent/ready", {}, agentToken)).status).toBe(200);
+    const row = await engine.readWorkspace(id);
+    expect(row.state).toBe("running");
+    expect(row.lastHeartbeatAt!.getTime()).toBeGreaterThan(silentSince.getTime());
+  });
+
+  it("stays in error when the error came from something else, such as a failed stop", async () => {
+    const { id, agentToken } = await silencedRunningWorkspace("failed-stop");
+    await engine.api.workspaces.stop({ id });
+    await transitionWorkspace(engine.database.db, id, "error", "Could not stop", "worker");
+    const beat = { agentVersion: "9.9.9", sessions: 0, lastActivityAt: null };
+    expect((await post("/api/agent/heartbeat", beat, agentToken)).status).toBe(200);
+    expect((await engine.readWorkspace(id)).state).toBe("error");
+    expect((await post("/api/agent/ready", {}, agentToken)).status).toBe(409);
   });
 });
 

@@ -1,6 +1,6 @@
-import { and, eq, gt, inArray } from "drizzle-orm";
+import { and, desc, eq, gt, inArray } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { users, workspaces, type WorkspaceState } from "../../db/schema.ts";
+import { users, workspaceEvents, workspaces, type WorkspaceState } from "../../db/schema.ts";
 import { generateBearerToken, hashBearerToken } from "../crypto/bearer-token.ts";
 import type { Keyring } from "../crypto/envelope.ts";
 import type { GitHubSettings } from "../env.ts";
@@ -131,21 +131,45 @@ export async function markAgentReady(db: Database, workspace: AgentWorkspace): P
       "running",
       "The agent reported ready",
       "agent",
-      {
-        lastActivityAt: new Date(),
-      },
+      { lastActivityAt: new Date(), lastHeartbeatAt: new Date() },
     );
-    if (ready) return;
+    if (ready || (await recoverFromSilence(tx, workspace.id))) return;
     const [row] = await tx
-      .select({ state: workspaces.state })
-      .from(workspaces)
-      .where(eq(workspaces.id, workspace.id));
+      .update(workspaces)
+      .set({ lastHeartbeatAt: new Date() })
+      .where(eq(workspaces.id, workspace.id))
+      .returning({ state: workspaces.state });
     if (row?.state !== "running")
       throw new AppError(
         "CONFLICT",
         `The workspace is ${row?.state ?? "gone"}; an agent can only report ready while it boots.`,
       );
   });
+}
+
+/**
+ * An agent whose workspace was put in `error` because it fell silent while up (a reboot, or a
+ * control-plane outage, longer than the heartbeat timeout) is alive after all: back to running.
+ * Errors from anything else (a failed stop, start or delete) stay for the user to act on.
+ */
+async function recoverFromSilence(tx: DatabaseExecutor, workspaceId: string): Promise<boolean> {
+  const [last] = await tx
+    .select({ fromState: workspaceEvents.fromState, toState: workspaceEvents.toState })
+    .from(workspaceEvents)
+    .where(eq(workspaceEvents.workspaceId, workspaceId))
+    .orderBy(desc(workspaceEvents.id))
+    .limit(1);
+  if (last?.toState !== "error" || !["running", "booting"].includes(last.fromState ?? ""))
+    return false;
+  return transitionWorkspaceIf(
+    tx,
+    workspaceId,
+    ["error"],
+    "running",
+    "The agent reported in again",
+    "agent",
+    { lastHeartbeatAt: new Date() },
+  );
 }
 
 /** Records the agent's news; answers which of its terminal grants have ended. */
@@ -159,6 +183,7 @@ export async function recordHeartbeat(
     terminalGrants: string[];
   },
 ): Promise<{ revokedTerminalGrants: string[] }> {
+  await db.transaction((tx) => recoverFromSilence(tx, workspace.id));
   await db
     .update(workspaces)
     .set({

@@ -14,8 +14,10 @@ const allowedTransitions: Record<WorkspaceState, readonly WorkspaceState[]> = {
   starting: ["booting", "deleting", "error"],
   deleting: ["deleted", "error"],
   deleted: [],
-  // From error a user retries: start again (the volume is kept) or delete.
-  error: ["starting", "stopping", "deleting"],
+  // From error a user retries: start again (the volume is kept) or delete. An agent that
+  // reports in again (after a reboot or a control-plane outage longer than the heartbeat
+  // timeout) brings its workspace back to running.
+  error: ["starting", "stopping", "deleting", "running"],
 };
 
 /** What a user can ask for, and the states it is allowed from. */
