@@ -19,7 +19,7 @@ import { createTestLoadContext } from "../server/testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../server/testing/test-database.ts";
 import { launchBrowser } from "./support/browser.ts";
 import { startTestWebServer, type TestWebServer } from "../server/testing/test-web-server.ts";
-import { standInTestPassword } from "../server/github-stand-in/test-helpers.ts";
+import { cookiePairs, signInOverHttp } from "../server/testing/test-sign-in.ts";
 
 // Terminal access that ends when it should (SPEC §4, §9), against the built agent binary as
 // the local provider runs it, our real web server (Remix build), the GitHub stand-in for real
@@ -78,35 +78,7 @@ afterAll(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-/** A browser session of `login`, signed in through the stand-in: its caw_session cookie. */
-async function signIn(login: string): Promise<string> {
-  const start = await fetch(`${web.baseUrl}/auth/github`, { redirect: "manual" });
-  const flowCookies = cookiePairs(start);
-  const form = new URLSearchParams(new URL(start.headers.get("location")!).searchParams);
-  form.set("login", login);
-  form.set("password", standInTestPassword);
-  const granted = await fetch(`${standIn.url}/login/oauth/authorize`, {
-    method: "POST",
-    body: form,
-    redirect: "manual",
-  });
-  const callback = new URL(granted.headers.get("location")!);
-  const done = await fetch(`${web.baseUrl}${callback.pathname}${callback.search}`, {
-    headers: { cookie: flowCookies },
-    redirect: "manual",
-  });
-  const session = cookiePairs(done)
-    .split("; ")
-    .find((pair) => pair.startsWith("caw_session="));
-  if (!session) throw new Error(`sign-in of ${login} answered ${done.status} without a session`);
-  return session;
-}
-
-const cookiePairs = (response: Response) =>
-  response.headers
-    .getSetCookie()
-    .map((cookie) => cookie.split(";")[0]!)
-    .join("; ");
+const signIn = (login: string) => signInOverHttp(web.baseUrl, login);
 
 type Credential = { session: string } | { token: string };
 
@@ -204,7 +176,11 @@ async function openLink(credential: Credential): Promise<string> {
 /** The agent's answer to the link: its status, cookie pair (if any) and page. */
 async function enter(token: string) {
   const response = await fetch(`${agentOrigin}/?token=${encodeURIComponent(token)}`);
-  return { status: response.status, cookie: cookiePairs(response), body: await response.text() };
+  return {
+    status: response.status,
+    cookie: cookiePairs(response).join("; "),
+    body: await response.text(),
+  };
 }
 
 async function terminalCookie(credential: Credential): Promise<string> {

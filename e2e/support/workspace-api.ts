@@ -4,8 +4,7 @@ import { SignInPage } from "../pages/sign-in-page.ts";
 import { createKeyring, type Keyring } from "../../server/crypto/envelope.ts";
 import { parseEnv } from "../../server/env.ts";
 import { createClient, type Client } from "../../sdk/index.ts";
-import { standInTestPassword } from "../../server/github-stand-in/test-helpers.ts";
-import { cookiePairs, dataOf } from "../../server/testing/test-sign-in.ts";
+import { dataOf, signInOverHttp } from "../../server/testing/test-sign-in.ts";
 import type { RunningApp } from "./app.ts";
 
 export type WorkspaceApi = Client;
@@ -40,23 +39,7 @@ export async function signUpWithApiToken(
  * the app's GitHub stand-in, then `tokens.create` with the session cookie from our origin).
  */
 export async function signUpOverHttp(baseUrl: string, login: string): Promise<WorkspaceApi> {
-  const start = await fetch(`${baseUrl}/auth/github`, { redirect: "manual" });
-  const authorizeUrl = new URL(start.headers.get("location")!);
-  const form = new URLSearchParams(authorizeUrl.searchParams);
-  form.set("login", login);
-  form.set("password", standInTestPassword);
-  const granted = await fetch(`${authorizeUrl.origin}${authorizeUrl.pathname}`, {
-    method: "POST",
-    body: form,
-    redirect: "manual",
-  });
-  const callback = new URL(granted.headers.get("location")!);
-  const signedIn = await fetch(`${baseUrl}${callback.pathname}${callback.search}`, {
-    headers: { cookie: cookiePairs(start).join("; ") },
-    redirect: "manual",
-  });
-  const cookie = cookiePairs(signedIn).find((pair) => pair.startsWith("caw_session="));
-  if (!cookie) throw new Error(`signing ${login} in set no session (${signedIn.status})`);
+  const cookie = await signInOverHttp(baseUrl, login);
   const created = await fetch(`${baseUrl}/api/trpc/tokens.create`, {
     method: "POST",
     headers: { cookie, origin: new URL(baseUrl).origin, "content-type": "application/json" },

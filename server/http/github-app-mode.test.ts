@@ -12,12 +12,12 @@ import {
   runClientGit,
   startTestStandIn,
   type TestStandIn,
-  standInTestPassword,
 } from "../github-stand-in/test-helpers.ts";
 import { readVersion } from "../process/version.ts";
 import { githubTokenContext } from "../services/users.ts";
 import { askCredential, bootstrapAgent } from "../testing/agent-kit.ts";
 import { createTestLoadContext } from "../testing/test-context.ts";
+import { signInOverHttp } from "../testing/test-sign-in.ts";
 import { createTestDatabase, type TestDatabase } from "../testing/test-database.ts";
 import { startTestWebServer, type TestWebServer } from "../testing/test-web-server.ts";
 
@@ -71,32 +71,7 @@ afterAll(async () => {
   await rm(workDir, { recursive: true, force: true });
 });
 
-/** The browser's part: start at our /auth/github, approve at the stand-in, follow back. */
-async function signIn(login: string): Promise<string> {
-  const start = await fetch(`${web.baseUrl}/auth/github`, { redirect: "manual" });
-  const flowCookies = start.headers
-    .getSetCookie()
-    .map((cookie) => cookie.split(";")[0])
-    .join("; ");
-  const form = new URLSearchParams(new URL(start.headers.get("location")!).searchParams);
-  form.set("login", login);
-  form.set("password", standInTestPassword);
-  const granted = await fetch(`${stand.standIn.url}/login/oauth/authorize`, {
-    method: "POST",
-    body: form,
-    redirect: "manual",
-  });
-  const callback = new URL(granted.headers.get("location")!);
-  const done = await fetch(`${web.baseUrl}${callback.pathname}${callback.search}`, {
-    headers: { cookie: flowCookies },
-    redirect: "manual",
-  });
-  expect(done.status).toBe(302);
-  return done.headers
-    .getSetCookie()
-    .map((cookie) => cookie.split(";")[0]!)
-    .find((cookie) => cookie.startsWith("caw_session="))!;
-}
+const signIn = (login: string) => signInOverHttp(web.baseUrl, login);
 
 const readRow = async () =>
   (await database.db.select().from(users).where(eq(users.id, userId)))[0]!;

@@ -42,25 +42,7 @@ export async function startSignInHarness(overrides: Partial<Env> = {}) {
   );
 
   /** Signs `login` in through the stand-in; returns the `caw_session=…` cookie pair. */
-  async function signIn(login: string): Promise<string> {
-    const start = await fetch(`${web.baseUrl}/auth/github`, { redirect: "manual" });
-    const form = new URLSearchParams(new URL(start.headers.get("location")!).searchParams);
-    form.set("login", login);
-    form.set("password", standInTestPassword);
-    const granted = await fetch(`${standIn.url}/login/oauth/authorize`, {
-      method: "POST",
-      body: form,
-      redirect: "manual",
-    });
-    const callback = new URL(granted.headers.get("location")!);
-    const done = await fetch(`${web.baseUrl}${callback.pathname}${callback.search}`, {
-      headers: { cookie: cookiePairs(start).join("; ") },
-      redirect: "manual",
-    });
-    const session = cookiePairs(done).find((pair) => /^caw_session=./.test(pair));
-    if (!session) throw new Error(`signing ${login} in set no session cookie (${done.status})`);
-    return session;
-  }
+  const signIn = (login: string) => signInOverHttp(web.baseUrl, login);
 
   /** A tRPC query over HTTP with the given headers; answers status and parsed body. */
   async function query(procedure: string, headers: Record<string, string>) {
@@ -97,6 +79,32 @@ export async function startSignInHarness(overrides: Partial<Env> = {}) {
 }
 
 /** The `name=value` pairs of a response's Set-Cookie headers. */
+/**
+ * What a browser does to sign in, done with fetch: start at our `/auth/github`, answer the
+ * GitHub stand-in's form it redirects to, follow back with the flow cookies. Returns the
+ * `caw_session=…` cookie pair.
+ */
+export async function signInOverHttp(webBaseUrl: string, login: string): Promise<string> {
+  const start = await fetch(`${webBaseUrl}/auth/github`, { redirect: "manual" });
+  const authorizeUrl = new URL(start.headers.get("location")!);
+  const form = new URLSearchParams(authorizeUrl.searchParams);
+  form.set("login", login);
+  form.set("password", standInTestPassword);
+  const granted = await fetch(`${authorizeUrl.origin}${authorizeUrl.pathname}`, {
+    method: "POST",
+    body: form,
+    redirect: "manual",
+  });
+  const callback = new URL(granted.headers.get("location")!);
+  const done = await fetch(`${webBaseUrl}${callback.pathname}${callback.search}`, {
+    headers: { cookie: cookiePairs(start).join("; ") },
+    redirect: "manual",
+  });
+  const session = cookiePairs(done).find((pair) => /^caw_session=./.test(pair));
+  if (!session) throw new Error(`signing ${login} in set no session cookie (${done.status})`);
+  return session;
+}
+
 export const cookiePairs = (response: Response) =>
   response.headers.getSetCookie().map((cookie) => cookie.split(";")[0]!);
 
