@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { BlockList, isIP } from "node:net";
-import type { Env, TrustProxy } from "../env.ts";
+import type { TrustProxy } from "../env-values.ts";
+import type { Env } from "../env.ts";
 import { isLoopbackHost } from "../process/loopback.ts";
 
 // Which address a request comes from, for rate limits (SPEC §4). Behind a TLS proxy every
