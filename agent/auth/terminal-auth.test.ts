@@ -329,6 +329,16 @@ describe("a terminal link", () => {
     expect(other.cookie).not.toBeNull();
   });
 
+  it("is not used up by a HEAD request (a link previewer or prefetcher)", async () => {
+    const token = await sign();
+    const head = await fetch(`${agentUrl}/?token=${encodeURIComponent(token)}`, { method: "HEAD" });
+    expect(head.status).toBe(405);
+    expect(head.headers.get("set-cookie")).toBeNull();
+    const opened = await enter(token);
+    expect(opened.status).toBe(200);
+    expect(opened.cookie).not.toBeNull();
+  });
+
   it("gives one cookie to many simultaneous uses of one link", async () => {
     const token = await sign();
     const entries = await Promise.all(Array.from({ length: 8 }, () => enter(token)));

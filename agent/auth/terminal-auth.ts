@@ -95,6 +95,17 @@ export function createTerminalAuth(options: TerminalAuthOptions): TerminalAuth {
         if (cookies.read(req.headers.cookie)) return servePage(res);
         return sendSignInNeeded(res, options.issuer);
       }
+      // A link works once: only a GET redeems it, so a HEAD from a link previewer or a
+      // prefetcher cannot use it up before the person opens it.
+      if (req.method !== "GET") {
+        res.setHeader("allow", "GET");
+        return sendPage(
+          res,
+          405,
+          "Method not allowed",
+          "Open the terminal link with a GET request.",
+        );
+      }
       try {
         res.setHeader("set-cookie", await redeem(token));
         sendContinuePage(res);
