@@ -153,6 +153,14 @@ export async function markAgentReady(db: Database, workspace: AgentWorkspace): P
  * Errors from anything else (a failed stop, start or delete) stay for the user to act on.
  */
 async function recoverFromSilence(tx: DatabaseExecutor, workspaceId: string): Promise<boolean> {
+  // The row lock first: no other transition can slip in between reading why it is in error
+  // and leaving error.
+  const [row] = await tx
+    .select({ state: workspaces.state })
+    .from(workspaces)
+    .where(eq(workspaces.id, workspaceId))
+    .for("update");
+  if (row?.state !== "error") return false;
   const [last] = await tx
     .select({ fromState: workspaceEvents.fromState, toState: workspaceEvents.toState })
     .from(workspaceEvents)
@@ -183,7 +191,9 @@ export async function recordHeartbeat(
     terminalGrants: string[];
   },
 ): Promise<{ revokedTerminalGrants: string[] }> {
-  await db.transaction((tx) => recoverFromSilence(tx, workspace.id));
+  // Only a workspace in error has anything to recover: the usual heartbeat skips the work.
+  if (workspace.state === "error")
+    await db.transaction((tx) => recoverFromSilence(tx, workspace.id));
   await db
     .update(workspaces)
     .set({
