@@ -12,7 +12,8 @@ const tokenPrefix = "caw_";
 const lastUsedResolutionMs = 60_000;
 
 // Not revoked and not expired: the tokens the cap counts.
-const isLive = (now: Date) =>
+/** Where a token still works: not revoked, not expired. The one home of that rule. */
+export const isLiveApiToken = (now: Date) =>
   and(isNull(apiTokens.revokedAt), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now)));
 
 /**
@@ -70,7 +71,7 @@ async function checkTokenCaps(tx: DatabaseExecutor, userId: string, limit: numbe
   const recent = sql`${apiTokens.createdAt} > now() - interval '1 day'`;
   const [counts] = await tx
     .select({
-      live: sql`count(*) filter (where ${isLive(new Date())})`.mapWith(Number),
+      live: sql`count(*) filter (where ${isLiveApiToken(new Date())})`.mapWith(Number),
       recent: sql`count(*) filter (where ${recent})`.mapWith(Number),
       // When the oldest of the last 24 hours' creations leaves the window.
       roomAt: sql`min(${apiTokens.createdAt} + interval '1 day') filter (where ${recent})`.mapWith(
@@ -148,13 +149,7 @@ export async function authenticateApiToken(
   const [row] = await db
     .select({ id: apiTokens.id, userId: apiTokens.userId, lastUsedAt: apiTokens.lastUsedAt })
     .from(apiTokens)
-    .where(
-      and(
-        eq(apiTokens.tokenHash, hashBearerToken(token)),
-        isNull(apiTokens.revokedAt),
-        or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now)),
-      ),
-    );
+    .where(and(eq(apiTokens.tokenHash, hashBearerToken(token)), isLiveApiToken(now)));
   if (!row) return null;
   if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > lastUsedResolutionMs) {
     await db

@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { and, eq, gt, inArray, isNotNull, isNull, or } from "drizzle-orm";
+import { and, eq, gt, inArray, isNotNull, or } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { apiTokens, sessions, terminalGrants } from "../../db/schema.ts";
 import { terminalCookieMaxAgeSeconds } from "../../protocol/agent-protocol.ts";
 import type { Keyring } from "../crypto/envelope.ts";
 import { AppError } from "../errors.ts";
+import { isLiveApiToken } from "./api-tokens.ts";
 import { recordAuditEvent } from "./audit.ts";
 import type { Owner } from "./owner.ts";
 import { signTerminalToken } from "./signing-keys.ts";
@@ -85,11 +86,7 @@ export async function findEndedTerminalGrants(
   const reported = [...new Set(grantIds)];
   if (reported.length === 0) return [];
   const sessionHolds = and(isNotNull(sessions.id), gt(sessions.expiresAt, now));
-  const tokenHolds = and(
-    isNotNull(apiTokens.id),
-    isNull(apiTokens.revokedAt),
-    or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now)),
-  );
+  const tokenHolds = and(isNotNull(apiTokens.id), isLiveApiToken(now));
   const live = await db
     .select({ id: terminalGrants.id })
     .from(terminalGrants)
