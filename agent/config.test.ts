@@ -6,11 +6,13 @@ import { loginEnvironment } from "./config.ts";
 describe("loginEnvironment", () => {
   const account = { username: "workspace", homedir: "/home/workspace", shell: "/bin/bash" };
 
-  it("sets HOME, USER, LOGNAME and SHELL from the account and keeps only PATH and the locale", () => {
+  it("sets HOME, USER, LOGNAME and SHELL from the account and keeps only PATH, the locale and the network settings", () => {
     const environment = loginEnvironment(
       {
         PATH: "/opt/bin:/usr/bin",
         LANG: "de_DE.UTF-8",
+        HTTPS_PROXY: "http://proxy:3128",
+        GIT_SSL_CAINFO: "/etc/ssl/ghes.pem",
         BOOTSTRAP_TOKEN: "cawb_secret",
         AGENT_SHA256: "ab".repeat(32),
         VOLUME_ID: "42",
@@ -23,6 +25,8 @@ describe("loginEnvironment", () => {
     expect(environment).toEqual({
       PATH: "/opt/bin:/usr/bin",
       LANG: "de_DE.UTF-8",
+      HTTPS_PROXY: "http://proxy:3128",
+      GIT_SSL_CAINFO: "/etc/ssl/ghes.pem",
       HOME: "/home/workspace",
       USER: "workspace",
       LOGNAME: "workspace",

@@ -43,10 +43,20 @@ export function readAgentConfig(
   throw new Error(`Invalid agent settings:\n  - ${problems.join("\n  - ")}`);
 }
 
-// What a login shell inherits from the agent's environment; everything else (the agent's
-// settings, the env file's AGENT_SHA256 and VOLUME_ID, whatever systemd or the local provider
-// set) stays out.
-const inheritedNames = ["PATH", "LANG", "LC_ALL", "TZ"];
+// What a login shell inherits from the agent's environment: the path, the locale, and how this
+// machine reaches the network (a proxy, a private CA for GitHub Enterprise), without which git
+// would fail here. Everything else (the agent's settings, the env file's AGENT_SHA256 and
+// VOLUME_ID, whatever systemd or the local provider set) stays out.
+const inheritedNames = [
+  "PATH",
+  "LANG",
+  "LC_ALL",
+  "TZ",
+  ...["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"].flatMap((name) => [name, name.toLowerCase()]),
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+  "GIT_SSL_CAINFO",
+];
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /**

@@ -65,7 +65,7 @@ export const terminalGrantsFileOf = (stateDir: string) =>
 
 /**
  * The grants kept in `options.file` (none yet when it does not exist). An unreadable file is
- * set aside: every cookie ends, and links issued before now are refused, since whether they
+ * ignored (the next save replaces it): every cookie ends, and links issued before now are refused, since whether they
  * were used is no longer known.
  */
 export async function loadTerminalGrants(
