@@ -29,7 +29,12 @@ beforeAll(async () => {
   await createRepository(
     path.join(stand.dataDir, "github", "repos"),
     { owner: "stand-in", name: "other" },
-    { description: "Another repository", commitSubject: "Start the other project" },
+    { description: "Another repository", commitSubject: "Start the other project", private: true },
+  );
+  await createRepository(
+    path.join(stand.dataDir, "github", "repos"),
+    { owner: "stand-in", name: "open" },
+    { description: "A public repository", commitSubject: "Open start" },
   );
   workDir = await mkdtemp(path.join(os.tmpdir(), "github-stand-in-app-"));
 });
@@ -106,7 +111,7 @@ describe("installations", () => {
 });
 
 describe("installation access tokens", () => {
-  it("reach only the listed repositories: clone A works, clone and push to B are refused", async () => {
+  it("reach only the listed repositories: clone A works, a private B is not found, a public C is read-only", async () => {
     const minted = await mintToken({
       repositories: ["sample"],
       permissions: { contents: "write" },
@@ -121,12 +126,23 @@ describe("installation access tokens", () => {
     await runClientGit(["add", "A.md"], clone);
     await runClientGit(["-c", "commit.gpgsign=false", "commit", "-qm", "A"], clone);
     await runClientGit(["push", "--quiet", "origin", "main"], clone);
+    // Another private repository is not even there for the token, as on GitHub.
     await expect(
       runClientGit(["clone", "--quiet", gitUrl("stand-in/other", token), path.join(workDir, "b")]),
-    ).rejects.toThrow(/403/);
+    ).rejects.toThrow(/not found/i);
     await expect(
       runClientGit(["push", "--quiet", gitUrl("stand-in/other", token), "main"], clone),
-    ).rejects.toThrow(/403/);
+    ).rejects.toThrow(/not found/i);
+    // A public one it may read, like anyone, but never push to.
+    await runClientGit([
+      "clone",
+      "--quiet",
+      gitUrl("stand-in/open", token),
+      path.join(workDir, "c"),
+    ]);
+    await expect(
+      runClientGit(["push", "--quiet", gitUrl("stand-in/open", token), "main:x"], clone),
+    ).rejects.toThrow(/denied to .*\[bot\]/);
   });
 
   it("with contents:read clone but never push", async () => {

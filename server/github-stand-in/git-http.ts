@@ -3,7 +3,12 @@ import { childEnvironment } from "../env.ts";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { StandInContext } from "./context.ts";
 import { parseBasicAuth } from "./http-io.ts";
-import { canSeeRepository, type RepositoryName } from "./repos.ts";
+import {
+  canSeeRepository,
+  isPrivateRepository,
+  repositoryExists,
+  type RepositoryName,
+} from "./repos.ts";
 import type { StandInUser } from "./store.ts";
 
 // Git's smart HTTP protocol, served by `git http-backend` run as a CGI program: the stand-in
@@ -29,14 +34,14 @@ export async function serveGit(
   res: ServerResponse,
   children: Set<ChildProcess>,
 ): Promise<void> {
-  const user = authenticateGit(context, req, route, url);
-  if (user === "denied") {
-    // What GitHub says to an installation token outside its repositories or permission.
+  const caller = await authenticateGit(context, req, route, url);
+  if (caller === "denied") {
+    // What GitHub says when an installation token may not push there.
     res.writeHead(403, { "content-type": "text/plain" });
-    res.end(`Permission to ${route.owner}/${route.name}.git denied to the installation token.\n`);
+    res.end(`Permission to ${route.owner}/${route.name}.git denied to ${botLogin(context)}.\n`);
     return;
   }
-  if (!user) {
+  if (!caller) {
     res.writeHead(401, {
       "www-authenticate": 'Basic realm="GitHub"',
       "content-type": "text/plain",
@@ -44,7 +49,8 @@ export async function serveGit(
     res.end("Authentication failed: use an access token of the GitHub stand-in as the password.\n");
     return;
   }
-  if (!(await canSeeRepository(context.reposDir, route, user))) {
+  const { user, sees } = caller;
+  if (!sees || !(await repositoryExists(context.reposDir, route))) {
     res.writeHead(404, { "content-type": "text/plain" });
     res.end("Repository not found.\n");
     return;
@@ -59,29 +65,34 @@ export async function serveGit(
 }
 
 // Any username works, like on GitHub; the token may also be the username with no password.
-// A user token reaches every repository; an installation token only its own, and pushes
-// only with contents:write.
-function authenticateGit(
+// A user token reaches what its user sees. An installation token, as on GitHub, reads public
+// repositories and its own; it does not see another private one (404), and pushes only to its
+// own with contents:write (else 403).
+async function authenticateGit(
   context: StandInContext,
   req: IncomingMessage,
   route: GitRoute,
   url: URL,
-): StandInUser | "denied" | undefined {
+): Promise<{ user: StandInUser; sees: boolean } | "denied" | undefined> {
   const credentials = parseBasicAuth(req.headers.authorization);
   if (!credentials) return undefined;
   const { store } = context;
   const grant = store.findToken(credentials.password) ?? store.findToken(credentials.username);
-  if (grant) return grant.user;
+  if (grant)
+    return { user: grant.user, sees: await canSeeRepository(context.reposDir, route, grant.user) };
   const installation = store.findInstallationToken(credentials.password);
   if (!installation) return undefined;
   const wanted = `${route.owner}/${route.name}`.toLowerCase();
   const pushing =
     route.service === "git-receive-pack" || url.searchParams.get("service") === "git-receive-pack";
-  const reaches = installation.repositories.some((name) => name.toLowerCase() === wanted);
-  if (!reaches || (pushing && installation.contents !== "write")) return "denied";
-  const bot = `${context.app?.slug ?? "stand-in-app"}[bot]`;
-  return { login: bot, id: installation.id, name: bot };
+  const own = installation.repositories.some((name) => name.toLowerCase() === wanted);
+  const user = { login: botLogin(context), id: installation.id, name: botLogin(context) };
+  if (!own && (await isPrivateRepository(context.reposDir, route))) return { user, sees: false };
+  if (pushing && (!own || installation.contents !== "write")) return "denied";
+  return { user, sees: true };
 }
+
+const botLogin = (context: StandInContext) => `${context.app?.slug ?? "stand-in-app"}[bot]`;
 
 function buildCgiEnvironment(
   context: StandInContext,

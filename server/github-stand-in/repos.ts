@@ -65,8 +65,9 @@ export async function isPrivateRepository(reposDir: string, repo: RepositoryName
 }
 
 /**
- * Whether `viewer` may see the repository at all; GitHub answers 404, not 403, when not.
- * Installation tokens (a `[bot]` viewer) are checked against their repositories elsewhere.
+ * Whether `viewer` may see the repository at all; GitHub answers 404, not 403, when not. An
+ * installation's bot sees public repositories here; its own private ones are let through by
+ * the git server, which knows the token's repositories.
  */
 export async function canSeeRepository(
   reposDir: string,
@@ -74,7 +75,6 @@ export async function canSeeRepository(
   viewer: { login: string },
 ): Promise<boolean> {
   if (!(await repositoryExists(reposDir, repo))) return false;
-  if (viewer.login.endsWith("[bot]")) return true;
   return (
     viewer.login.toLowerCase() === repo.owner.toLowerCase() ||
     !(await isPrivateRepository(reposDir, repo))

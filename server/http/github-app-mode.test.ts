@@ -42,6 +42,11 @@ beforeAll(async () => {
     { owner: "stand-in", name: "other" },
     { description: "Another project", commitSubject: "Other" },
   );
+  await createRepository(
+    path.join(stand.dataDir, "github", "repos"),
+    { owner: "stand-in", name: "secret" },
+    { description: "Private", commitSubject: "Secret", private: true },
+  );
   workDir = await mkdtemp(path.join(os.tmpdir(), "caw-app-mode-"));
   const context = await createTestLoadContext(database, {}, { GITHUB_URL: stand.standIn.url });
   keyring = context.keyring;
@@ -178,21 +183,22 @@ describe("git credentials from the App", () => {
     await runClientGit(["add", "FROM-APP.md"], clone);
     await runClientGit(["-c", "commit.gpgsign=false", "commit", "-qm", "App push"], clone);
     await runClientGit(["push", "--quiet", "origin", "main:app-push"], clone);
-    // The attack: the same token against another repository of the same installation.
+    // The attack: the same token against other repositories. A private one is not there for
+    // it; a public one it may read, like anyone, but never push to.
     await expect(
       runClientGit([
         "clone",
         "--quiet",
-        gitUrl("stand-in/other", credential.password),
-        path.join(workDir, "other"),
+        gitUrl("stand-in/secret", credential.password),
+        path.join(workDir, "secret"),
       ]),
-    ).rejects.toThrow(/403/);
+    ).rejects.toThrow(/not found/i);
     await expect(
       runClientGit(
         ["push", "--quiet", gitUrl("stand-in/other", credential.password), "main:x"],
         clone,
       ),
-    ).rejects.toThrow(/403/);
+    ).rejects.toThrow(/denied to .*\[bot\]/);
   });
 
   it("never give more than the owner may do: a reader gets a read-only token", async () => {
