@@ -138,19 +138,6 @@ describe("tRPC request bodies over API_MAX_BODY_BYTES", () => {
     expect(outcome.sent).toBeLessThan(total / 2);
   });
 
-  it("never reads past a Content-Length that claims less than is sent", async () => {
-    const total = 200 * 1024 * 1024;
-    const outcome = await sendBody({
-      headers: [...auth(), "content-length: 1000"],
-      bytes: total,
-      chunked: false,
-    });
-    // The declared 1000 bytes are the body (not JSON: refused); the rest is not a request.
-    expect(outcome.status).toBeGreaterThanOrEqual(400);
-    expect(outcome.finishedSending).toBe(false);
-    expect(outcome.sent).toBeLessThan(total / 2);
-  });
-
   it("still serves a body under the limit", async () => {
     const response = await fetch(`${web.baseUrl}${createPath}`, {
       method: "POST",

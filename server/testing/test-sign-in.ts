@@ -78,7 +78,6 @@ export async function startSignInHarness(overrides: Partial<Env> = {}) {
   };
 }
 
-/** The `name=value` pairs of a response's Set-Cookie headers. */
 /**
  * What a browser does to sign in, done with fetch: start at our `/auth/github`, answer the
  * GitHub stand-in's form it redirects to, follow back with the flow cookies. Returns the
@@ -105,6 +104,7 @@ export async function signInOverHttp(webBaseUrl: string, login: string): Promise
   return session;
 }
 
+/** The `name=value` pairs of a response's Set-Cookie headers. */
 export const cookiePairs = (response: Response) =>
   response.headers.getSetCookie().map((cookie) => cookie.split(";")[0]!);
 

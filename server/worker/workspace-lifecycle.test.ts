@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEngineHarness, type EngineHarness } from "../../e2e/support/engine.ts";
+import { readGitHubToken } from "../services/github-tokens.ts";
 import { transitionWorkspace } from "../services/workspaces.ts";
 
 // SPEC §5 end to end against fake Hetzner and Cloudflare, with a real worker program and
@@ -51,7 +52,13 @@ describe("workspace lifecycle on Hetzner + Cloudflare", () => {
     expect((await agent.heartbeat()).status).toBe(200);
     expect((await agent.gitCredential()).body).toMatchObject({
       username: "alice",
-      password: expect.stringMatching(/^gho_/),
+      // Exactly the owner's own token (OAuth-app mode), not anybody's.
+      password: await readGitHubToken(
+        engine.database.db,
+        engine.context.keyring,
+        engine.context.github,
+        engine.user.id,
+      ),
     });
 
     await api.workspaces.stop({ id });
