@@ -53,12 +53,12 @@ export function createAgentRoutes(context: Context): Record<string, Handler> {
       sendJson(res, 200, { state: workspace.state });
     }),
     // ?protocol=&host=&path= : what git asked its helper for (none of it is secret).
-    "/api/agent/git-credential": method("GET", async (req, res) => {
+    "/api/agent/git-credential": method("GET", async (req, res, log) => {
       const workspace = await agentOf(req);
       const query = new URL(req.url ?? "/", "http://localhost").searchParams;
       const asked = gitCredentialRequestSchema.safeParse(Object.fromEntries(query));
       if (!asked.success) throw new AppError("BAD_REQUEST", describeZodError(asked.error));
-      sendJson(res, 200, await readGitCredential(db, keyring, workspace, github, asked.data));
+      sendJson(res, 200, await readGitCredential(db, keyring, workspace, github, asked.data, log));
     }),
   };
 }

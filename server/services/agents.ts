@@ -11,6 +11,7 @@ import type {
   GitCredentialRequest,
 } from "../../protocol/agent-protocol.ts";
 import { AppError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
 import type { DatabaseExecutor } from "./audit.ts";
 import { findEndedTerminalGrants } from "./terminal-access.ts";
 import { checkCredentialRequest, mintGitCredential } from "./git-credentials.ts";
@@ -217,6 +218,7 @@ export async function readGitCredential(
   workspace: AgentWorkspace,
   github: GitHubSettings,
   request: GitCredentialRequest,
+  logger: Logger,
 ): Promise<GitCredential> {
   // The agent clones as soon as it has its token, which can be before the worker records
   // `booting`; its token itself dies with its server.
@@ -231,7 +233,8 @@ export async function readGitCredential(
     .from(users)
     .where(eq(users.id, workspace.userId));
   if (!owner) throw new AppError("NOT_FOUND", "The workspace's owner no longer exists.");
-  return mintGitCredential(db, keyring, github, { ...workspace, ownerLogin: owner.login });
+  const credentialOf = { ...workspace, ownerLogin: owner.login };
+  return mintGitCredential(db, keyring, github, credentialOf, logger);
 }
 
 /** The agent saw no activity for the idle timeout: stop the workspace as its owner would. */

@@ -7,6 +7,7 @@ import {
 import type { Keyring } from "../crypto/envelope.ts";
 import type { GitHubSettings } from "../env.ts";
 import { AppError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
 import { githubClient, readRepository, type GitHubRefusal } from "../github/github-api.ts";
 import type { ContentsPermission } from "../github/github-app.ts";
 import { obtainInstallationToken } from "../github/installation-tokens.ts";
@@ -42,10 +43,11 @@ export async function mintGitCredential(
   keyring: Keyring,
   github: GitHubSettings,
   workspace: CredentialWorkspace & { ownerLogin: string },
+  logger: Logger,
 ): Promise<GitCredential> {
   const url = new URL(github.webUrl);
   const origin = { protocol: url.protocol.slice(0, -1), host: url.host };
-  const userToken = await readGitHubToken(db, keyring, github, workspace.userId);
+  const userToken = await readGitHubToken(db, keyring, github, workspace.userId, { logger });
   if (!github.app)
     return { ...origin, username: workspace.ownerLogin, password: userToken, expiresAt: null };
   const permission = await readOwnerPermission(github, userToken, workspace.repository);

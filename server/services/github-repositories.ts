@@ -10,6 +10,7 @@ import {
 } from "../github/github-api.ts";
 import { readGitHubToken } from "./github-tokens.ts";
 import type { Owner } from "./owner.ts";
+import type { Logger } from "../logger.ts";
 
 export type GitHubRepository = {
   fullName: string;
@@ -25,9 +26,10 @@ export async function listGitHubRepositories(
   keyring: Keyring,
   owner: Owner,
   github: GitHubSettings,
+  logger: Logger,
 ): Promise<GitHubRepository[]> {
   // Refreshed first when a GitHub App user token is about to expire.
-  const token = await readGitHubToken(db, keyring, github, owner.userId);
+  const token = await readGitHubToken(db, keyring, github, owner.userId, { logger });
   const octokit = githubClient(github, token);
   try {
     const { data } = await octokit.request("GET /user/repos", { sort: "pushed", per_page: 100 });
@@ -55,8 +57,9 @@ export async function checkRepositoryAccess(
   github: GitHubSettings,
   owner: Owner,
   target: { repository: string; branch: string },
+  logger: Logger,
 ): Promise<void> {
-  const token = await readGitHubToken(db, keyring, github, owner.userId);
+  const token = await readGitHubToken(db, keyring, github, owner.userId, { logger });
   const octokit = githubClient(github, token);
   const pick = "Pick one from the list of your repositories (github.repos, or the create form).";
   await readRepository(

@@ -11,6 +11,7 @@ import {
 import type { Keyring } from "../crypto/envelope.ts";
 import type { GitHubSettings } from "../env.ts";
 import { AppError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
 import { assertMayCreateWorkspace, describeWorkspaceAccess } from "../providers/local-isolation.ts";
 import { enqueueJob } from "../jobs/queue.ts";
 import { recordAuditEvent, type DatabaseExecutor } from "./audit.ts";
@@ -43,7 +44,7 @@ export type WorkspaceSettings = {
 };
 
 /** What the repository check needs to ask GitHub as the user. */
-export type GitHubAccess = { keyring: Keyring; github: GitHubSettings };
+export type GitHubAccess = { keyring: Keyring; github: GitHubSettings; logger: Logger };
 
 export type CreateWorkspaceInput = {
   name: string;
@@ -157,7 +158,7 @@ export async function createWorkspace(
 ) {
   await assertOwnerMayRun(db, owner, settings.provider);
   // Before anything is written: no workspace, job or audit entry for code the user cannot read.
-  await checkRepositoryAccess(db, access.keyring, access.github, owner, input);
+  await checkRepositoryAccess(db, access.keyring, access.github, owner, input, access.logger);
   const id = await db.transaction(async (tx) => {
     // Serialises one user's creations, so the limit holds under concurrent requests.
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${owner.userId}))`);

@@ -4,6 +4,6 @@ import { ownerOf } from "../owner.ts";
 
 export const githubRouter = router({
   repos: protectedProcedure.query(({ ctx }) =>
-    listGitHubRepositories(ctx.db, ctx.keyring, ownerOf(ctx), ctx.github),
+    listGitHubRepositories(ctx.db, ctx.keyring, ownerOf(ctx), ctx.github, ctx.logger),
   ),
 });

@@ -85,6 +85,7 @@ export const workspacesRouter = router({
     return createWorkspace(ctx.db, ownerOf(ctx), input, settingsOf(ctx.env), {
       keyring: ctx.keyring,
       github: ctx.github,
+      logger: ctx.logger,
     });
   }),
   stop: action("stop"),
