@@ -187,6 +187,11 @@ export const workspaces = pgTable(
     /** SHA-256 of the one-time bootstrap token rendered into the server's user data. */
     bootstrapTokenHash: text("bootstrap_token_hash"),
     bootstrapExpiresAt: timestamp("bootstrap_expires_at", { withTimezone: true }),
+    /**
+     * The same token's hash, kept after the agent redeems it: the server's bootstrap and
+     * toolchain scripts report boot progress with it (progress only) until the next server.
+     */
+    bootReportTokenHash: text("boot_report_token_hash"),
     /** SHA-256 of the agent's own token, issued when it redeems the bootstrap token. */
     agentTokenHash: text("agent_token_hash"),
     agentVersion: text("agent_version"),

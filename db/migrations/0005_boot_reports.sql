@@ -1,0 +1,1 @@
+ALTER TABLE "workspaces" ADD COLUMN "boot_report_token_hash" text;
