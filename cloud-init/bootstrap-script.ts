@@ -9,11 +9,14 @@ export const agentServicePath = `/etc/systemd/system/${agentServiceName}`;
 export const agentBinaryPath = "/usr/local/bin/cloud-ai-workspaces-agent";
 export const bootstrapLogPath = "/var/log/cloud-ai-workspaces-bootstrap.log";
 export const workspaceDirectory = "/workspace";
+/** The unprivileged user terminals run as; it owns /workspace and has sudo. */
+export const workspaceUser = "workspace";
 
-// The bash below avoids `${…}` so that this template literal interpolates only the fixed paths
-// above; `\\n` here is bash's `\n`.
+// The bash below is a plain template literal: `\${` and `\\` are bash's own `${` and `\`,
+// and only the fixed paths above are interpolated.
 export const bootstrapScript = `#!/usr/bin/env bash
-# Cloud AI Workspaces bootstrap: mounts the workspace volume and installs the agent.
+# Cloud AI Workspaces bootstrap: creates the workspace user, mounts the workspace volume,
+# installs the agent and starts it, reporting each step to the control plane.
 # Idempotent: every step checks before it changes anything, so running it twice is safe.
 set -euo pipefail
 # Let the ERR trap fire inside functions too.
@@ -22,8 +25,12 @@ set -o errtrace
 readonly env_file=${envFilePath}
 readonly log_file=${bootstrapLogPath}
 readonly agent_path=${agentBinaryPath}
+readonly agent_unit=${agentServiceName}
 readonly workspace_dir=${workspaceDirectory}
-download=""
+# The whole download may take this long; a stalled connection is given up after 30 s.
+readonly download_deadline_seconds=600
+step=bootstrap
+scratch=""
 
 log() {
   local line
@@ -32,17 +39,83 @@ log() {
   printf '%s\\n' "$line" >&2
 }
 
+# POSTs one step to the control plane with the bootstrap token (read from stdin by curl, so
+# it is never on a command line). Best effort: a report that cannot be sent never stops the
+# boot. python3 is on every server cloud-init runs on; it encodes the JSON.
+report_progress() {
+  local status="$1" message="\${2:-}" tail_lines="\${3:-0}" body
+  body="$(mktemp)"
+  python3 - "$step" "$status" "$message" "$tail_lines" "$log_file" >"$body" <<'PY' || true
+import json, sys
+step, status, message, tail_lines, log_file = sys.argv[1:6]
+report = {"step": step, "status": status}
+if message:
+    report["message"] = message[:500]
+if int(tail_lines) > 0:
+    try:
+        with open(log_file, encoding="utf-8", errors="replace") as log:
+            report["logTail"] = "".join(log.readlines()[-int(tail_lines):])[-8000:]
+    except OSError:
+        pass
+print(json.dumps(report))
+PY
+  printf 'Authorization: Bearer %s\\n' "$BOOTSTRAP_TOKEN" |
+    curl --silent --output /dev/null --max-time 10 --retry 2 --retry-all-errors \\
+      --header @- --header 'Content-Type: application/json' --data-binary @"$body" \\
+      "$CONTROL_PLANE_URL/api/agent/boot-progress" || log "could not report $step $status"
+  rm -f "$body"
+}
+
+begin() {
+  step="$1"
+  log "step $step started"
+  report_progress started
+}
+
+finish() {
+  log "step $step done\${1:+: $1}"
+  report_progress "done" "\${1:-}"
+}
+
 fail() {
   log "error: $*"
+  report_progress failed "$*" 40
+  # Reported once: the ERR trap must not report this exit again.
+  trap - ERR
   exit 1
 }
 
 cleanup() {
-  if [ -n "$download" ]; then rm -f "$download"; fi
+  if [ -n "$scratch" ]; then rm -rf "$scratch"; fi
 }
 
-trap 'log "error: command failed at line $LINENO"' ERR
+trap 'fail "command failed at line $LINENO (exit $?)"' ERR
 trap cleanup EXIT
+
+# The unprivileged user the terminals run as; it owns /workspace and may use sudo.
+ensure_workspace_user() {
+  local groups=""
+  if [ -z "$WORKSPACE_USER" ]; then return 0; fi
+  begin workspace-user
+  if ! id -u "$WORKSPACE_USER" >/dev/null 2>&1; then
+    for group in sudo docker; do
+      if getent group "$group" >/dev/null; then groups="$groups,$group"; fi
+    done
+    if getent passwd 1000 >/dev/null; then
+      useradd --create-home --shell /bin/bash --groups "\${groups#,}" "$WORKSPACE_USER"
+    else
+      useradd --create-home --shell /bin/bash --uid 1000 --groups "\${groups#,}" "$WORKSPACE_USER"
+    fi
+  fi
+  if [ -d /etc/sudoers.d ]; then
+    printf '%s ALL=(ALL) NOPASSWD:ALL\\n' "$WORKSPACE_USER" >/etc/sudoers.d/workspace.new
+    chmod 0440 /etc/sudoers.d/workspace.new
+    mv -f /etc/sudoers.d/workspace.new /etc/sudoers.d/workspace
+  else
+    log "sudo is not installed: $WORKSPACE_USER gets no sudo"
+  fi
+  finish "user $WORKSPACE_USER (uid $(id -u "$WORKSPACE_USER"))"
+}
 
 # blkid exits 2 when it finds no signature at all; any other failure must not lead to mkfs.
 has_filesystem() {
@@ -57,17 +130,18 @@ has_filesystem() {
 
 wait_for_device() {
   local attempt
-  for attempt in $(seq 1 60); do
+  for attempt in $(seq 1 30); do
     if [ -b "$1" ]; then return 0; fi
-    log "waiting for $1 ($attempt/60)"
+    log "waiting for $1 ($attempt/30)"
     sleep 2
   done
-  fail "volume device $1 did not appear"
+  fail "volume device $1 did not appear within 60 s: is volume $VOLUME_ID attached to this server?"
 }
 
 mount_volume() {
   local device="/dev/disk/by-id/scsi-0HC_Volume_$VOLUME_ID"
   local uuid
+  begin mount-volume
   wait_for_device "$device"
   if ! has_filesystem "$device"; then
     log "formatting $device as ext4"
@@ -84,10 +158,54 @@ mount_volume() {
     log "mounting $device at $workspace_dir"
     mount "$workspace_dir"
   fi
+  finish "$device at $workspace_dir"
+}
+
+prepare_workspace_dir() {
+  if [ -n "$VOLUME_ID" ]; then mount_volume; else mkdir -p "$workspace_dir"; fi
+  if [ -n "$WORKSPACE_USER" ]; then chown "$WORKSPACE_USER:" "$workspace_dir"; fi
 }
 
 has_expected_checksum() {
   printf '%s  %s\\n' "$AGENT_SHA256" "$1" | sha256sum -c --status -
+}
+
+# Resumable: each attempt continues the partial file (-C -); every attempt has a time limit
+# and the whole download a deadline, so a stalled control plane fails the boot in minutes.
+fetch() {
+  local url="$1" output="$2" encoding="$3" started attempt
+  started="$(date +%s)"
+  for attempt in $(seq 1 10); do
+    if curl --fail --silent --show-error --location --continue-at - \\
+      --connect-timeout 10 --max-time 300 --speed-limit 1024 --speed-time 30 \\
+      --header "Accept-Encoding: $encoding" --output "$output" "$url"; then
+      return 0
+    fi
+    if [ $(($(date +%s) - started)) -ge "$download_deadline_seconds" ]; then break; fi
+    log "download attempt $attempt failed; resuming in 3 s"
+    sleep 3
+  done
+  fail "could not download the agent from $url within $download_deadline_seconds s"
+}
+
+download_agent() {
+  begin download-agent
+  # Same directory as the target, so the final mv is an atomic rename even while it runs.
+  scratch="$(mktemp -d "$agent_path.download.XXXXXX")"
+  if command -v zstd >/dev/null; then
+    fetch "$AGENT_DOWNLOAD_URL" "$scratch/agent.zst" zstd
+    zstd --quiet --decompress --force -o "$scratch/agent" "$scratch/agent.zst"
+  else
+    fetch "$AGENT_DOWNLOAD_URL" "$scratch/agent" identity
+  fi
+  finish "agent $AGENT_VERSION, $(stat -c %s "$scratch/agent") bytes"
+  begin verify-agent
+  if ! has_expected_checksum "$scratch/agent"; then
+    fail "the downloaded agent does not match SHA-256 $AGENT_SHA256; refusing to run it"
+  fi
+  chmod 0755 "$scratch/agent"
+  mv -f "$scratch/agent" "$agent_path"
+  finish "SHA-256 matches"
 }
 
 install_agent() {
@@ -95,33 +213,36 @@ install_agent() {
     log "agent $AGENT_VERSION is already installed"
     return 0
   fi
-  # Same directory as the target, so the final mv is an atomic rename even while it runs.
-  download="$(mktemp "$agent_path.XXXXXX")"
-  log "downloading agent $AGENT_VERSION from $AGENT_DOWNLOAD_URL"
-  curl --fail --silent --show-error --location \\
-    --retry 10 --retry-all-errors --retry-delay 3 \\
-    --output "$download" "$AGENT_DOWNLOAD_URL"
-  if ! has_expected_checksum "$download"; then
-    fail "agent download does not match SHA-256 $AGENT_SHA256"
+  download_agent
+}
+
+# Started here rather than by cloud-init so that a crash loop is reported with its log.
+start_agent() {
+  local restarts
+  begin start-agent
+  systemctl daemon-reload
+  systemctl enable --now "$agent_unit"
+  sleep 10
+  restarts="$(systemctl show --property=NRestarts --value "$agent_unit")"
+  if [ "$restarts" -ge 3 ]; then
+    journalctl --unit "$agent_unit" --lines 30 --no-pager >>"$log_file" 2>&1 || true
+    fail "the agent keeps exiting ($restarts restarts in 10 s)"
   fi
-  chmod 0755 "$download"
-  mv -f "$download" "$agent_path"
-  download=""
-  log "installed agent $AGENT_VERSION at $agent_path"
+  finish "$(systemctl is-active "$agent_unit" || true)"
 }
 
 main() {
   # The env file is quoted so that bash and systemd's EnvironmentFile= read the same values.
   # shellcheck source=/dev/null
   . "$env_file"
+  begin bootstrap
   log "bootstrap started for workspace $WORKSPACE_ID"
-  if [ -n "$VOLUME_ID" ]; then
-    mount_volume
-  else
-    mkdir -p "$workspace_dir"
-  fi
+  ensure_workspace_user
+  prepare_workspace_dir
   install_agent
-  log "bootstrap finished"
+  start_agent
+  step=bootstrap
+  finish "the agent is starting"
 }
 
 main "$@"

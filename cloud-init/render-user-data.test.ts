@@ -26,6 +26,7 @@ const input: UserDataInput = {
   repository: "octo-org/hello-world",
   branch: "main",
   idleTimeoutMinutes: 30,
+  agentTls: "origin-ca",
 };
 
 // Everything a shell or YAML could misread; git allows most of these in branch names.
@@ -92,18 +93,14 @@ describe("renderUserData", () => {
     return file;
   }
 
-  it("renders cloud-config that installs packages, writes the files, then runs them", () => {
+  it("renders cloud-config that writes the files and runs the bootstrap, with no apt step first", () => {
     const lines = renderUserData(input).split("\n");
     expect(lines[0]).toBe("#cloud-config");
-    expect(lines).toContain("package_update: true");
-    for (const pkg of ["git", "curl", "ca-certificates"]) expect(lines).toContain(`  - ${pkg}`);
+    // package_update/packages ran before runcmd and held the agent back for minutes.
+    expect(lines.some((line) => /^package|^packages:/.test(line))).toBe(false);
+    expect(lines).toContain("ssh_pwauth: false");
     const runcmd = lines.slice(lines.indexOf("runcmd:") + 1, -1);
-    expect(runcmd).toEqual([
-      "  - set -e",
-      `  - [${JSON.stringify(bootstrapScriptPath)}]`,
-      '  - ["systemctl", "daemon-reload"]',
-      '  - ["systemctl", "enable", "--now", "cloud-ai-workspaces-agent.service"]',
-    ]);
+    expect(runcmd).toEqual([`  - [${JSON.stringify(bootstrapScriptPath)}]`]);
   });
 
   it("writes the env file readable by root only, with every setting", () => {
@@ -122,6 +119,9 @@ describe("renderUserData", () => {
       'REPOSITORY="octo-org/hello-world"',
       'BRANCH="main"',
       'IDLE_TIMEOUT_MINUTES="30"',
+      'WORKSPACE_USER="workspace"',
+      'AGENT_TLS="origin-ca"',
+      'AGENT_PORT="443"',
       "",
     ]);
   });
@@ -130,7 +130,7 @@ describe("renderUserData", () => {
     const userData = renderUserData(input);
     expect(extractEntry(userData, bootstrapScriptPath)).toContain('    permissions: "0755"');
     const script = extractContent(userData, bootstrapScriptPath);
-    expect(script.split("\n").slice(0, 4)).toContain("set -euo pipefail");
+    expect(script.split("\n").slice(0, 6)).toContain("set -euo pipefail");
     expect(script.startsWith("#!/usr/bin/env bash\n")).toBe(true);
     expect(script).toContain('line="$(date -u +%Y-%m-%dT%H:%M:%SZ) $*"');
     expect(script).toContain('>>"$log_file"');
@@ -140,7 +140,9 @@ describe("renderUserData", () => {
     expect(script).toContain('mkfs.ext4 -q -F "$device"');
     expect(script).toContain('grep -qF "UUID=$uuid " /etc/fstab');
     expect(script).toContain(`readonly workspace_dir=${workspaceDirectory}`);
-    expect(script).toContain("--retry 10 --retry-all-errors --retry-delay 3");
+    expect(script).toContain("--continue-at -");
+    expect(script).toContain("--max-time 300");
+    expect(script).toContain('"$CONTROL_PLANE_URL/api/agent/boot-progress"');
     expect(script).toContain("sha256sum -c --status -");
     expect(script).toContain("readonly agent_path=/usr/local/bin/cloud-ai-workspaces-agent");
     await run("bash", ["-n", await writeTemp(script)]);
@@ -159,6 +161,11 @@ describe("renderUserData", () => {
     ]) {
       expect(unit).toContain(line);
     }
+  });
+
+  it("serves plain HTTP on 80 when TLS is off (no Cloudflare in front)", () => {
+    const env = extractContent(renderUserData({ ...input, agentTls: "off" }), envFilePath);
+    expect(env.split("\n")).toEqual(expect.arrayContaining(['AGENT_TLS="off"', 'AGENT_PORT="80"']));
   });
 
   it("leaves VOLUME_ID empty without a volume, so the script only creates /workspace", () => {
@@ -230,6 +237,7 @@ describe("renderUserData", () => {
     ["branch", "a".repeat(256)],
     ["idleTimeoutMinutes", 2.5],
     ["idleTimeoutMinutes", 241],
+    ["agentTls", "flexible"],
   ])("names the invalid field %s (%j)", (field, value) => {
     expect(() => renderUserData({ ...input, [field]: value })).toThrow(
       new RegExp(`^Invalid user data input: ${field}: `),
@@ -277,7 +285,7 @@ describe("renderUserData", () => {
       for (const file of parsed.write_files) {
         expect(file.content).toBe(extractContent(userData, file.path));
       }
-      expect(parsed.runcmd[1]).toEqual([bootstrapScriptPath]);
+      expect(parsed.runcmd[0]).toEqual([bootstrapScriptPath]);
     },
   );
 });

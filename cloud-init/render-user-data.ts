@@ -1,11 +1,11 @@
 import { z } from "zod";
 import {
-  agentServiceName,
   agentServicePath,
   agentServiceUnit,
   bootstrapScript,
   bootstrapScriptPath,
   envFilePath,
+  workspaceUser,
 } from "./bootstrap-script.ts";
 
 /** Hetzner refuses user data larger than 32 KiB. */
@@ -50,6 +50,8 @@ const userDataInputSchema = z
       .string({ error: "must be a string" })
       .max(255, { error: "must be at most 255 characters" })
       .regex(printableText, { error: printableError }),
+    /** `origin-ca`: the agent serves HTTPS on 443 with a Cloudflare Origin CA certificate. */
+    agentTls: z.enum(["origin-ca", "off"], { error: "must be origin-ca or off" }),
     idleTimeoutMinutes: z
       .number({ error: "must be a number" })
       .int({ error: "must be a whole number" })
@@ -99,23 +101,18 @@ function renderCloudConfig(input: UserDataInput): string {
   return [
     "#cloud-config",
     `# Cloud AI Workspaces workspace ${input.workspaceId}; see ${bootstrapScriptPath}.`,
-    "package_update: true",
-    "packages:",
-    // The agent clones with git; the bootstrap script downloads with curl over TLS.
-    "  - ca-certificates",
-    "  - curl",
-    "  - git",
+    // No package_update or packages: they run before runcmd and held the agent back for
+    // minutes. The image brings curl and git; the toolchain unit adds the rest later.
+    // No password logins (the firewall lets nothing but 443 in anyway).
+    "ssh_pwauth: false",
     "write_files:",
     ...renderWriteFile(envFilePath, "0600", renderBlock(renderEnvFile(input))),
     ...renderWriteFile(bootstrapScriptPath, "0755", renderBlock(bootstrapScript)),
     ...renderWriteFile(agentServicePath, "0644", renderBlock(agentServiceUnit)),
+    // The script starts the agent itself (and reports whether it stays up); it never does
+    // when a step before failed, so an unverified agent never runs.
     "runcmd:",
-    // cloud-init joins runcmd into one /bin/sh script without -e; stop at the first failure so
-    // a failed bootstrap never enables an agent that is missing or unverified.
-    "  - set -e",
     `  - [${quoteYaml(bootstrapScriptPath)}]`,
-    '  - ["systemctl", "daemon-reload"]',
-    `  - ["systemctl", "enable", "--now", ${quoteYaml(agentServiceName)}]`,
     "",
   ].join("\n");
 }
@@ -143,6 +140,9 @@ function renderEnvFile(input: UserDataInput): string {
     ["REPOSITORY", input.repository],
     ["BRANCH", input.branch],
     ["IDLE_TIMEOUT_MINUTES", String(input.idleTimeoutMinutes)],
+    ["WORKSPACE_USER", workspaceUser],
+    ["AGENT_TLS", input.agentTls],
+    ["AGENT_PORT", input.agentTls === "origin-ca" ? "443" : "80"],
   ];
   return entries.map(([key, value]) => `${key}="${value.replace(/[\\"`$]/g, "\\$&")}"\n`).join("");
 }
