@@ -5,6 +5,8 @@
 export const envFilePath = "/etc/cloud-ai-workspaces/agent.env";
 export const bootstrapScriptPath = "/usr/local/lib/cloud-ai-workspaces/bootstrap.sh";
 export const agentServiceName = "cloud-ai-workspaces-agent.service";
+export const bootstrapServiceName = "cloud-ai-workspaces-bootstrap.service";
+export const bootstrapServicePath = `/etc/systemd/system/${bootstrapServiceName}`;
 export const agentServicePath = `/etc/systemd/system/${agentServiceName}`;
 export const agentBinaryPath = "/usr/local/bin/cloud-ai-workspaces-agent";
 export const bootstrapLogPath = "/var/log/cloud-ai-workspaces-bootstrap.log";
@@ -16,8 +18,9 @@ export const workspaceUser = "workspace";
 // and only the fixed paths above are interpolated.
 export const bootstrapScript = `#!/usr/bin/env bash
 # Cloud AI Workspaces bootstrap: creates the workspace user, mounts the workspace volume,
-# installs the agent and starts it, reporting each step to the control plane.
-# Idempotent: every step checks before it changes anything, so running it twice is safe.
+# installs the agent and starts it, reporting each step to the control plane. Its unit runs
+# it on every boot: every step checks before it changes anything, so a restart (even one in
+# the middle of a download) only redoes what is missing.
 set -euo pipefail
 # Let the ERR trap fire inside functions too.
 set -o errtrace
@@ -89,7 +92,8 @@ cleanup() {
   if [ -n "$scratch" ]; then rm -rf "$scratch"; fi
 }
 
-trap 'fail "command failed at line $LINENO (exit $?)"' ERR
+# BASH_COMMAND is the command's text before expansion: it never holds a secret's value.
+trap 'status=$?; fail "$BASH_COMMAND failed with exit status $status (line $LINENO)"' ERR
 trap cleanup EXIT
 
 # The unprivileged user the terminals run as; it owns /workspace and may use sudo.
@@ -216,12 +220,12 @@ install_agent() {
   download_agent
 }
 
-# Started here rather than by cloud-init so that a crash loop is reported with its log.
+# Started here, after every check, so an unverified agent never runs; watched for a few
+# seconds so that a crash loop is reported with its log instead of a boot timeout.
 start_agent() {
   local restarts
   begin start-agent
-  systemctl daemon-reload
-  systemctl enable --now "$agent_unit"
+  systemctl start --no-block "$agent_unit"
   sleep 10
   restarts="$(systemctl show --property=NRestarts --value "$agent_unit")"
   if [ "$restarts" -ge 3 ]; then
@@ -248,6 +252,25 @@ main() {
 main "$@"
 `;
 
+// Runs the bootstrap on every boot (cloud-init's runcmd runs once per server): after a
+// restart it mounts the volume again, checks the agent and starts it.
+export const bootstrapServiceUnit = `[Unit]
+Description=Cloud AI Workspaces bootstrap (workspace user, volume, agent)
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=${bootstrapScriptPath}
+# The download has its own deadline (10 min); this only stops a script that hangs.
+TimeoutStartSec=20min
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+// Not enabled on its own: the bootstrap starts it once everything is checked.
 export const agentServiceUnit = `[Unit]
 Description=Cloud AI Workspaces agent
 Wants=network-online.target
@@ -264,7 +287,4 @@ WorkingDirectory=${workspaceDirectory}
 ExecStart=${agentBinaryPath}
 Restart=always
 RestartSec=2
-
-[Install]
-WantedBy=multi-user.target
 `;

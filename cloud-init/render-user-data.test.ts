@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   agentServicePath,
   bootstrapScriptPath,
+  bootstrapServicePath,
   envFilePath,
   workspaceDirectory,
 } from "./bootstrap-script.ts";
@@ -100,7 +101,11 @@ describe("renderUserData", () => {
     expect(lines.some((line) => /^package|^packages:/.test(line))).toBe(false);
     expect(lines).toContain("ssh_pwauth: false");
     const runcmd = lines.slice(lines.indexOf("runcmd:") + 1, -1);
-    expect(runcmd).toEqual([`  - [${JSON.stringify(bootstrapScriptPath)}]`]);
+    expect(runcmd).toEqual([
+      '  - ["systemctl", "daemon-reload"]',
+      '  - ["systemctl", "enable", "cloud-ai-workspaces-bootstrap.service"]',
+      '  - ["systemctl", "start", "cloud-ai-workspaces-bootstrap.service"]',
+    ]);
   });
 
   it("writes the env file readable by root only, with every setting", () => {
@@ -148,7 +153,7 @@ describe("renderUserData", () => {
     await run("bash", ["-n", await writeTemp(script)]);
   });
 
-  it("writes a systemd unit that restarts the agent with its env file", () => {
+  it("writes a systemd unit that restarts the agent with its env file, started by the bootstrap only", () => {
     const unit = extractContent(renderUserData(input), agentServicePath).split("\n");
     for (const line of [
       "Wants=network-online.target",
@@ -157,10 +162,21 @@ describe("renderUserData", () => {
       "ExecStart=/usr/local/bin/cloud-ai-workspaces-agent",
       "Restart=always",
       "RestartSec=2",
-      "WantedBy=multi-user.target",
     ]) {
       expect(unit).toContain(line);
     }
+    expect(unit).not.toContain("[Install]");
+  });
+
+  it("runs the bootstrap on every boot from a oneshot unit", () => {
+    const unit = extractContent(renderUserData(input), bootstrapServicePath).split("\n");
+    for (const line of [
+      "Type=oneshot",
+      "RemainAfterExit=yes",
+      `ExecStart=${bootstrapScriptPath}`,
+      "WantedBy=multi-user.target",
+    ])
+      expect(unit).toContain(line);
   });
 
   it("serves plain HTTP on 80 when TLS is off (no Cloudflare in front)", () => {
@@ -281,11 +297,16 @@ describe("renderUserData", () => {
         [envFilePath, "0600"],
         [bootstrapScriptPath, "0755"],
         [agentServicePath, "0644"],
+        [bootstrapServicePath, "0644"],
       ]);
       for (const file of parsed.write_files) {
         expect(file.content).toBe(extractContent(userData, file.path));
       }
-      expect(parsed.runcmd[0]).toEqual([bootstrapScriptPath]);
+      expect(parsed.runcmd[2]).toEqual([
+        "systemctl",
+        "start",
+        "cloud-ai-workspaces-bootstrap.service",
+      ]);
     },
   );
 });

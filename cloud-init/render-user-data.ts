@@ -1,5 +1,8 @@
 import { z } from "zod";
 import {
+  bootstrapServiceName,
+  bootstrapServicePath,
+  bootstrapServiceUnit,
   agentServicePath,
   agentServiceUnit,
   bootstrapScript,
@@ -109,10 +112,14 @@ function renderCloudConfig(input: UserDataInput): string {
     ...renderWriteFile(envFilePath, "0600", renderBlock(renderEnvFile(input))),
     ...renderWriteFile(bootstrapScriptPath, "0755", renderBlock(bootstrapScript)),
     ...renderWriteFile(agentServicePath, "0644", renderBlock(agentServiceUnit)),
-    // The script starts the agent itself (and reports whether it stays up); it never does
-    // when a step before failed, so an unverified agent never runs.
+    ...renderWriteFile(bootstrapServicePath, "0644", renderBlock(bootstrapServiceUnit)),
+    // The bootstrap unit runs the script now and on every later boot; it starts the agent
+    // only when every step before succeeded, so an unverified agent never runs. `start`
+    // waits for the oneshot, so a failed bootstrap fails cloud-init too.
     "runcmd:",
-    `  - [${quoteYaml(bootstrapScriptPath)}]`,
+    '  - ["systemctl", "daemon-reload"]',
+    `  - ["systemctl", "enable", ${quoteYaml(bootstrapServiceName)}]`,
+    `  - ["systemctl", "start", ${quoteYaml(bootstrapServiceName)}]`,
     "",
   ].join("\n");
 }

@@ -1,0 +1,274 @@
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { reconcileStaleWorkspaces } from "../server/services/maintenance.ts";
+import { projectRoot } from "../server/testing/program.ts";
+import { sharedGitHubStandIn } from "../server/testing/test-github.ts";
+import { startEngineHarness, type EngineHarness } from "./support/engine.ts";
+import { forwardToLoopback, type Forward } from "./support/real-os/gateway.ts";
+import { startHypervisor, type BootedServer } from "./support/real-os/hypervisor.ts";
+import { createTestNetwork, type TestNetwork } from "./support/real-os/network.ts";
+import { ensureRootImage } from "./support/real-os/root-image.ts";
+import { run } from "./support/real-os/run.ts";
+import {
+  enterTerminal,
+  runInTerminal,
+  type TerminalTarget,
+} from "./support/real-os/terminal-client.ts";
+
+// The user data the worker really sent to (fake) Hetzner, booted on a real init system:
+// Debian 12 from Debian's packages under systemd-nspawn, cloud-init reading a NoCloud seed,
+// the volume as a block device at Hetzner's by-id path, in a network namespace that reaches
+// only the control plane and the GitHub stand-in on this host. Each step prints its time.
+// Needs root and debootstrap, systemd-nspawn, iproute2, zstd (.ci/run installs them); a
+// missing one skips locally (reported as skipped) and fails in CI.
+
+const required = ["debootstrap", "systemd-nspawn", "ip", "losetup", "nsenter", "zstd", "mount"];
+const missing = required.filter(
+  (command) => spawnSync("sh", ["-c", `command -v ${command}`]).status !== 0,
+);
+const isRoot = process.getuid?.() === 0;
+const unavailable = !isRoot ? "needs root" : missing.length ? `needs ${missing.join(", ")}` : "";
+const distDir = path.join(projectRoot, "dist", "agent");
+
+const started = Date.now();
+let stepStarted = Date.now();
+function step(name: string) {
+  const now = Date.now();
+  process.stdout.write(
+    `real-os: ${name} (${((now - stepStarted) / 1000).toFixed(1)} s since the last step, ${((now - started) / 1000).toFixed(1)} s in all)\n`,
+  );
+  stepStarted = now;
+}
+const log = (line: string) => process.stdout.write(`real-os: ${line}\n`);
+
+let network: TestNetwork;
+let engine: EngineHarness;
+let hypervisor: ReturnType<typeof startHypervisor>;
+let workDir: string;
+let agentDist: string;
+const forwards: Forward[] = [];
+let workspaceId: string;
+
+describe.skipIf(Boolean(unavailable) && !process.env.CI)(
+  `a workspace server on a real init system${unavailable ? ` (${unavailable})` : ""}`,
+  () => {
+    beforeAll(async () => {
+      expect(unavailable, "CI must run the real-OS boot test; .ci/run installs its tools").toBe("");
+      if (!existsSync(path.join(distDir, "manifest.json")))
+        throw new Error(`${distDir} has no agent: run npm run build first.`);
+      stepStarted = Date.now();
+      const rootImage = await ensureRootImage(log);
+      step("root image ready");
+      workDir = await mkdtemp(path.join(os.tmpdir(), "caw-real-os-"));
+      // A copy the test can tamper with, without touching the build.
+      agentDist = path.join(workDir, "agent");
+      await cp(distDir, agentDist, { recursive: true });
+      network = await createTestNetwork();
+      const standIn = await sharedGitHubStandIn();
+      const github = await forwardToLoopback(network.hostAddress, standIn.url);
+      forwards.push(github);
+      engine = await startEngineHarness(
+        { AGENT_DIST_DIR: agentDist, GITHUB_URL: github.url },
+        {
+          publicUrlOf: async (baseUrl) => {
+            const web = await forwardToLoopback(network.hostAddress, baseUrl);
+            forwards.push(web);
+            return web.url;
+          },
+        },
+      );
+      // The servers reach GitHub through the forward: hand out credentials for that host.
+      engine.context.github.webUrl = github.url;
+      hypervisor = startHypervisor({
+        hetzner: engine.hetzner,
+        network,
+        rootImage,
+        workDir: path.join(workDir, "servers"),
+        log,
+      });
+      await engine.startWorker();
+      step("control plane, fakes and worker up");
+    }, 20 * 60_000);
+
+    afterAll(async () => {
+      await hypervisor?.close();
+      await engine?.close();
+      for (const forward of forwards) await forward.close();
+      await network?.close();
+      if (workDir) await rm(workDir, { recursive: true, force: true });
+    }, 5 * 60_000);
+
+    async function currentServer(): Promise<BootedServer> {
+      const row = await engine.readWorkspace(workspaceId);
+      return hypervisor.waitForServer(Number(row.serverId));
+    }
+
+    it(
+      "refuses a tampered agent binary and says why, within a minute of the download",
+      async () => {
+        const manifest = JSON.parse(
+          await readFile(path.join(agentDist, "manifest.json"), "utf8"),
+        ) as {
+          files: Record<string, { file: string; encodings?: Record<string, { file: string }> }>;
+        };
+        const served = manifest.files["linux-x64"]!;
+        const tampered = path.join(agentDist, served.encodings?.zstd?.file ?? served.file);
+        const genuine = await readFile(tampered);
+        // Another valid agent download (it decompresses), but not the binary the user data names.
+        await run("sh", [
+          "-c",
+          `{ cat "$1"; printf x; } | zstd -q -1 -c > "$2"`,
+          "sh",
+          path.join(agentDist, served.file),
+          tampered,
+        ]);
+        try {
+          const created = await engine.api.workspaces.create({
+            name: "real-os",
+            repository: "stand-in/sample",
+            branch: "main",
+            serverType: "cx23",
+            location: "nbg1",
+          });
+          workspaceId = created.id;
+          await engine.waitForState(workspaceId, "booting", 120_000);
+          const server = await currentServer();
+          step("server created, machine booting (tampered agent)");
+          const failed = await engine.waitForState(workspaceId, "error", 5 * 60_000);
+          step("workspace error reported by the bootstrap");
+          expect(failed.stateReason).toContain("verify-agent failed");
+          expect(failed.stateReason).toContain("does not match SHA-256");
+          await expect(
+            server.machine.exec(["test", "-e", "/usr/local/bin/cloud-ai-workspaces-agent"]),
+          ).rejects.toThrow();
+          const status = await server.machine
+            .exec(["cloud-init", "status", "--wait"])
+            .catch((error: Error) => error.message);
+          expect(status).toContain("status: error");
+        } finally {
+          await writeFile(tampered, genuine);
+        }
+      },
+      8 * 60_000,
+    );
+
+    it(
+      "boots the genuine agent to running: volume, unit, clone, terminal as the workspace user",
+      async () => {
+        await engine.api.workspaces.start({ id: workspaceId });
+        const row = await engine.waitForState(workspaceId, "booting", 120_000);
+        const server = await hypervisor.waitForServer(Number(row.serverId));
+        step("new server created, machine booting");
+        expect(await server.machine.waitForSystem()).toMatch(/running|degraded/);
+        step("systemd up");
+        const status = await server.machine.exec(["cloud-init", "status", "--wait", "--long"]);
+        step("cloud-init finished");
+        expect(status).toContain("status: done");
+        expect(status).not.toMatch(/errors: \[\s*'/);
+        await engine.waitForState(workspaceId, "running", 5 * 60_000);
+        step("workspace running");
+        const mount = await server.machine.exec([
+          "findmnt",
+          "--noheadings",
+          "--output",
+          "SOURCE,FSTYPE",
+          "/workspace",
+        ]);
+        expect(mount).toMatch(/^\/dev\/\S+\s+ext4/);
+        expect(
+          (
+            await server.machine.exec(["systemctl", "is-active", "cloud-ai-workspaces-agent"])
+          ).trim(),
+        ).toBe("active");
+        const bootstrapLog = await server.machine.exec([
+          "cat",
+          "/var/log/cloud-ai-workspaces-bootstrap.log",
+        ]);
+        for (const name of [
+          "workspace-user",
+          "mount-volume",
+          "download-agent",
+          "verify-agent",
+          "start-agent",
+        ])
+          expect(bootstrapLog).toContain(`step ${name} done`);
+        const target = await terminalTarget(server);
+        const cookie = await enterTerminal(target, await terminalLink());
+        const output = await runInTerminal(
+          target,
+          cookie,
+          'echo "home=$HOME user=$USER login=$LOGNAME id=$(id -un) agent_vars=$(env | grep -c -E "^(AGENT_|BOOTSTRAP_TOKEN|VOLUME_ID)")"; git -C /workspace log -1 --format=%s; echo "caw-""done"',
+          "caw-done",
+        );
+        step("terminal answered");
+        expect(output).toContain(
+          "home=/home/workspace user=workspace login=workspace id=workspace agent_vars=0",
+        );
+        expect(output).not.toContain("fatal:");
+      },
+      10 * 60_000,
+    );
+
+    it(
+      "comes back to running after a reboot, also one that outlasts the heartbeat timeout",
+      async () => {
+        const server = await currentServer();
+        const beforeReboot = new Date();
+        await server.machine.reboot();
+        await waitForAgentAfter(beforeReboot);
+        expect((await engine.readWorkspace(workspaceId)).state).toBe("running");
+        step("back to running after a reboot");
+
+        const beforeLongReboot = new Date();
+        // While it is down, the control plane's backstop finds it silent and marks it error.
+        await server.machine.reboot(async () => {
+          await new Promise((resolve) => setTimeout(resolve, 1_500));
+          await reconcileStaleWorkspaces(engine.database.db, {
+            heartbeatTimeoutSeconds: 1,
+            bootTimeoutSeconds: 900,
+          });
+          expect((await engine.readWorkspace(workspaceId)).state).toBe("error");
+        });
+        await waitForAgentAfter(beforeLongReboot);
+        const row = await engine.waitForState(workspaceId, "running", 5 * 60_000);
+        step("back to running after a reboot past the heartbeat timeout");
+        expect(row.stateReason).not.toContain("stopped reporting");
+        const target = await terminalTarget(server);
+        const output = await runInTerminal(
+          target,
+          await enterTerminal(target, await terminalLink()),
+          'echo "caw-""again"',
+          "caw-again",
+        );
+        expect(output).toContain("caw-again");
+      },
+      10 * 60_000,
+    );
+  },
+);
+
+async function terminalLink(): Promise<string> {
+  const { url } = await engine.api.terminal.token({ workspaceId });
+  return url;
+}
+
+async function terminalTarget(server: BootedServer): Promise<TerminalTarget> {
+  const row = await engine.readWorkspace(workspaceId);
+  const ca = (engine.cloudflare as { originCaCertificatePem?: string }).originCaCertificatePem;
+  return { agentUrl: row.agentUrl!, address: server.address, port: 443, ca };
+}
+
+async function waitForAgentAfter(moment: Date) {
+  const deadline = Date.now() + 5 * 60_000;
+  for (;;) {
+    const row = await engine.readWorkspace(workspaceId);
+    if (row.lastHeartbeatAt && row.lastHeartbeatAt > moment && row.state === "running") return;
+    if (Date.now() > deadline)
+      throw new Error(`the agent did not report in again (state ${row.state})`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
