@@ -28,8 +28,15 @@ const alphanumeric = (length: number) =>
     .padEnd(length, "x")
     .slice(0, length);
 
-/** `overrides`: settings for the web context and every worker (e.g. short leases). */
-export async function startEngineHarness(overrides: Record<string, string> = {}) {
+/**
+ * `overrides`: settings for the web context and every worker (e.g. short leases).
+ * `publicUrlOf`: the control plane's URL as servers reach it (the real-OS test forwards a
+ * bridge address to the loopback web server).
+ */
+export async function startEngineHarness(
+  overrides: Record<string, string> = {},
+  { publicUrlOf }: { publicUrlOf?: (baseUrl: string) => Promise<string> } = {},
+) {
   const database: TestDatabase = await createTestDatabase();
   const hetzner: FakeHetzner = await startFakeHetzner({ token: alphanumeric(64) });
   const cloudflare: FakeCloudflare = await startFakeCloudflare();
@@ -54,7 +61,8 @@ export async function startEngineHarness(overrides: Record<string, string> = {})
     version: await readVersion(),
   };
   const web: TestWebServer = await startTestWebServer(context);
-  context.env.PUBLIC_URL = web.baseUrl;
+  const publicUrl = publicUrlOf ? await publicUrlOf(web.baseUrl) : web.baseUrl;
+  context.env.PUBLIC_URL = publicUrl;
   const user: AuthenticatedUser = await createTestUser(context, "alice");
   const api = callerFor(context, user);
   await api.credentials.hetzner.set({ token: hetzner.token });
@@ -65,7 +73,7 @@ export async function startEngineHarness(overrides: Record<string, string> = {})
       ...settings,
       ...extra,
       DATABASE_URL: database.url,
-      PUBLIC_URL: web.baseUrl,
+      PUBLIC_URL: publicUrl,
       LOG_LEVEL: "debug",
     });
     workers.push(worker);
