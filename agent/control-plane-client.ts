@@ -1,7 +1,9 @@
 import {
+  agentCertificateResponseSchema,
   bootstrapResponseSchema,
   gitCredentialSchema,
   heartbeatResponseSchema,
+  type AgentCertificateResponse,
   type BootstrapResponse,
   type GitCredential,
   type GitCredentialRequest,
@@ -70,6 +72,9 @@ export function createControlPlaneClient(baseUrl: string, options: { attempts?: 
     heartbeat: async (body: HeartbeatRequest): Promise<HeartbeatResponse> =>
       heartbeatResponseSchema.parse(await call("POST", "/api/agent/heartbeat", body)),
     idle: () => call("POST", "/api/agent/idle", {}),
+    /** A certificate for the workspace's host name, from a request (PEM) for it. */
+    certificate: async (csr: string): Promise<AgentCertificateResponse> =>
+      agentCertificateResponseSchema.parse(await call("POST", "/api/agent/certificate", { csr })),
     gitCredential: async (request: GitCredentialRequest): Promise<GitCredential> =>
       gitCredentialSchema.parse(
         await call("GET", `/api/agent/git-credential?${new URLSearchParams(request)}`),

@@ -40,6 +40,12 @@ export const bootstrapResponseSchema = z.object({
     idleTimeoutMinutes: z.number().int().positive(),
     /** Clone URL of the repository (the credential helper supplies the password). */
     cloneUrl: z.url(),
+    /**
+     * The workspace's own host name, `ws-{id}.{BASE_DOMAIN}` (`ws-{id}.localhost` in the
+     * one-machine mode): the name its TLS certificate is for. Always sent; optional only so that
+     * state an older agent saved (STATE_DIR/agent.json) still reads.
+     */
+    hostname: z.string().min(1).max(253).optional(),
   }),
   /** Where the agent verifies terminal JWTs. */
   jwksUrl: z.url(),
@@ -66,6 +72,31 @@ export const heartbeatResponseSchema = z.object({
   revokedTerminalGrants: z.array(z.uuid()),
 });
 export type HeartbeatResponse = z.infer<typeof heartbeatResponseSchema>;
+
+/** Longest certificate request the control plane reads (an ECDSA P-256 one is about 500 bytes). */
+const maxCertificateRequestLength = 8 * 1024;
+
+/**
+ * `POST /api/agent/certificate`: a PKCS #10 request (PEM) for the workspace's own host name,
+ * signed with an ECDSA P-256 key that never leaves the server.
+ */
+export const agentCertificateRequestSchema = z.object({
+  csr: z
+    .string()
+    .max(maxCertificateRequestLength, {
+      error: `expected a certificate request of at most ${maxCertificateRequestLength} characters`,
+    })
+    .regex(/^\s*-----BEGIN CERTIFICATE REQUEST-----/, {
+      error: "expected a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)",
+    }),
+});
+
+export const agentCertificateResponseSchema = z.object({
+  /** The Cloudflare Origin CA certificate (PEM), trusted by Cloudflare's edge only. */
+  certificate: z.string().min(1),
+  expiresAt: z.iso.datetime(),
+});
+export type AgentCertificateResponse = z.infer<typeof agentCertificateResponseSchema>;
 
 /**
  * What git asked its credential helper for (git-credential(1), with `useHttpPath`): the

@@ -7,7 +7,10 @@ import { createDb } from "../db/client.ts";
 import { readMigrationJournal } from "../db/migrate.ts";
 import { shouldUseSecureCookies } from "./auth/lucia.ts";
 import { createKeyring } from "./crypto/envelope.ts";
+import { createCloudflareZone, type CloudflareZone } from "./dns/cloudflare-zone.ts";
+import { checkZoneAtStart, createZoneModeCheck } from "./dns/zone-checks.ts";
 import {
+  type Env,
   readSettingsOrExit,
   requireDatabaseUrl,
   requireEncryptionKeys,
@@ -34,11 +37,16 @@ const { env, databaseUrl, encryptionKeys, github } = readSettingsOrExit((env) =>
   github: requireGitHub(env),
 }));
 const logger = createLogger({ level: env.LOG_LEVEL, service: "web" });
+const zone = await checkCloudflareZoneOrExit(env);
 
 const version = await readVersion();
 const build = await loadRemixBuild();
 const database = createDb(databaseUrl, { applicationName: "caw-web" });
-const checkReadiness = createReadinessCheck(database.sql, await readMigrationJournal());
+const checkReadiness = createReadinessCheck(
+  database.sql,
+  await readMigrationJournal(),
+  zone ? createZoneModeCheck(zone) : undefined,
+);
 const keyring = await createKeyring(encryptionKeys);
 // Agents fetch the JWKS before any terminal opens; a failure here is retried by the hourly
 // rotation job and by the first terminal token.
@@ -93,6 +101,27 @@ onShutdownSignal(logger, async () => {
   await database.close();
   logger.info("web server stopped");
 });
+
+/**
+ * With Cloudflare: BASE_DOMAIN's place in the zone and the zone's SSL/TLS mode (ADR 0010). A
+ * BASE_DOMAIN whose workspace names no edge certificate covers stops the start (status 78).
+ */
+async function checkCloudflareZoneOrExit(settings: Env): Promise<CloudflareZone | null> {
+  const { CLOUDFLARE_API_TOKEN: apiToken, CLOUDFLARE_ZONE_ID: zoneId, BASE_DOMAIN } = settings;
+  if (settings.DNS_PROVIDER !== "cloudflare" || !apiToken || !zoneId || !BASE_DOMAIN) return null;
+  const cloudflare = createCloudflareZone({
+    apiToken,
+    zoneId,
+    apiUrl: settings.CLOUDFLARE_API_URL,
+    logger,
+  });
+  const { refusal, warnings } = await checkZoneAtStart(cloudflare, BASE_DOMAIN);
+  for (const warning of warnings) logger.warn(warning);
+  if (!refusal) return cloudflare;
+  logger.fatal(refusal);
+  process.stderr.write(`${refusal}\n`);
+  process.exit(78);
+}
 
 async function loadRemixBuild(): Promise<ServerBuild> {
   const file = path.join(installRoot, "build", "index.js");

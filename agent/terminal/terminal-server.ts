@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import http, { type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import https from "node:https";
+import type { SecureContextOptions } from "node:tls";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { SessionManager } from "./session-manager.ts";
@@ -35,16 +37,32 @@ export interface TerminalServerOptions {
 
 const maxTerminalSize = 1000;
 
-export function createTerminalServer(options: TerminalServerOptions): Server {
+/**
+ * Plain HTTP, or with `tls` (the key and certificate; AGENT_TLS=origin-ca) HTTPS, whose
+ * `setSecureContext` swaps in a renewed certificate without a restart.
+ */
+export function createTerminalServer(options: TerminalServerOptions): Server;
+export function createTerminalServer(
+  options: TerminalServerOptions,
+  tls: SecureContextOptions,
+): https.Server;
+export function createTerminalServer(
+  options: TerminalServerOptions,
+  tls?: SecureContextOptions,
+): Server | https.Server {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   const onError = options.onError ?? ((error: unknown) => console.error(error));
-  const server = http.createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     routeRequest(options, req, res).catch((error: unknown) => {
       onError(error);
       if (!res.headersSent) sendText(res, 500, "The terminal agent failed to answer.");
       else res.destroy();
     });
-  });
+  };
+  // Cloudflare's edge speaks TLS 1.2 and 1.3 to origins; nothing older is offered.
+  const server = tls
+    ? https.createServer({ ...tls, minVersion: "TLSv1.2" }, handle)
+    : http.createServer(handle);
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // The socket is ours from here; a peer that vanishes mid-handshake must not crash us.
     socket.on("error", () => {});

@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { createFakeCloudflareIps, type FakeCloudflareIps } from "./cloudflare-ips.ts";
+import { createFakeCloudflareTls, type FakeCloudflareTls } from "./cloudflare-tls.ts";
 import {
   createFaultSwitches,
   readBearerToken,
@@ -12,7 +14,8 @@ import {
 
 // A fake Cloudflare API v4 (https://developers.cloudflare.com/api/) on loopback: one zone's
 // DNS records behind the `{ success, errors, messages, result, result_info }` envelope, with
-// the same fault switches as the Hetzner fake. Tests drive server/dns/cloudflare.ts with it.
+// the same fault switches as the Hetzner fake. Tests drive server/dns/cloudflare.ts with it;
+// the zone's TLS settings and the Origin CA are in cloudflare-tls.ts.
 
 export type FakeDnsRecord = {
   id: string;
@@ -47,6 +50,12 @@ export type FakeCloudflare = {
   /** Every request in order: method, path (no query), and the status answered. */
   requests: LoggedRequest[];
   faults: FaultSwitches;
+  /** `GET /ips`: Cloudflare's published ranges (cloudflare-ips.ts). */
+  ips: FakeCloudflareIps;
+  /** The zone's SSL/TLS mode, edge certificates and Origin CA (cloudflare-tls.ts). */
+  tls: FakeCloudflareTls;
+  /** The fake Origin CA's certificate (PEM): what a test trusts in place of Cloudflare. */
+  originCaCertificatePem: string;
   close: () => Promise<void>;
 };
 
@@ -61,6 +70,7 @@ const errorCodes: Record<string, number> = {
   identical_record: 81058,
   invalid_content: 9005,
   invalid_input: 9000,
+  invalid_csr: 1010,
 };
 
 export function cloudflareError(status: number, code: string, message: string): Reply {
@@ -93,14 +103,17 @@ export async function startFakeCloudflare(
   };
   const faults = createFaultSwitches();
   const requests: LoggedRequest[] = [];
+  const ips = createFakeCloudflareIps();
+  const tls = createFakeCloudflareTls(zone, cloudflareError);
   const server = await startFakeServer({
     faults,
     requests,
     errorReply: cloudflareError,
     handle: (request) =>
-      readBearerToken(request.headers) === token
-        ? route(zone, request)
-        : cloudflareError(403, "authentication", "Authentication error"),
+      ips.answer(request) ??
+      (readBearerToken(request.headers) === token
+        ? (tls.answer(request) ?? route(zone, request))
+        : cloudflareError(403, "authentication", "Authentication error")),
   });
   return {
     url: `${server.origin}/client/v4`,
@@ -110,6 +123,9 @@ export async function startFakeCloudflare(
     records: zone.records,
     requests,
     faults: { add: faults.add, clear: faults.clear, pending: faults.pending },
+    ips,
+    tls,
+    originCaCertificatePem: tls.originCa.certificatePem,
     close: server.close,
   };
 }

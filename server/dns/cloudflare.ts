@@ -7,19 +7,23 @@ import type { DnsProvider, DnsRecordInput } from "./dns.ts";
 // workspace, `ws-{id}.{BASE_DOMAIN}`. Cloudflare terminates TLS for visitors and the agent
 // serves TLS behind it. The SDK retries 429 (honouring Retry-After) and 5xx on its own.
 
-export type CloudflareDnsOptions = {
+/** How to reach Cloudflare's API; shared by the DNS provider and the zone's TLS checks. */
+export type CloudflareClientOptions = {
   apiToken: string;
   zoneId: string;
-  /** The zone's domain (or a subdomain of it) the workspace names hang under. */
-  baseDomain: string;
   /** https://api.cloudflare.com/client/v4 unless given (tests point it at the fake). */
   apiUrl?: string;
   logger?: Logger;
   /** Retries per request for 429, 5xx and network failures; 4 unless given. */
   maxRetries?: number;
+  timeoutMs?: number;
+};
+
+export type CloudflareDnsOptions = CloudflareClientOptions & {
+  /** The zone's domain (or a subdomain of it) the workspace names hang under. */
+  baseDomain: string;
   /** Records per listed page; 100 unless given. */
   pageSize?: number;
-  timeoutMs?: number;
 };
 
 export const cloudflareApiUrl = "https://api.cloudflare.com/client/v4";
@@ -27,9 +31,9 @@ export const cloudflareApiUrl = "https://api.cloudflare.com/client/v4";
 // Cloudflare's "An identical record already exists.": a retried create that had worked.
 const identicalRecordCodes = new Set([81057, 81058]);
 
-export function createCloudflareDns(options: CloudflareDnsOptions): DnsProvider {
-  const { zoneId } = options;
-  const client = new Cloudflare({
+/** The official SDK's client, authenticated by the API token alone. */
+export function createCloudflareClient(options: CloudflareClientOptions): Cloudflare {
+  return new Cloudflare({
     apiToken: options.apiToken,
     // Only the token authenticates: never pick up CLOUDFLARE_API_KEY and friends.
     apiKey: null,
@@ -42,6 +46,11 @@ export function createCloudflareDns(options: CloudflareDnsOptions): DnsProvider 
     // Without our logger, stay quiet rather than write past it to the console.
     logLevel: options.logger ? "warn" : "off",
   });
+}
+
+export function createCloudflareDns(options: CloudflareDnsOptions): DnsProvider {
+  const { zoneId } = options;
+  const client = createCloudflareClient(options);
   const hostnameOf = (name: string) => `${name}.${options.baseDomain}`;
 
   async function findRecords(hostname: string) {

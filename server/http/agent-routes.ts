@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
+  agentCertificateRequestSchema,
   bootstrapRequestSchema,
   gitCredentialRequestSchema,
   heartbeatRequestSchema,
   type HeartbeatResponse,
 } from "../../protocol/agent-protocol.ts";
+import { createCloudflareZone } from "../dns/cloudflare-zone.ts";
 import { AppError, describeZodError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import {
@@ -15,6 +17,13 @@ import {
   redeemBootstrapToken,
   reportAgentIdle,
 } from "../services/agents.ts";
+import {
+  createCertificateBudget,
+  issueAgentCertificate,
+  workspaceHostnameOf,
+  type AgentCertificateDependencies,
+} from "../services/agent-certificates.ts";
+import { createBootProgressRoute } from "./boot-progress-route.ts";
 import type { AppLoadContextValue } from "./load-context.ts";
 import { readJsonBody, sendJson } from "./json.ts";
 
@@ -28,10 +37,15 @@ export function createAgentRoutes(context: Context): Record<string, Handler> {
   const { db, keyring, env, version, github } = context;
   const settings = { maxAttempts: env.JOB_MAX_ATTEMPTS };
   const agentOf = (req: IncomingMessage) => authenticateAgent(db, bearerTokenOf(req));
+  const certificates = certificateDependencies(context);
   return {
     "/api/agent/bootstrap": post(async (req, res) => {
       const body = await readJsonBody(req, bootstrapRequestSchema);
-      const urls = { githubUrl: env.GITHUB_URL, publicUrl: env.PUBLIC_URL };
+      const urls = {
+        githubUrl: env.GITHUB_URL,
+        publicUrl: env.PUBLIC_URL,
+        hostnameOf: (id: string) => workspaceHostnameOf(env, id),
+      };
       sendJson(res, 200, await redeemBootstrapToken(db, body, urls, version));
     }),
     "/api/agent/heartbeat": post(async (req, res) => {
@@ -44,6 +58,7 @@ export function createAgentRoutes(context: Context): Record<string, Handler> {
       const answer: HeartbeatResponse = { ok: true, revokedTerminalGrants };
       sendJson(res, 200, answer);
     }),
+    "/api/agent/boot-progress": post(createBootProgressRoute(db, bearerTokenOf)),
     "/api/agent/ready": post(async (req, res) => {
       await markAgentReady(db, await agentOf(req));
       sendJson(res, 200, { ok: true });
@@ -51,6 +66,16 @@ export function createAgentRoutes(context: Context): Record<string, Handler> {
     "/api/agent/idle": post(async (req, res) => {
       const workspace = await reportAgentIdle(db, await agentOf(req), settings);
       sendJson(res, 200, { state: workspace.state });
+    }),
+    // TLS to the agent (ADR 0010): a certificate for the workspace's own host name.
+    "/api/agent/certificate": post(async (req, res, log) => {
+      const workspace = await agentOf(req);
+      const { csr } = await readJsonBody(req, agentCertificateRequestSchema);
+      sendJson(
+        res,
+        200,
+        await issueAgentCertificate({ ...certificates, logger: log }, workspace, csr),
+      );
     }),
     // ?protocol=&host=&path= : what git asked its helper for (none of it is secret).
     "/api/agent/git-credential": method("GET", async (req, res, log) => {
@@ -64,6 +89,21 @@ export function createAgentRoutes(context: Context): Record<string, Handler> {
 }
 
 const post = (handler: Handler) => method("POST", handler);
+
+function certificateDependencies(context: Context): Omit<AgentCertificateDependencies, "logger"> {
+  const { env } = context;
+  const cloudflare =
+    env.DNS_PROVIDER === "cloudflare" && env.CLOUDFLARE_API_TOKEN && env.CLOUDFLARE_ZONE_ID
+      ? { apiToken: env.CLOUDFLARE_API_TOKEN, zoneId: env.CLOUDFLARE_ZONE_ID }
+      : null;
+  return {
+    db: context.db,
+    zone: cloudflare && createCloudflareZone({ ...cloudflare, apiUrl: env.CLOUDFLARE_API_URL }),
+    hostnameOf: (id) => workspaceHostnameOf(env, id),
+    days: env.AGENT_CERTIFICATE_DAYS,
+    spend: createCertificateBudget(context.db),
+  };
+}
 
 function method(expected: string, handler: Handler): Handler {
   return async (req, res, log) => {

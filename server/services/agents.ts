@@ -40,6 +40,7 @@ export async function issueBootstrapToken(
     .update(workspaces)
     .set({
       bootstrapTokenHash: hashBearerToken(token),
+      bootReportTokenHash: hashBearerToken(token),
       bootstrapExpiresAt: new Date(Date.now() + bootstrapLifetimeMs),
       agentTokenHash: null,
     })
@@ -50,7 +51,7 @@ export async function issueBootstrapToken(
 export async function redeemBootstrapToken(
   db: Database,
   input: BootstrapRequest,
-  urls: { githubUrl: string; publicUrl: string },
+  urls: { githubUrl: string; publicUrl: string; hostnameOf: (workspaceId: string) => string },
   controlPlaneVersion: string,
 ): Promise<BootstrapResponse> {
   const redeemable = and(
@@ -91,6 +92,7 @@ export async function redeemBootstrapToken(
       branch: row.branch,
       idleTimeoutMinutes: row.idleTimeoutMinutes,
       cloneUrl: `${urls.githubUrl}/${row.repository}.git`,
+      hostname: urls.hostnameOf(row.id),
     },
     jwksUrl: `${urls.publicUrl}/.well-known/jwks.json`,
     issuer: urls.publicUrl,

@@ -1,10 +1,17 @@
 import type postgres from "postgres";
 import type { MigrationJournal } from "../../db/migrate.ts";
+import type { ZoneModeStatus } from "../dns/zone-checks.ts";
 
 export type Readiness = {
   ready: boolean;
   database: "reachable" | "unreachable";
   migrations: "current" | "pending" | "unknown";
+  /**
+   * With DNS_PROVIDER=cloudflare: the zone's SSL/TLS mode. A mode other than Full (strict)
+   * fails readiness (workspaces would be unreachable or unchecked); a Cloudflare that does not
+   * answer does not (an outage there must not take the control plane out of service).
+   */
+  cloudflare?: ZoneModeStatus;
   /** What is wrong and what to do about it; empty when ready. */
   reason: string;
 };
@@ -14,10 +21,29 @@ export type ReadinessCheck = () => Promise<Readiness>;
 const checkTimeoutMs = 3_000;
 
 /**
+ * The database check, plus the Cloudflare zone's SSL/TLS mode when `checkZoneMode` is given
+ * (its answer is cached there, so probes do not call Cloudflare each time).
+ */
+export function createReadinessCheck(
+  sql: postgres.Sql,
+  journal: MigrationJournal,
+  checkZoneMode?: () => Promise<ZoneModeStatus>,
+): ReadinessCheck {
+  const checkDatabase = createDatabaseCheck(sql, journal);
+  if (!checkZoneMode) return checkDatabase;
+  return async () => {
+    const [database, cloudflare] = await Promise.all([checkDatabase(), checkZoneMode()]);
+    if (cloudflare.status !== "failing") return { ...database, cloudflare };
+    const reason = [database.reason, cloudflare.detail].filter(Boolean).join(" ");
+    return { ...database, ready: false, cloudflare, reason };
+  };
+}
+
+/**
  * Checks that the database answers and that every migration this code expects has been
  * applied (drizzle records each applied migration's journal timestamp).
  */
-export function createReadinessCheck(sql: postgres.Sql, journal: MigrationJournal): ReadinessCheck {
+function createDatabaseCheck(sql: postgres.Sql, journal: MigrationJournal): ReadinessCheck {
   const expectedLatest = Math.max(0, ...journal.entries.map((entry) => entry.when));
   return async () => {
     let latest: number;

@@ -21,12 +21,14 @@ export async function getSystemInfo(deps: {
   provider: WorkspaceProvider;
 }): Promise<SystemInfo> {
   const readiness = await deps.checkReadiness();
-  const status = readiness.ready
+  // /readyz also fails on a Cloudflare zone that is not Full (strict): that is not the database.
+  const databaseOk = readiness.database === "reachable" && readiness.migrations === "current";
+  const status = databaseOk
     ? "ok"
     : readiness.database === "unreachable"
       ? "unreachable"
       : "migrations pending";
-  const installedAt = readiness.ready ? await readInstalledAt(deps.db) : null;
+  const installedAt = databaseOk ? await readInstalledAt(deps.db) : null;
   return {
     name: "Cloud AI Workspaces",
     version: deps.version,
