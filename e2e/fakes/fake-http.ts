@@ -20,7 +20,17 @@ export type FakeRequest = {
   bodyBytes: number;
 };
 
-export type LoggedRequest = { method: string; path: string; status: number | "lost" };
+export type LoggedRequest = {
+  method: string;
+  path: string;
+  status: number | "lost";
+  /** The query string without `?`; contract tests check what a client sent and got. */
+  query?: string;
+  /** The parsed JSON body of the request. */
+  body?: unknown;
+  /** The JSON body answered. */
+  response?: unknown;
+};
 
 export type Fault =
   /** 429 with `Retry-After` (seconds) and `RateLimit-Reset` (unix seconds). */
@@ -120,7 +130,12 @@ async function serveRequest(
 ): Promise<void> {
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
   const method = req.method ?? "GET";
-  const entry: LoggedRequest = { method, path: url.pathname, status: 0 };
+  const entry: LoggedRequest = {
+    method,
+    path: url.pathname,
+    status: 0,
+    query: url.searchParams.toString(),
+  };
   options.requests.push(entry);
   const raw = await readBody(req);
   const fault = options.faults.take(method, url.pathname);
@@ -133,6 +148,7 @@ async function serveRequest(
   } catch {
     return finish(res, entry, options.errorReply(400, "json_error", "The body is not valid JSON"));
   }
+  entry.body = body;
   const request = {
     method,
     path: url.pathname,
@@ -172,6 +188,7 @@ function faultReply(fault: Fault, errorReply: ErrorReplyFactory): Reply | undefi
 
 function finish(res: ServerResponse, entry: LoggedRequest, reply: Reply): void {
   entry.status = reply.status;
+  entry.response = reply.body;
   writeReply(res, reply);
 }
 

@@ -1,4 +1,4 @@
-import { readPaging, type Reply } from "./fake-http.ts";
+import { readPaging, type FakeRequest, type LoggedRequest, type Reply } from "./fake-http.ts";
 
 // The fake Hetzner's state, its actions, and the JSON shapes of the public API
 // (https://docs.hetzner.cloud) that the routes in hetzner.ts answer with.
@@ -32,6 +32,28 @@ export type FakeHetznerVolume = {
   created: string;
 };
 
+/** Where a firewall applies: one server, or every server its label selector matches. */
+export type FakeFirewallTarget =
+  { type: "server"; serverId: number } | { type: "label_selector"; selector: string };
+
+export type FakeFirewallRule = {
+  direction: "in" | "out";
+  protocol: "tcp" | "udp" | "icmp" | "esp" | "gre";
+  port: string | null;
+  source_ips: string[];
+  destination_ips: string[];
+  description: string | null;
+};
+
+export type FakeHetznerFirewall = {
+  id: number;
+  name: string;
+  labels: FakeLabels;
+  rules: FakeFirewallRule[];
+  appliedTo: FakeFirewallTarget[];
+  created: string;
+};
+
 export type ActionError = { code: string; message: string };
 
 export type FakeHetznerAction = {
@@ -40,7 +62,7 @@ export type FakeHetznerAction = {
   status: "running" | "success" | "error";
   started: string;
   finished: string | null;
-  resources: { id: number; type: "server" | "volume" }[];
+  resources: { id: number; type: "server" | "volume" | "firewall" }[];
   error: ActionError | null;
   /** Polls still answered with `running`. */
   pollsLeft: number;
@@ -54,9 +76,10 @@ export type FakeHetznerAction = {
 export type FakeHetznerState = {
   servers: Map<number, FakeHetznerServer>;
   volumes: Map<number, FakeHetznerVolume>;
+  firewalls: Map<number, FakeHetznerFirewall>;
   actions: Map<number, FakeHetznerAction>;
-  /** Every request in order: method, path (no query), and the status answered. */
-  requests: { method: string; path: string; status: number | "lost" }[];
+  /** Every request in order: method, path (no query), its JSON body, the status answered. */
+  requests: LoggedRequest[];
 };
 
 type ActionEffects = { onSuccess?: () => void; onError?: () => void };
@@ -123,6 +146,20 @@ export function createActionBook(options: {
   };
 }
 
+export type RouteContext = {
+  state: FakeHetznerState;
+  nextId: () => number;
+  now: () => string;
+  startAction: ActionBook["start"];
+  endAction: ActionBook["end"];
+};
+
+export type Route = [
+  string,
+  RegExp,
+  (context: RouteContext, request: FakeRequest, id: string) => Reply,
+];
+
 export const serverTypes = [
   { id: 1, name: "cx23", description: "CX23", cores: 2, memory: 4, disk: 40, deprecated: false },
   { id: 2, name: "cx33", description: "CX33", cores: 4, memory: 8, disk: 80, deprecated: false },
@@ -182,6 +219,24 @@ export function isValidSelector(selector: string): boolean {
     .every((term) => /^(!?[\w.\-/]+|[\w.\-/]+\s*(==|!=|=)\s*[\w.-]*)$/.test(term));
 }
 
+/** Filters by `name` and `label_selector`, then pages, as every Hetzner list endpoint does. */
+export function filterAndPage<T extends { id: number; name: string; labels: FakeLabels }>(
+  key: string,
+  items: Iterable<T>,
+  request: FakeRequest,
+  render: (item: T) => unknown,
+): Reply {
+  const selector = request.query.get("label_selector") ?? "";
+  if (!isValidSelector(selector)) return invalidInput("label_selector", "invalid label selector");
+  const name = request.query.get("name");
+  const found = [...items]
+    .filter(
+      (item) => (name === null || item.name === name) && matchesSelector(item.labels, selector),
+    )
+    .sort((a, b) => a.id - b.id);
+  return pageOf(key, found.map(render), request.query);
+}
+
 /** One page of `items` in Hetzner's `{ [key]: [...], meta: { pagination } }` layout. */
 export function pageOf<T>(key: string, items: T[], query: URLSearchParams): Reply {
   const { page, perPage } = readPaging(query, { perPage: 25, maxPerPage: 50 });
@@ -221,7 +276,11 @@ export function renderServerType(name: string) {
   return { ...type, storage_type: "local", cpu_type: "shared", architecture: "x86", prices: [] };
 }
 
-export function renderServer(server: FakeHetznerServer) {
+/** `firewalls`: the ones applied to it, as `public_net.firewalls` lists them. */
+export function renderServer(
+  server: FakeHetznerServer,
+  firewalls: { id: number; status: "applied" | "pending" }[] = [],
+) {
   return {
     id: server.id,
     name: server.name,
@@ -231,7 +290,7 @@ export function renderServer(server: FakeHetznerServer) {
       ipv4: { id: server.id, ip: server.ipv4, blocked: false, dns_ptr: `static.${server.ipv4}` },
       ipv6: null,
       floating_ips: [],
-      firewalls: [],
+      firewalls,
     },
     private_net: [],
     server_type: renderServerType(server.serverType),

@@ -6,34 +6,35 @@ import {
   type FaultSwitches,
   type Reply,
 } from "./fake-http.ts";
+import { firewallRoutes, firewallsOnServer } from "./hetzner-firewalls.ts";
 import {
   createActionBook,
+  filterAndPage,
   hetznerError,
   images,
   invalidInput,
   isStringRecord,
-  isValidSelector,
   locations,
-  matchesSelector,
   notFound,
   pageOf,
   renderAction,
   renderServer,
   renderVolume,
   serverTypes,
-  type ActionBook,
   type ActionError,
   type FakeHetznerServer,
   type FakeHetznerState,
-  type FakeLabels,
+  type Route,
+  type RouteContext,
 } from "./hetzner-model.ts";
 
-// A fake Hetzner Cloud API (https://docs.hetzner.cloud) on loopback: servers, volumes and
-// actions that finish after a few polls, plus fault switches for rate limits, 5xx, slow and
+// A fake Hetzner Cloud API (https://docs.hetzner.cloud) on loopback: servers, volumes,
+// firewalls (hetzner-firewalls.ts) and actions that finish after a few polls, plus fault switches for rate limits, 5xx, slow and
 // lost responses. Tests drive server/providers/hetzner.ts against it.
 
 export type {
   FakeHetznerAction,
+  FakeHetznerFirewall,
   FakeHetznerServer,
   FakeHetznerState,
   FakeHetznerVolume,
@@ -67,6 +68,7 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}): Promis
   const state: FakeHetznerState = {
     servers: new Map(),
     volumes: new Map(),
+    firewalls: new Map(),
     actions: new Map(),
     requests: [],
   };
@@ -102,16 +104,6 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}): Promis
   };
 }
 
-type RouteContext = {
-  state: FakeHetznerState;
-  nextId: () => number;
-  now: () => string;
-  startAction: ActionBook["start"];
-  endAction: ActionBook["end"];
-};
-
-type Route = [string, RegExp, (context: RouteContext, request: FakeRequest, id: string) => Reply];
-
 const routes: Route[] = [
   ["GET", /^\/v1\/servers$/, listServers],
   ["POST", /^\/v1\/servers$/, createServer],
@@ -125,6 +117,8 @@ const routes: Route[] = [
   ["POST", /^\/v1\/volumes\/(\d+)\/actions\/detach$/, detachVolume],
   ["GET", /^\/v1\/volumes\/(\d+)\/actions$/, (c, r, id) => listActionsOf(c, r, id, "volume")],
   ["GET", /^\/v1\/actions\/(\d+)$/, pollAction],
+  ...firewallRoutes,
+  ["GET", /^\/v1\/firewalls\/(\d+)\/actions$/, (c, r, id) => listActionsOf(c, r, id, "firewall")],
   ["GET", /^\/v1\/server_types$/, (_c, r) => pageOf("server_types", serverTypes, r.query)],
   ["GET", /^\/v1\/locations$/, (_c, r) => pageOf("locations", locations, r.query)],
 ];
@@ -137,32 +131,20 @@ function route(context: RouteContext, request: FakeRequest): Reply {
   return hetznerError(404, "not_found", `no route for ${request.method} ${request.path}`);
 }
 
-/** Filters by `name` and `label_selector`, then pages, as every Hetzner list endpoint does. */
-function filterAndPage<T extends { id: number; name: string; labels: FakeLabels }>(
-  key: string,
-  items: Iterable<T>,
-  request: FakeRequest,
-  render: (item: T) => unknown,
-): Reply {
-  const selector = request.query.get("label_selector") ?? "";
-  if (!isValidSelector(selector)) return invalidInput("label_selector", "invalid label selector");
-  const name = request.query.get("name");
-  const found = [...items]
-    .filter(
-      (item) => (name === null || item.name === name) && matchesSelector(item.labels, selector),
-    )
-    .sort((a, b) => a.id - b.id);
-  return pageOf(key, found.map(render), request.query);
-}
-
 function listServers(context: RouteContext, request: FakeRequest): Reply {
-  return filterAndPage("servers", context.state.servers.values(), request, renderServer);
+  const { state } = context;
+  return filterAndPage("servers", state.servers.values(), request, (server) =>
+    renderServer(server, firewallsOnServer(state, server)),
+  );
 }
 
 function getServer(context: RouteContext, _request: FakeRequest, id: string): Reply {
   const server = context.state.servers.get(Number(id));
   if (!server) return notFound("server", id);
-  return { status: 200, body: { server: renderServer(server) } };
+  return {
+    status: 200,
+    body: { server: renderServer(server, firewallsOnServer(context.state, server)) },
+  };
 }
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; reply: Reply };
@@ -254,7 +236,7 @@ function createServer(context: RouteContext, request: FakeRequest): Reply {
   return {
     status: 201,
     body: {
-      server: renderServer(created),
+      server: renderServer(created, firewallsOnServer(context.state, created)),
       action: renderAction(action),
       next_actions: nextActions.map(renderAction),
       root_password: null,
@@ -357,7 +339,7 @@ function listActionsOf(
   context: RouteContext,
   request: FakeRequest,
   id: string,
-  type: "server" | "volume",
+  type: "server" | "volume" | "firewall",
 ): Reply {
   const statuses = request.query.getAll("status");
   const actions = [...context.state.actions.values()].filter(

@@ -264,6 +264,12 @@ function parseAnswer<S extends z.ZodType>(
   );
 }
 
+/** `k=v,k2=v2`, Hetzner's label selector for "carries all of these"; undefined for none. */
+export function toLabelSelector(labels: Record<string, string>): string | undefined {
+  const terms = Object.entries(labels).map(([key, value]) => `${key}=${value}`);
+  return terms.length > 0 ? terms.join(",") : undefined;
+}
+
 /** How long Hetzner asks us to wait: Retry-After (seconds or a date), else RateLimit-Reset. */
 export function readRateLimitWait(headers: Headers, now = Date.now()): number | undefined {
   const retryAfter = headers.get("retry-after");

@@ -6,9 +6,11 @@ import {
   createHetznerApi,
   defaultHetznerTiming,
   HetznerApiError,
+  toLabelSelector,
   type HetznerAction,
   type HetznerTiming,
 } from "./hetzner-api.ts";
+import { createHetznerFirewalls } from "./hetzner-firewall.ts";
 import {
   hasLabels,
   type CreateServerInput,
@@ -31,6 +33,11 @@ export type HetznerProviderOptions = {
   logger?: Logger;
   /** Retry and polling timing; tests shorten it. */
   timing?: Partial<HetznerTiming>;
+  /**
+   * Our firewall (hetzner-firewall.ts), ensured before every server is created. `sourceIps`
+   * is asked only when the project has none yet: Cloudflare's ranges, or it throws.
+   */
+  firewall?: { installId: string; sourceIps: () => Promise<string[]> };
 };
 
 export const hetznerApiUrl = "https://api.hetzner.cloud/v1";
@@ -88,6 +95,7 @@ export function createHetznerProvider(options: HetznerProviderOptions): Provider
     logger: options.logger,
     timing: { ...defaultHetznerTiming, ...options.timing },
   });
+  const firewalls = options.firewall && createHetznerFirewalls(api, options.firewall.installId);
 
   /** Null when Hetzner answers 404: the thing is gone, which callers often want. */
   async function unlessGone<T>(work: () => Promise<T>): Promise<T | null> {
@@ -136,8 +144,19 @@ export function createHetznerProvider(options: HetznerProviderOptions): Provider
     return existing;
   }
 
+  /** No server of ours without the firewall: it must exist and match the server's labels. */
+  async function ensureFirewallFor(input: CreateServerInput): Promise<void> {
+    if (!firewalls || !options.firewall) return;
+    if (!hasLabels(input.labels, firewalls.serverLabels))
+      throw new Error(
+        `Server ${input.name} would not carry the labels ${toLabelSelector(firewalls.serverLabels)} that our firewall applies to.`,
+      );
+    await firewalls.ensure(options.firewall.sourceIps);
+  }
+
   async function createServer(input: CreateServerInput): Promise<ProviderServer> {
     checkUserData(input.userData);
+    await ensureFirewallFor(input);
     const answer = await api.request("POST", "/servers", createdServerSchema, {
       body: {
         name: input.name,
@@ -272,12 +291,6 @@ function refusedTokenError(error: unknown): unknown {
     `Hetzner refused this API token (${error.status} ${error.code || "unauthorized"}). Create a Read & Write token in the Hetzner Console → Security → API tokens and paste it here.`,
     { cause: error },
   );
-}
-
-/** `k=v,k2=v2`; undefined (everything) for no labels. */
-function toLabelSelector(labels: Labels): string | undefined {
-  const terms = Object.entries(labels).map(([key, value]) => `${key}=${value}`);
-  return terms.length > 0 ? terms.join(",") : undefined;
 }
 
 const statusMap: Record<string, ServerStatus> = {

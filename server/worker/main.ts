@@ -10,7 +10,7 @@ import { readVersion } from "../process/version.ts";
 import { describeWorkspaceAccess } from "../providers/local-isolation.ts";
 import { readInstallationId } from "../services/system.ts";
 import { createJobHandlers, failJobWorkspace } from "./job-handlers.ts";
-import { schedulePeriodicJobs } from "./periodic-jobs.ts";
+import { periodicIntervalsOf, schedulePeriodicJobs } from "./periodic-jobs.ts";
 
 // The worker program (SPEC §3, §7): runs jobs from the Postgres queue. Any number of workers
 // may run at once; SIGTERM drains (stop taking jobs, finish or hand back the running ones).
@@ -64,6 +64,6 @@ async function startRunner() {
     onFinalFailure: (job, error) => failJobWorkspace(db, job, error),
   });
   await runner.start();
-  const periodic = schedulePeriodicJobs(db, logger);
+  const periodic = schedulePeriodicJobs(db, logger, periodicIntervalsOf(env));
   return { drain: runner.drain, stop: periodic.stop };
 }

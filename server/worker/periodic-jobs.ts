@@ -1,10 +1,12 @@
 import type { Database } from "../../db/client.ts";
 import type { Keyring } from "../crypto/envelope.ts";
+import { sourceIpsOf, type CloudflareRangesReader } from "../dns/cloudflare-ranges.ts";
 import type { Env } from "../env.ts";
 import { enqueueJob } from "../jobs/queue.ts";
 import { describeFailure } from "../jobs/job-errors.ts";
 import type { JobHandler } from "../jobs/runner.ts";
 import type { Logger } from "../logger.ts";
+import type { HetznerFirewalls } from "../providers/hetzner-firewall.ts";
 import type { Provider } from "../providers/provider.ts";
 import {
   enforceMaximumLifetime,
@@ -16,7 +18,8 @@ import {
 import { rotateSigningKeys } from "../services/signing-keys.ts";
 
 // The periodic backstops of SPEC §7, run as ordinary jobs so they show on the dashboard and
-// only one worker runs each; the rotation of terminal signing keys (SPEC §9) runs the same way.
+// only one worker runs each; the rotation of terminal signing keys (SPEC §9) and the refresh
+// of the Hetzner firewalls' Cloudflare ranges (hetzner-firewall.ts) run the same way.
 
 const minute = 60_000;
 
@@ -26,10 +29,26 @@ export const periodicJobs = {
   "workspaces.enforce_lifetime": { everyMs: 5 * minute },
   "workspaces.purge": { everyMs: 60 * minute },
   "signing_keys.rotate": { everyMs: 60 * minute },
+  /** FIREWALL_REFRESH_MINUTES sets it (periodicIntervalsOf); not scheduled without Hetzner. */
+  "firewalls.refresh_rules": { everyMs: 6 * 60 * minute },
 } as const;
 
+export type PeriodicJobKind = keyof typeof periodicJobs;
+/** Intervals (ms) that differ from `periodicJobs`; null: not scheduled at all. */
+export type PeriodicIntervals = Partial<Record<PeriodicJobKind, number | null>>;
+
+/** The intervals this install's settings ask for. */
+export function periodicIntervalsOf(
+  env: Pick<Env, "WORKSPACE_PROVIDER" | "FIREWALL_REFRESH_MINUTES">,
+): PeriodicIntervals {
+  return {
+    // One-machine mode has no firewall to refresh.
+    "firewalls.refresh_rules":
+      env.WORKSPACE_PROVIDER === "hetzner" ? env.FIREWALL_REFRESH_MINUTES * minute : null,
+  };
+}
+
 const purgeAfterDays = 30;
-const bootTimeoutSeconds = 15 * 60;
 
 export function createPeriodicHandlers(deps: {
   db: Database;
@@ -37,13 +56,15 @@ export function createPeriodicHandlers(deps: {
   keyring: Keyring;
   installId: string;
   hetznerProviderFor: (userId: string) => Promise<Provider>;
-}): Record<keyof typeof periodicJobs, JobHandler> {
+  hetznerFirewallFor: (userId: string) => Promise<HetznerFirewalls>;
+  cloudflareRanges: CloudflareRangesReader;
+}): Record<PeriodicJobKind, JobHandler> {
   const { db, env } = deps;
   return {
     "workspaces.reconcile": async (_job, context) => {
       const count = await reconcileStaleWorkspaces(db, {
         heartbeatTimeoutSeconds: env.HEARTBEAT_TIMEOUT_SECONDS,
-        bootTimeoutSeconds,
+        bootTimeoutSeconds: env.AGENT_BOOT_TIMEOUT_SECONDS,
       });
       if (count > 0)
         await context.log("warn", `${count} workspace(s) stopped reporting; marked error.`);
@@ -84,23 +105,67 @@ export function createPeriodicHandlers(deps: {
           `Rotated the terminal signing key; ${keys.currentKid} signs now.`,
         );
     },
+    "firewalls.refresh_rules": async (_job, context) => {
+      if (env.WORKSPACE_PROVIDER !== "hetzner") return;
+      await refreshFirewallRules(deps, (level, message) => context.log(level, message));
+    },
   };
+}
+
+/**
+ * Rewrites our firewall's rules in every project we hold a token for, where Cloudflare's
+ * ranges changed. Without fresh ranges nothing is touched (the job fails, saying why); one
+ * project's failure (a revoked token) is logged and the others go on.
+ */
+async function refreshFirewallRules(
+  deps: Parameters<typeof createPeriodicHandlers>[0],
+  log: (level: "info" | "warn", message: string) => Promise<void>,
+): Promise<void> {
+  const sourceIps = sourceIpsOf(await deps.cloudflareRanges.readFresh());
+  const counts = { updated: 0, unchanged: 0, absent: 0, failed: 0 };
+  for (const userId of await listCredentialOwners(deps.db)) {
+    try {
+      const firewalls = await deps.hetznerFirewallFor(userId);
+      counts[await firewalls.syncRules(sourceIps)] += 1;
+    } catch (error) {
+      counts.failed += 1;
+      await log(
+        "warn",
+        `Could not update the firewall in the Hetzner project of user ${userId}: ${describeFailure(error)}`,
+      );
+    }
+  }
+  if (counts.updated > 0 || counts.failed > 0)
+    await log(
+      "info",
+      `Cloudflare's ranges (${sourceIps.length} CIDRs): firewall rules updated in ${counts.updated} project(s), unchanged in ${counts.unchanged}, failed in ${counts.failed}; ${counts.absent} without a firewall yet.`,
+    );
 }
 
 /**
  * Keeps one waiting job of each periodic kind, due at the next multiple of its interval.
  * The unique key makes every worker's scheduler agree, so each runs once per interval.
  */
-export async function enqueuePeriodicJobs(db: Database, now = Date.now()): Promise<void> {
-  for (const [kind, { everyMs }] of Object.entries(periodicJobs)) {
+export async function enqueuePeriodicJobs(
+  db: Database,
+  now = Date.now(),
+  intervals: PeriodicIntervals = {},
+): Promise<void> {
+  for (const [kind, { everyMs: standard }] of Object.entries(periodicJobs)) {
+    const everyMs = intervals[kind as PeriodicJobKind] ?? standard;
+    if (intervals[kind as PeriodicJobKind] === null) continue;
     const runAt = new Date(Math.ceil(now / everyMs) * everyMs);
     await enqueueJob(db, { kind, runAt, uniqueKey: kind, maxAttempts: 1 });
   }
 }
 
-export function schedulePeriodicJobs(db: Database, logger: Logger): { stop: () => void } {
+export function schedulePeriodicJobs(
+  db: Database,
+  logger: Logger,
+  intervals: PeriodicIntervals = {},
+): { stop: () => void } {
   const tick = () =>
-    enqueuePeriodicJobs(db).catch((error: unknown) =>
+    enqueuePeriodicJobs(db, Date.now(), intervals).catch((error: unknown) =>
       logger.warn({ err: error }, "could not schedule periodic jobs; trying again"),
     );
   void tick();
