@@ -5,8 +5,10 @@ import path from "node:path";
 import { promisify } from "node:util";
 
 // Turns a CommonJS file and its assets into a Node single executable application: the
-// recipe from https://nodejs.org/api/single-executable-applications.html, with this very
-// Node binary as the base so the blob and the runtime always match.
+// recipe from https://nodejs.org/api/single-executable-applications.html. The blob is made by
+// a Node of the same version as the runtime it goes into (a blob's format is that version's);
+// without a code cache or snapshot it holds no machine code, so a blob made on x64 is valid
+// in an arm64 runtime (Node's docs say as much for cross-platform SEAs).
 
 const run = promisify(execFile);
 const require = createRequire(import.meta.url);
@@ -21,6 +23,10 @@ export type SeaInput = {
   assets: Record<string, string>;
   /** Where the executable goes; replaced in one rename, so never seen half-written. */
   output: string;
+  /** The Node executable the blob goes into (any architecture). */
+  runtime: string;
+  /** A Node of the runtime's version that runs on this machine: it makes the blob. */
+  blobMaker: string;
 };
 
 export async function createSeaExecutable(input: SeaInput): Promise<void> {
@@ -32,16 +38,17 @@ export async function createSeaExecutable(input: SeaInput): Promise<void> {
     output: blob,
     disableExperimentalSEAWarning: true,
     // A code cache is tied to the exact V8 build and CPU features; without one the binary
-    // starts a little slower but runs on any machine of its architecture.
+    // starts a little slower but runs on any machine of its architecture, and the blob can be
+    // made on another architecture than the runtime's.
     useCodeCache: false,
     useSnapshot: false,
     assets: input.assets,
   };
   await writeFile(config, JSON.stringify(seaConfig, null, 2));
-  await runQuietly(process.execPath, ["--experimental-sea-config", config], input.workDir);
+  await runQuietly(input.blobMaker, ["--experimental-sea-config", config], input.workDir);
   const partial = `${input.output}.partial`;
   try {
-    await copyFile(process.execPath, partial);
+    await copyFile(input.runtime, partial);
     await chmod(partial, 0o755);
     const postject = require.resolve("postject/dist/cli.js");
     const injectArgs = [partial, "NODE_SEA_BLOB", blob, "--sentinel-fuse", seaFuse];

@@ -4,16 +4,18 @@ import { readFile, stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { createGzip } from "node:zlib";
 import { z } from "zod";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { installRoot } from "../process/version.ts";
 import { sendJson } from "./json.ts";
 
-// The workspace agent binary that `npm run build` writes to dist/agent (SPEC §9). cloud-init
-// downloads it with retries and checks its SHA-256, so resuming (Range), revalidating (ETag)
-// and a smaller transfer (gzip) all help a VM that is waiting to boot.
+// The workspace agent binaries that `npm run build` writes to dist/agent (SPEC §9, ADR 0009).
+// A booting VM downloads one with `curl -C -` and checks its SHA-256, so the endpoint serves
+// the zstd copy made at build time to a client that accepts zstd (the body is then those very
+// bytes, `Content-Encoding: zstd`), the binary itself otherwise, each with its own strong
+// ETag and byte ranges of its own bytes (RFC 9110 §14: a range applies to the selected
+// representation), so an interrupted download resumes. Nothing is compressed per request.
 
 type Handler = (req: IncomingMessage, res: ServerResponse, log: Logger) => Promise<void>;
 
@@ -31,26 +33,34 @@ const targets = { amd64: "linux-x64", arm64: "linux-arm64" } as const;
 type Arch = keyof typeof targets;
 const architectures = Object.keys(targets) as Arch[];
 
+const fileSchema = z.object({
+  file: z.string().regex(/^[\w.-]+$/),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  size: z.number().int().nonnegative(),
+});
 const manifestSchema = z.object({
   version: z.string(),
   files: z.record(
     z.string(),
-    z.object({
-      file: z.string().regex(/^[\w.-]+$/),
-      sha256: z.string().regex(/^[0-9a-f]{64}$/),
-      size: z.number().int().nonnegative(),
-    }),
+    fileSchema.extend({ encodings: z.object({ zstd: fileSchema.optional() }).optional() }),
   ),
 });
 type Manifest = z.output<typeof manifestSchema>;
-type Binary = { path: string; sha256: string; size: number };
+type ManifestFile = z.output<typeof fileSchema>;
+
+/** One way to send the binary: its own bytes, or its zstd copy. */
+type Representation = { path: string; size: number; etag: string; encoding: "zstd" | null };
+/** The binary's SHA-256 (what the VM checks after decoding) and its representations. */
+type Release = { sha256: string; identity: Representation; zstd: Representation | null };
 
 export function createAgentDownloadRoutes(options: AgentDownloadOptions): Record<string, Handler> {
   const readManifest = createManifestReader(path.join(options.distDir, "manifest.json"));
   return {
     "/agent/download": readOnly(async (req, res) => {
       const arch = readArch(req);
-      await sendBinary(req, res, await findBinary(options, await readManifest(), arch));
+      const release = await findRelease(options, await readManifest(), arch);
+      const zstd = release.zstd && acceptsZstd(req.headers["accept-encoding"]);
+      await sendRepresentation(req, res, release, zstd ? release.zstd! : release.identity);
     }),
     "/agent/version": readOnly(async (_req, res) => {
       const manifest = await readManifest();
@@ -79,11 +89,11 @@ function createManifestReader(file: string): () => Promise<Manifest | null> {
   };
 }
 
-async function findBinary(
+async function findRelease(
   options: AgentDownloadOptions,
   manifest: Manifest | null,
   arch: Arch,
-): Promise<Binary> {
+): Promise<Release> {
   if (!manifest) throw unavailable("No agent binary has been built: run `npm run build`.");
   if (manifest.version !== options.version)
     throw unavailable(
@@ -91,86 +101,89 @@ async function findBinary(
         `${options.version}: run \`npm run build\`.`,
     );
   const entry = manifest.files[targets[arch]];
-  if (!entry)
+  if (!entry) throw unavailable(`No ${arch} agent binary has been built: run \`npm run build\`.`);
+  const identity = await findRepresentation(options.distDir, entry, null);
+  if (!identity)
     throw unavailable(
-      `No ${arch} agent binary has been built: run \`npm run build\` on a ${targets[arch]} machine.`,
+      `The ${arch} agent binary is missing or being rebuilt: run \`npm run build\`.`,
     );
-  const file = path.join(options.distDir, entry.file);
+  // A zstd copy that is missing or being rewritten leaves the binary itself to serve.
+  const zstd = entry.encodings?.zstd
+    ? await findRepresentation(options.distDir, entry.encodings.zstd, "zstd")
+    : null;
+  return { sha256: entry.sha256, identity, zstd };
+}
+
+async function findRepresentation(
+  distDir: string,
+  entry: ManifestFile,
+  encoding: Representation["encoding"],
+): Promise<Representation | null> {
+  const file = path.join(distDir, entry.file);
   const size = await stat(file).then(
     (stats) => stats.size,
     () => null,
   );
-  if (size !== entry.size)
-    throw unavailable(
-      `The ${arch} agent binary is missing or being rebuilt: run \`npm run build\`.`,
-    );
-  return { path: file, sha256: entry.sha256, size };
+  // Each representation's own SHA-256 is its strong validator: If-Range then never splices
+  // bytes of two different files, even two zstd copies of the same binary.
+  return size === entry.size ? { path: file, size, etag: `"${entry.sha256}"`, encoding } : null;
 }
 
-async function sendBinary(req: IncomingMessage, res: ServerResponse, binary: Binary) {
-  // A compressed body is another representation, so it gets its own strong validator.
-  const gzip = !req.headers.range && acceptsGzip(req.headers["accept-encoding"]);
-  res.setHeader("etag", gzip ? `"${binary.sha256}-gzip"` : `"${binary.sha256}"`);
-  res.setHeader("x-checksum-sha256", binary.sha256);
+async function sendRepresentation(
+  req: IncomingMessage,
+  res: ServerResponse,
+  release: Release,
+  representation: Representation,
+): Promise<void> {
+  res.setHeader("etag", representation.etag);
+  // Always the binary's own checksum, which the VM checks after decoding.
+  res.setHeader("x-checksum-sha256", release.sha256);
   res.setHeader("cache-control", "public, max-age=300");
   res.setHeader("vary", "accept-encoding");
   res.setHeader("accept-ranges", "bytes");
   res.setHeader("content-type", "application/octet-stream");
   res.setHeader("content-disposition", "attachment; filename=cloud-ai-workspaces-agent");
-  if (matchesEntityTag(req.headers["if-none-match"], binary.sha256)) {
+  if (representation.encoding) res.setHeader("content-encoding", representation.encoding);
+  if (matchesEntityTag(req.headers["if-none-match"], representation.etag)) {
     res.statusCode = 304;
     return void res.end();
   }
-  const range = readByteRange(req, binary);
+  const range = readByteRange(req, representation);
   if (range === "unsatisfiable") {
     res.statusCode = 416;
-    res.setHeader("content-range", `bytes */${binary.size}`);
+    res.setHeader("content-range", `bytes */${representation.size}`);
     return void res.end();
   }
   if (range) {
     res.statusCode = 206;
-    res.setHeader("content-range", `bytes ${range.start}-${range.end}/${binary.size}`);
+    res.setHeader("content-range", `bytes ${range.start}-${range.end}/${representation.size}`);
     res.setHeader("content-length", range.end - range.start + 1);
-    return sendBody(req, res, binary.path, { range });
-  }
-  if (gzip) {
-    res.setHeader("content-encoding", "gzip");
-    return sendBody(req, res, binary.path, { gzip: true });
-  }
-  res.setHeader("content-length", binary.size);
-  return sendBody(req, res, binary.path, {});
-}
-
-async function sendBody(
-  req: IncomingMessage,
-  res: ServerResponse,
-  file: string,
-  options: { range?: ByteRange; gzip?: boolean },
-): Promise<void> {
+  } else res.setHeader("content-length", representation.size);
   if (req.method === "HEAD") return void res.end();
-  const source = createReadStream(file, options.range);
-  // Level 4 gets close to the default level's size (36 vs 35 MB for a 99 MB agent) for
-  // about half the CPU time, which every download pays.
-  if (options.gzip) await pipeline(source, createGzip({ level: 4 }), res);
-  else await pipeline(source, res);
+  await pipeline(createReadStream(representation.path, range ?? undefined), res);
 }
 
 type ByteRange = { start: number; end: number };
 
 // One `bytes=` range (RFC 9110 §14); anything else, or a stale If-Range, gets the whole file.
-function readByteRange(req: IncomingMessage, binary: Binary): ByteRange | "unsatisfiable" | null {
+function readByteRange(
+  req: IncomingMessage,
+  representation: Representation,
+): ByteRange | "unsatisfiable" | null {
   const header = req.headers.range;
   if (!header) return null;
+  // If-Range compares strongly, and there is no Last-Modified a date could match.
   const ifRange = req.headers["if-range"];
-  if (ifRange !== undefined && ifRange !== `"${binary.sha256}"`) return null;
+  if (ifRange !== undefined && String(ifRange).trim() !== representation.etag) return null;
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!match || (!match[1] && !match[2])) return null;
-  const last = binary.size - 1;
+  const { size } = representation;
+  const last = size - 1;
   if (!match[1]) {
     const suffix = Number(match[2]);
-    return suffix === 0 || binary.size === 0
+    return suffix === 0 || size === 0
       ? "unsatisfiable"
-      : { start: Math.max(0, binary.size - suffix), end: last };
+      : { start: Math.max(0, size - suffix), end: last };
   }
   const start = Number(match[1]);
   const end = match[2] ? Number(match[2]) : Infinity;
@@ -178,17 +191,43 @@ function readByteRange(req: IncomingMessage, binary: Binary): ByteRange | "unsat
   return start > last ? "unsatisfiable" : { start, end: Math.min(end, last) };
 }
 
-function matchesEntityTag(header: string | undefined, sha256: string): boolean {
-  const tags = new Set(["*", `"${sha256}"`, `"${sha256}-gzip"`]);
-  return (header ?? "").split(",").some((tag) => tags.has(tag.trim().replace(/^W\//, "")));
+// If-None-Match compares weakly (RFC 9110 §13.1.2): W/"x" matches "x".
+function matchesEntityTag(header: string | undefined, etag: string): boolean {
+  return (header ?? "")
+    .split(",")
+    .some((tag) => ["*", etag].includes(tag.trim().replace(/^W\//, "")));
 }
 
-function acceptsGzip(header: string | undefined): boolean {
-  return (header ?? "").split(",").some((part) => {
-    const [coding, ...params] = part.split(";").map((piece) => piece.trim().toLowerCase());
-    const quality = params.find((param) => param.startsWith("q="));
-    return coding === "gzip" && (quality === undefined || Number(quality.slice(2)) > 0);
-  });
+/**
+ * Whether to send zstd (RFC 9110 §12.5.3). zstd's weight is its own entry's, else `*`'s,
+ * else 0. identity is acceptable unless refused; listed (or through `*`) it has that
+ * weight, unlisted it comes after any listed coding (as in the negotiator package). So
+ * "zstd" and "zstd;q=0.5" get zstd, "zstd;q=0", "gzip" and "identity, zstd;q=0.5" do not.
+ * No header means a client that did not say it decodes anything: identity.
+ */
+export function acceptsZstd(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  const weights = parseAcceptEncoding(header);
+  const star = weights.get("*");
+  const zstd = weights.get("zstd") ?? star ?? 0;
+  const identity = weights.get("identity") ?? star;
+  return zstd > 0 && (identity === undefined || zstd >= identity);
+}
+
+// coding *( OWS ";" OWS parameter ); the weight is `q` (RFC 9110 §12.4.2: 0 to 1, three
+// decimals at most). An element with a malformed weight counts as absent, so it can neither
+// grant nor refuse a coding; the first element for a coding wins.
+function parseAcceptEncoding(header: string): Map<string, number> {
+  const weights = new Map<string, number>();
+  for (const element of header.split(",")) {
+    const [coding = "", ...parameters] = element.split(";").map((part) => part.trim());
+    if (!/^[\w!#$%&'*+.^`|~-]+$/.test(coding)) continue;
+    const q = parameters.find((parameter) => /^q\s*=/i.test(parameter));
+    const weight = q === undefined ? "1" : q.replace(/^q\s*=\s*/i, "");
+    if (!/^[01]$|^[01]\.\d{0,3}$/.test(weight) || Number(weight) > 1) continue;
+    if (!weights.has(coding.toLowerCase())) weights.set(coding.toLowerCase(), Number(weight));
+  }
+  return weights;
 }
 
 function readArch(req: IncomingMessage): Arch {

@@ -1,10 +1,12 @@
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { PermanentJobError } from "../jobs/runner.ts";
 
-// The agent binary a new VM downloads (SPEC §9): `npm run build` puts it in dist/agent/,
-// and its SHA-256 goes into the user data so the VM can check what it runs.
+// The agent binary a new VM downloads (SPEC §9): `npm run build` puts one per architecture in
+// dist/agent/ (beside each, the zstd copy the download may send instead), and the SHA-256 of
+// the binary itself goes into the user data: the VM checks it after decoding the download.
 
 export type AgentArch = "amd64" | "arm64";
 export type AgentRelease = { arch: AgentArch; sha256: string };
@@ -18,26 +20,34 @@ const fileNames: Record<AgentArch, string> = {
 export const archOfServerType = (serverType: string): AgentArch =>
   serverType.startsWith("cax") ? "arm64" : "amd64";
 
+/**
+ * The release for an architecture, hashed once per build of its binary: a rebuild replaces
+ * the file (a new inode), so a running worker never hands out the previous binary's hash.
+ */
 export function createAgentReleaseReader(distDir: string) {
-  const cache = new Map<AgentArch, Promise<AgentRelease>>();
-  const read = async (arch: AgentArch): Promise<AgentRelease> => {
+  const cache = new Map<AgentArch, { identity: string; release: Promise<AgentRelease> }>();
+  return async (arch: AgentArch): Promise<AgentRelease> => {
     const file = path.join(distDir, fileNames[arch]);
-    const bytes = await readFile(file).catch(() => {
+    const stats = await stat(file).catch(() => {
       throw new PermanentJobError(
         `The agent binary for ${arch} is not built (${file} is missing). Run \`npm run build\` on the control plane, then start the workspace again.`,
       );
     });
-    return { arch, sha256: createHash("sha256").update(bytes).digest("hex") };
+    const identity = `${stats.ino}:${stats.size}:${stats.mtimeMs}`;
+    const cached = cache.get(arch);
+    if (cached?.identity === identity) return cached.release;
+    const release = hashFile(file).then((sha256) => ({ arch, sha256 }));
+    cache.set(arch, { identity, release });
+    // A failed read (the file replaced while hashing) is tried again next time.
+    release.catch(() => {
+      if (cache.get(arch)?.release === release) cache.delete(arch);
+    });
+    return release;
   };
-  return (arch: AgentArch): Promise<AgentRelease> => {
-    if (!cache.has(arch))
-      cache.set(
-        arch,
-        read(arch).catch((error: unknown) => {
-          cache.delete(arch);
-          throw error;
-        }),
-      );
-    return cache.get(arch)!;
-  };
+}
+
+async function hashFile(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
 }
