@@ -1,9 +1,10 @@
 /* eslint-disable security/detect-non-literal-fs-filename -- the workspace folder is the agent's WORKSPACE_DIR setting */
 import { execFile } from "node:child_process";
-import { mkdir } from "node:fs/promises";
+import { lstat, mkdir, readdir } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { fileExists } from "./file-exists.ts";
+import { commandAs, type WorkspaceUser } from "./workspace-user.ts";
 
 const run = promisify(execFile);
 
@@ -21,16 +22,21 @@ export type RepositoryInput = {
   credentialHelper: string;
   /** The environment git runs in: a clean login environment (config.ts loginEnvironment). */
   environment: NodeJS.ProcessEnv;
+  /** WORKSPACE_USER: git runs as this user and the clone is theirs; null: the agent's own. */
+  user?: WorkspaceUser | null;
   log: (message: string) => void;
 };
 
 export async function prepareRepository(input: RepositoryInput): Promise<"cloned" | "kept"> {
-  const git = (...args: string[]) =>
-    run("git", args, {
+  const git = (...args: string[]) => {
+    const command = commandAs(input.user ?? null, "git", args);
+    return run(command.file, command.args, {
       cwd: input.workspaceDir,
       env: { ...input.environment, GIT_TERMINAL_PROMPT: "0" },
       maxBuffer: 16 * 1024 * 1024,
     });
+  };
+  if (input.user) await handOverWorkspace(input.workspaceDir, input.user, input.log);
   if (await fileExists(path.join(input.workspaceDir, ".git"))) {
     input.log("The workspace already holds a repository; leaving it as it is.");
     await configureCredentialHelper(git, input);
@@ -46,6 +52,26 @@ export async function prepareRepository(input: RepositoryInput): Promise<"cloned
   await git("fetch", "--quiet", "origin", `+refs/heads/${input.branch}:${remoteBranch}`);
   await git("checkout", "--quiet", "--track", "-B", input.branch, `origin/${input.branch}`);
   return "cloned";
+}
+
+/**
+ * Makes the workspace folder the user's, and with it a clone an older agent made as root (git
+ * refuses a repository another user owns). lost+found stays root's, as fsck expects.
+ */
+async function handOverWorkspace(
+  workspaceDir: string,
+  user: WorkspaceUser,
+  log: (message: string) => void,
+): Promise<void> {
+  await mkdir(workspaceDir, { recursive: true });
+  const owner = `${user.uid}:${user.gid}`;
+  if ((await lstat(workspaceDir)).uid !== user.uid) await run("chown", [owner, workspaceDir]);
+  const repository = await lstat(path.join(workspaceDir, ".git")).catch(() => null);
+  if (!repository || repository.uid === user.uid) return;
+  log(`Handing the existing clone in ${workspaceDir} to ${user.username}.`);
+  const entries = (await readdir(workspaceDir)).filter((name) => name !== "lost+found");
+  const targets = entries.map((name) => path.join(workspaceDir, name));
+  await run("chown", ["-R", "--no-dereference", owner, "--", ...targets]);
 }
 
 /**

@@ -1,4 +1,3 @@
-import { isSea } from "node:sea";
 import { heartbeatIntervalSeconds, idleWarningSeconds } from "../protocol/agent-protocol.ts";
 import { readAgentState, saveAgentState, type AgentState } from "./agent-state.ts";
 import { createTerminalAuth } from "./auth/terminal-auth.ts";
@@ -8,16 +7,18 @@ import {
   type TerminalGrants,
 } from "./auth/terminal-grants.ts";
 import { loadAgentAssets, readAgentAsset } from "./build/assets.ts";
-import { loginEnvironment, readAgentConfig, type AgentConfig } from "./config.ts";
+import { readAgentConfig, type AgentConfig } from "./config.ts";
 import { createControlPlaneClient, type ControlPlaneClient } from "./control-plane-client.ts";
-import { credentialHelperCommand } from "./git-credential-helper.ts";
 import { createIdleMonitor } from "./idle-monitor.ts";
 import { prepareRepository } from "./repository.ts";
-import type { ServerResponse } from "node:http";
-import { chooseShell } from "./devcontainer.ts";
+import type { Server, ServerResponse } from "node:http";
+import type https from "node:https";
+import { createWorkspaceShells } from "./devcontainer.ts";
 import { renderTerminalPage } from "./terminal/page/terminal-page.ts";
 import { createSessionManager, type SessionManager } from "./terminal/session-manager.ts";
-import { createTerminalServer } from "./terminal/terminal-server.ts";
+import { createTerminalServer, type TerminalServerOptions } from "./terminal/terminal-server.ts";
+import { prepareAgentTls, type AgentTls } from "./tls/agent-tls.ts";
+import { openWorkspaceAccess, type WorkspaceAccess } from "./workspace-access.ts";
 
 // The agent's life (SPEC §9): redeem the bootstrap token (once: the answer is kept for
 // restarts), put the repository in place, serve the terminal, report ready, heartbeat, and
@@ -31,28 +32,54 @@ export async function runAgent(version: string): Promise<void> {
   const client = createControlPlaneClient(config.CONTROL_PLANE_URL);
   const state = await bootstrapOnce(config, client, version);
   client.useAgentToken(state.bootstrap.agentToken);
-  await prepareWorkspace(config, state).catch((error: unknown) =>
+  const cloneUrl = state.bootstrap.workspace.cloneUrl;
+  const access = await openWorkspaceAccess({ config, cloneUrl, ask: client.gitCredential, log });
+  await prepareWorkspace(config, state, access).catch((error: unknown) =>
     log(`Could not prepare the repository (the terminal still works): ${String(error)}`),
   );
   await loadAgentAssets();
-  const { shell } = await chooseShell({
+  // In the background: on a VM it waits for the toolchain, and `devcontainer up` takes minutes.
+  const shells = createWorkspaceShells({
     workspaceDir: config.WORKSPACE_DIR,
-    environment: shellEnvironment(),
+    environment: access.environment,
+    user: access.user,
+    waitForToolchain: access.user !== null,
+    mounts: access.mounts,
     log,
   });
-  const manager = createSessionManager({ shell });
+  void shells.start();
+  const manager = createSessionManager({ shell: shells.current });
   const grants = await loadTerminalGrants({ file: terminalGrantsFileOf(config.STATE_DIR), log });
-  const server = startTerminalServer(config, state, manager, grants);
+  // With origin-ca nothing is served before there is a certificate, and ready waits for it.
+  const tls =
+    config.AGENT_TLS === "origin-ca"
+      ? await prepareAgentTls({
+          stateDir: config.STATE_DIR,
+          hostname: state.bootstrap.workspace.hostname,
+          checkSeconds: config.AGENT_TLS_CHECK_SECONDS,
+          request: client.certificate,
+          log,
+        })
+      : null;
+  const { server, startRenewal } = serveTerminal(
+    terminalServerOptions(config, state, manager, grants),
+    tls,
+  );
   await new Promise<void>((resolve) =>
     server.listen(config.AGENT_PORT, config.AGENT_HOST, resolve),
   );
-  log(`Terminal listening on ${config.AGENT_HOST}:${config.AGENT_PORT}.`);
+  log(
+    `Terminal listening on ${config.AGENT_HOST}:${config.AGENT_PORT} (${tls ? "HTTPS" : "HTTP"}).`,
+  );
   await client.ready();
   log("Reported ready.");
   const timers = startBackgroundWork(config, state, client, manager, version, grants);
+  if (startRenewal) timers.push(startRenewal());
   const stop = async () => {
     for (const timer of timers) clearInterval(timer);
+    shells.stop();
     server.close();
+    await access.close();
     // node-pty does not always report a shell's exit; never let that keep the agent up.
     await Promise.race([manager.killAll(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
     process.exit(0);
@@ -73,27 +100,43 @@ async function bootstrapOnce(
   return saveAgentState(config.STATE_DIR, config.CONTROL_PLANE_URL, answer);
 }
 
-async function prepareWorkspace(config: AgentConfig, state: AgentState): Promise<void> {
-  const program = isSea()
-    ? [process.execPath]
-    : [process.execPath, ...process.execArgv, process.argv[1]!];
+async function prepareWorkspace(
+  config: AgentConfig,
+  state: AgentState,
+  access: WorkspaceAccess,
+): Promise<void> {
   await prepareRepository({
     workspaceDir: config.WORKSPACE_DIR,
     cloneUrl: state.bootstrap.workspace.cloneUrl,
     branch: state.bootstrap.workspace.branch,
-    credentialHelper: credentialHelperCommand(program, config.STATE_DIR),
+    credentialHelper: access.credentialHelper,
     // The cast only drops the project-wide NODE_ENV typing: git does not need it.
-    environment: loginEnvironment() as NodeJS.ProcessEnv,
+    environment: access.environment as NodeJS.ProcessEnv,
+    user: access.user,
     log,
   });
 }
 
-function startTerminalServer(
+/** The terminal server, over HTTPS with renewal when TLS is on. */
+function serveTerminal(
+  options: TerminalServerOptions,
+  tls: AgentTls | null,
+): { server: Server | https.Server; startRenewal?: () => NodeJS.Timeout } {
+  if (!tls) return { server: createTerminalServer(options) };
+  const server = createTerminalServer(options, tls.secureContext());
+  // New connections get the renewed certificate; open ones keep theirs until they close.
+  return {
+    server,
+    startRenewal: () => tls.startRenewal((context) => server.setSecureContext(context)),
+  };
+}
+
+function terminalServerOptions(
   config: AgentConfig,
   state: AgentState,
   manager: SessionManager,
   grants: TerminalGrants,
-) {
+): TerminalServerOptions {
   const title = `${state.bootstrap.workspace.repository} · terminal`;
   // The terminal server knows how to send its page (with its security headers); the auth
   // module decides when. This map hands the one to the other per response.
@@ -106,7 +149,7 @@ function startTerminalServer(
     grants,
     servePage: (res) => pageSenders.get(res)?.(),
   });
-  return createTerminalServer({
+  return {
     manager,
     authenticate: async (req) => auth.readCookie(req.headers.cookie),
     handleEntry: (req, res, sendPage) => {
@@ -120,7 +163,7 @@ function startTerminalServer(
     readAsset: readAgentAsset,
     health: () => ({ status: "ok", workspace: config.WORKSPACE_ID, ...manager.readActivity() }),
     onError: (error) => log(`Terminal error: ${String(error)}`),
-  });
+  };
 }
 
 function startBackgroundWork(
@@ -185,8 +228,4 @@ async function sendHeartbeat(
   log(
     `Ended ${answer.revokedTerminalGrants.length} terminal sign-in(s) the control plane revoked.`,
   );
-}
-
-function shellEnvironment(): Record<string, string> {
-  return { ...loginEnvironment(), TERM: "xterm-256color" };
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createSessionManager, type SessionManager } from "./session-manager.ts";
+import type { ShellCommand } from "./terminal-session.ts";
 import { bashShell, recordConsumer, waitUntil } from "./test-support.ts";
 
 const size = { cols: 80, rows: 24 };
@@ -85,6 +86,28 @@ describe("createSessionManager", () => {
     expect(typedAt).toEqual(new Date(2000));
     await waitUntil("the late output", () => record.text().includes("later"));
     expect(manager.readActivity().lastActivityAt).toEqual(typedAt);
+  });
+
+  it("asks a shell source at each new session and shows its notice to the first consumer only", async () => {
+    let choice: { shell: ShellCommand; notice: string | null } = {
+      shell: bashShell("echo first; sleep 5"),
+      notice: "on the server for now",
+    };
+    const manager = startManager({ shell: () => choice });
+    const first = manager.create(size);
+    const record = recordConsumer();
+    first.attach(record.consumer);
+    await waitUntil("the first shell", () => record.text().includes("first"));
+    expect(record.notices).toEqual(["on the server for now"]);
+    const again = recordConsumer();
+    first.attach(again.consumer);
+    expect(again.notices).toEqual([]);
+    choice = { shell: bashShell("echo second; sleep 5"), notice: null };
+    const second = manager.create(size);
+    const later = recordConsumer();
+    second.attach(later.consumer);
+    await waitUntil("the second shell", () => later.text().includes("second"));
+    expect(later.notices).toEqual([]);
   });
 
   it("lists sessions, forgets exited ones a little later, and kills all", async () => {

@@ -9,8 +9,14 @@ import {
 // its socket so a dropped browser can re-attach; an exited one stays a little while so a
 // browser that reconnects right then still learns how the shell ended.
 
+/**
+ * The shell every new session runs, or a function asked at each new session (the devcontainer
+ * may become ready while the agent runs), with a notice for that session's terminal.
+ */
+export type ShellSource = ShellCommand | (() => { shell: ShellCommand; notice?: string | null });
+
 export interface SessionManagerOptions {
-  shell: ShellCommand;
+  shell: ShellSource;
   scrollbackBytes?: number;
   /** How long an exited session can still be attached to (default 60 s). */
   exitedRetentionMs?: number;
@@ -67,8 +73,11 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
 
   return {
     create({ cols, rows }) {
+      const choice =
+        typeof options.shell === "function" ? options.shell() : { shell: options.shell };
       const session = spawnTerminalSession({
-        shell: options.shell,
+        shell: choice.shell,
+        notice: choice.notice,
         cols,
         rows,
         scrollbackBytes: options.scrollbackBytes ?? defaultScrollbackBytes,

@@ -54,6 +54,8 @@ export interface TerminalSession {
 
 export interface SessionSettings {
   shell: ShellCommand;
+  /** A line for the first consumer, e.g. that this shell runs on the server, not in the devcontainer. */
+  notice?: string | null;
   cols: number;
   rows: number;
   scrollbackBytes: number;
@@ -71,6 +73,7 @@ export function spawnTerminalSession(settings: SessionSettings): TerminalSession
   const flow = createFlowControl(pty, settings.livenessPollMs);
   const slot = createConsumerSlot(flow);
   const settle = settleExit(settings.exitQuietMs);
+  let notice = settings.notice ?? null;
   // The PTY has ended (its descriptor may be gone) before the exit is reported.
   let ended = false;
   let exit: SessionExit | null = null;
@@ -101,7 +104,12 @@ export function spawnTerminalSession(settings: SessionSettings): TerminalSession
     get paused() {
       return flow.paused;
     },
-    attach: slot.attach,
+    attach(consumer) {
+      const detach = slot.attach(consumer);
+      if (notice) consumer.notice(notice);
+      notice = null;
+      return detach;
+    },
     readScrollback: () => scrollback.read(),
     notify: (message) => slot.current?.notice(message),
     write(input) {
