@@ -32,6 +32,8 @@ export default tseslint.config(
       "coverage/",
       "node_modules/",
       "e2e/artifacts/",
+      // Downloaded npm packages and the real-OS test's Debian root: not ours.
+      ".cache/",
     ],
   },
   js.configs.recommended,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loginEnvironment } from "./config.ts";
+import { loginEnvironment, readAgentConfig } from "./config.ts";
 
 // Shells get what login(1) would give the agent's OS user, not the agent's own environment:
 // on a VM that holds the env file's settings (AGENT_SHA256, VOLUME_ID, the bootstrap token).
@@ -34,10 +34,39 @@ describe("loginEnvironment", () => {
     });
   });
 
+  it("gives another account (WORKSPACE_USER) the login PATH, not the root agent's", () => {
+    const environment = loginEnvironment({ PATH: "/root/bin:/usr/sbin" }, account, {
+      loginPath: true,
+    });
+    expect(environment.PATH).toBe("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  });
+
   it("gives a usable PATH and a UTF-8 locale when the agent was started without them", () => {
     const environment = loginEnvironment({}, { ...account, shell: null });
     expect(environment.PATH).toContain("/usr/bin");
     expect(environment.LANG).toBe("C.UTF-8");
     expect(environment.SHELL).toBe("/bin/bash");
+  });
+});
+
+describe("readAgentConfig: WORKSPACE_USER", () => {
+  const base = {
+    CONTROL_PLANE_URL: "https://cp.example",
+    WORKSPACE_ID: "00000000-0000-4000-8000-000000000001",
+    BOOTSTRAP_TOKEN: "cawb_x",
+  };
+
+  it("is optional (the one-machine mode) and takes an OS user name", () => {
+    expect(readAgentConfig(base).WORKSPACE_USER).toBeUndefined();
+    expect(readAgentConfig({ ...base, WORKSPACE_USER: "workspace" })).toMatchObject({
+      WORKSPACE_USER: "workspace",
+      AGENT_RUNTIME_DIR: "/run/cloud-ai-workspaces-agent",
+    });
+  });
+
+  it("refuses what is not a user name", () => {
+    expect(() => readAgentConfig({ ...base, WORKSPACE_USER: "../root" })).toThrow(
+      /WORKSPACE_USER: expected an OS user name/,
+    );
   });
 });

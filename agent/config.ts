@@ -15,9 +15,32 @@ const configSchema = z.object({
     .regex(/^\d+$/, { error: "expected a port number" })
     .transform(Number)
     .default(80),
+  /**
+   * `off`: plain HTTP (the one-machine mode, on loopback). `origin-ca`: HTTPS with a Cloudflare
+   * Origin CA certificate the control plane gets for this workspace's host name (a VM behind
+   * Cloudflare's proxy in Full (strict) mode; docs/adr/0010-tls-to-the-agent.md).
+   */
+  AGENT_TLS: z.enum(["off", "origin-ca"], { error: "expected off or origin-ca" }).default("off"),
+  /** How often the agent checks whether its certificate is due for renewal (1 h); for tests. */
+  AGENT_TLS_CHECK_SECONDS: z
+    .string()
+    .regex(/^[1-9]\d*$/, { error: "expected whole seconds, at least 1" })
+    .transform(Number)
+    .default(3600),
   WORKSPACE_DIR: z.string().min(1).default("/workspace"),
   /** Where the agent keeps its token and cookie secret (mode 0700). */
   STATE_DIR: z.string().min(1).default("/var/lib/cloud-ai-workspaces-agent"),
+  /**
+   * On a VM: the unprivileged OS user (`workspace`) that shells, git and the devcontainer CLI
+   * run as while the agent stays root. Unset in the one-machine mode, where the agent itself
+   * already runs as the workspace's own OS user.
+   */
+  WORKSPACE_USER: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: "expected an OS user name such as workspace" })
+    .optional(),
+  /** With WORKSPACE_USER: where the git credential socket lives (root and that user only). */
+  AGENT_RUNTIME_DIR: z.string().min(1).default("/run/cloud-ai-workspaces-agent"),
   /** Overrides the workspace's idle timeout; for tests and demos only. */
   AGENT_IDLE_TIMEOUT_SECONDS: z
     .string()
@@ -62,15 +85,17 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 /**
  * The environment for shells and git: a clean login environment of the OS user the agent runs
  * as (HOME, USER, LOGNAME and SHELL from its account, as login(1) sets them), so tools that keep
- * state in ~ (git config --global, AI agent CLIs) work.
+ * state in ~ (git config --global, AI agent CLIs) work. For another account (WORKSPACE_USER,
+ * while the agent is root) `loginPath` gives it the standard login PATH, not root's.
  */
 export function loginEnvironment(
   source: Record<string, string | undefined> = process.env,
   account: { username: string; homedir: string; shell: string | null } = userInfo(),
+  options: { loginPath?: boolean } = {},
 ): Record<string, string> {
   const inherited = inheritedNames.flatMap((name) => {
     const value = source[name];
-    return value ? [[name, value] as const] : [];
+    return value && !(options.loginPath && name === "PATH") ? [[name, value] as const] : [];
   });
   return {
     PATH: defaultPath,

@@ -158,10 +158,13 @@ mount_volume() {
     log "adding $workspace_dir to /etc/fstab"
     printf 'UUID=%s %s ext4 discard,nofail,defaults 0 2\\n' "$uuid" "$workspace_dir" >>/etc/fstab
   fi
+  # By device, not through fstab: a UUID that does not resolve (yet) with "nofail" makes
+  # \`mount /workspace\` succeed without mounting anything. fstab is for later boots.
   if ! mountpoint -q "$workspace_dir"; then
     log "mounting $device at $workspace_dir"
-    mount "$workspace_dir"
+    mount -t ext4 -o discard,defaults "$device" "$workspace_dir"
   fi
+  if ! mountpoint -q "$workspace_dir"; then fail "$device is still not mounted at $workspace_dir"; fi
   finish "$device at $workspace_dir"
 }
 
@@ -182,14 +185,14 @@ fetch() {
   for attempt in $(seq 1 10); do
     if curl --fail --silent --show-error --location --continue-at - \\
       --connect-timeout 10 --max-time 300 --speed-limit 1024 --speed-time 30 \\
-      --header "Accept-Encoding: $encoding" --output "$output" "$url"; then
+      --header "Accept-Encoding: $encoding" --output "$output" "$url" 2>>"$log_file"; then
       return 0
     fi
     if [ $(($(date +%s) - started)) -ge "$download_deadline_seconds" ]; then break; fi
     log "download attempt $attempt failed; resuming in 3 s"
     sleep 3
   done
-  fail "could not download the agent from $url within $download_deadline_seconds s"
+  fail "could not download the agent from $url after $attempt attempts in $(($(date +%s) - started)) s (curl's errors are in the log)"
 }
 
 download_agent() {

@@ -10,6 +10,13 @@ import {
   envFilePath,
   workspaceUser,
 } from "./bootstrap-script.ts";
+import {
+  toolchainScript,
+  toolchainScriptPath,
+  toolchainServiceName,
+  toolchainServicePath,
+  toolchainServiceUnit,
+} from "./toolchain-script.ts";
 
 /** Hetzner refuses user data larger than 32 KiB. */
 export const maxUserDataBytes = 32 * 1024;
@@ -55,6 +62,12 @@ const userDataInputSchema = z
       .regex(printableText, { error: printableError }),
     /** `origin-ca`: the agent serves HTTPS on 443 with a Cloudflare Origin CA certificate. */
     agentTls: z.enum(["origin-ca", "off"], { error: "must be origin-ca or off" }),
+    /** SHA-256 of the toolchain archive (ADR 0011); empty when the control plane has none. */
+    toolchainSha256: z
+      .union([z.literal(""), z.string().regex(/^[0-9a-f]{64}$/)], {
+        error: "must be 64 lowercase hex digits or empty",
+      })
+      .default(""),
     idleTimeoutMinutes: z
       .number({ error: "must be a number" })
       .int({ error: "must be a whole number" })
@@ -113,13 +126,21 @@ function renderCloudConfig(input: UserDataInput): string {
     ...renderWriteFile(bootstrapScriptPath, "0755", renderBlock(bootstrapScript)),
     ...renderWriteFile(agentServicePath, "0644", renderBlock(agentServiceUnit)),
     ...renderWriteFile(bootstrapServicePath, "0644", renderBlock(bootstrapServiceUnit)),
+    ...renderWriteFile(toolchainScriptPath, "0755", renderBlock(toolchainScript)),
+    ...renderWriteFile(toolchainServicePath, "0644", renderBlock(toolchainServiceUnit)),
     // The bootstrap unit runs the script now and on every later boot; it starts the agent
     // only when every step before succeeded, so an unverified agent never runs. `start`
     // waits for the oneshot, so a failed bootstrap fails cloud-init too.
     "runcmd:",
+    // cloud-init joins runcmd into one /bin/sh script without -e: stop at a failed bootstrap,
+    // so that cloud-init reports it too.
+    "  - set -e",
     '  - ["systemctl", "daemon-reload"]',
     `  - ["systemctl", "enable", ${quoteYaml(bootstrapServiceName)}]`,
     `  - ["systemctl", "start", ${quoteYaml(bootstrapServiceName)}]`,
+    // The toolchain installs in the background, after the terminal works: never waited for.
+    `  - ["systemctl", "enable", ${quoteYaml(toolchainServiceName)}]`,
+    `  - ["systemctl", "start", "--no-block", ${quoteYaml(toolchainServiceName)}]`,
     "",
   ].join("\n");
 }
@@ -150,6 +171,7 @@ function renderEnvFile(input: UserDataInput): string {
     ["WORKSPACE_USER", workspaceUser],
     ["AGENT_TLS", input.agentTls],
     ["AGENT_PORT", input.agentTls === "origin-ca" ? "443" : "80"],
+    ["TOOLCHAIN_SHA256", input.toolchainSha256 ?? ""],
   ];
   return entries.map(([key, value]) => `${key}="${value.replace(/[\\"`$]/g, "\\$&")}"\n`).join("");
 }

@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, rm } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,7 +9,11 @@ import { reconcileStaleWorkspaces } from "../server/services/maintenance.ts";
 import { projectRoot } from "../server/testing/program.ts";
 import { sharedGitHubStandIn } from "../server/testing/test-github.ts";
 import { startEngineHarness, type EngineHarness } from "./support/engine.ts";
-import { forwardToLoopback, type Forward } from "./support/real-os/gateway.ts";
+import {
+  forwardHttpToLoopback,
+  forwardToLoopback,
+  type Forward,
+} from "./support/real-os/gateway.ts";
 import { startHypervisor, type BootedServer } from "./support/real-os/hypervisor.ts";
 import { createTestNetwork, type TestNetwork } from "./support/real-os/network.ts";
 import { ensureRootImage } from "./support/real-os/root-image.ts";
@@ -51,7 +56,20 @@ let hypervisor: ReturnType<typeof startHypervisor>;
 let workDir: string;
 let agentDist: string;
 const forwards: Forward[] = [];
+let apiToken: string;
 let workspaceId: string;
+let tamperedDownload: Buffer | undefined;
+
+function serveTampered(req: IncomingMessage, res: ServerResponse): boolean {
+  if (!tamperedDownload || !req.url?.startsWith("/agent/download")) return false;
+  res.writeHead(200, {
+    "content-type": "application/octet-stream",
+    "content-encoding": "zstd",
+    "content-length": tamperedDownload.length,
+  });
+  res.end(tamperedDownload);
+  return true;
+}
 
 describe.skipIf(Boolean(unavailable) && !process.env.CI)(
   `a workspace server on a real init system${unavailable ? ` (${unavailable})` : ""}`,
@@ -75,7 +93,7 @@ describe.skipIf(Boolean(unavailable) && !process.env.CI)(
         { AGENT_DIST_DIR: agentDist, GITHUB_URL: github.url },
         {
           publicUrlOf: async (baseUrl) => {
-            const web = await forwardToLoopback(network.hostAddress, baseUrl);
+            const web = await forwardHttpToLoopback(network.hostAddress, baseUrl, serveTampered);
             forwards.push(web);
             return web.url;
           },
@@ -91,6 +109,7 @@ describe.skipIf(Boolean(unavailable) && !process.env.CI)(
         log,
       });
       await engine.startWorker();
+      apiToken = (await engine.api.tokens.create({ name: "real-os" })).token;
       step("control plane, fakes and worker up");
     }, 20 * 60_000);
 
@@ -110,22 +129,14 @@ describe.skipIf(Boolean(unavailable) && !process.env.CI)(
     it(
       "refuses a tampered agent binary and says why, within a minute of the download",
       async () => {
-        const manifest = JSON.parse(
-          await readFile(path.join(agentDist, "manifest.json"), "utf8"),
-        ) as {
-          files: Record<string, { file: string; encodings?: Record<string, { file: string }> }>;
-        };
-        const served = manifest.files["linux-x64"]!;
-        const tampered = path.join(agentDist, served.encodings?.zstd?.file ?? served.file);
-        const genuine = await readFile(tampered);
-        // Another valid agent download (it decompresses), but not the binary the user data names.
-        await run("sh", [
+        // In transit, the server is handed another agent than the one its user data names: a
+        // valid zstd download of the genuine binary with one byte more.
+        tamperedDownload = await run("sh", [
           "-c",
-          `{ cat "$1"; printf x; } | zstd -q -1 -c > "$2"`,
+          `{ cat "$1"; printf x; } | zstd -q -1 -c | base64 -w0`,
           "sh",
-          path.join(agentDist, served.file),
-          tampered,
-        ]);
+          path.join(agentDist, "agent-linux-x64"),
+        ]).then((text) => Buffer.from(text, "base64"));
         try {
           const created = await engine.api.workspaces.create({
             name: "real-os",
@@ -150,7 +161,7 @@ describe.skipIf(Boolean(unavailable) && !process.env.CI)(
             .catch((error: Error) => error.message);
           expect(status).toContain("status: error");
         } finally {
-          await writeFile(tampered, genuine);
+          tamperedDownload = undefined;
         }
       },
       8 * 60_000,
@@ -171,19 +182,6 @@ describe.skipIf(Boolean(unavailable) && !process.env.CI)(
         expect(status).not.toMatch(/errors: \[\s*'/);
         await engine.waitForState(workspaceId, "running", 5 * 60_000);
         step("workspace running");
-        const mount = await server.machine.exec([
-          "findmnt",
-          "--noheadings",
-          "--output",
-          "SOURCE,FSTYPE",
-          "/workspace",
-        ]);
-        expect(mount).toMatch(/^\/dev\/\S+\s+ext4/);
-        expect(
-          (
-            await server.machine.exec(["systemctl", "is-active", "cloud-ai-workspaces-agent"])
-          ).trim(),
-        ).toBe("active");
         const bootstrapLog = await server.machine.exec([
           "cat",
           "/var/log/cloud-ai-workspaces-bootstrap.log",
@@ -195,13 +193,20 @@ describe.skipIf(Boolean(unavailable) && !process.env.CI)(
           "verify-agent",
           "start-agent",
         ])
-          expect(bootstrapLog).toContain(`step ${name} done`);
+          expect(bootstrapLog, bootstrapLog).toContain(`step ${name} done`);
+        const mounts = await server.machine.exec(["cat", "/proc/mounts"]);
+        expect(mounts, `${mounts}\n${bootstrapLog}`).toMatch(/^\/dev\/\S+ \/workspace ext4 /m);
+        expect(
+          (
+            await server.machine.exec(["systemctl", "is-active", "cloud-ai-workspaces-agent"])
+          ).trim(),
+        ).toBe("active");
         const target = await terminalTarget(server);
         const cookie = await enterTerminal(target, await terminalLink());
         const output = await runInTerminal(
           target,
           cookie,
-          'echo "home=$HOME user=$USER login=$LOGNAME id=$(id -un) agent_vars=$(env | grep -c -E "^(AGENT_|BOOTSTRAP_TOKEN|VOLUME_ID)")"; git -C /workspace log -1 --format=%s; echo "caw-""done"',
+          'echo "home=$HOME user=$USER login=$LOGNAME id=$(id -un) agent_vars=$(env | grep -c -E "^(AGENT_|BOOTSTRAP_TOKEN|VOLUME_ID)")"; git --no-pager -C /workspace log -1 --format=%s; echo "caw-""done"',
           "caw-done",
         );
         step("terminal answered");
@@ -209,6 +214,33 @@ describe.skipIf(Boolean(unavailable) && !process.env.CI)(
           "home=/home/workspace user=workspace login=workspace id=workspace agent_vars=0",
         );
         expect(output).not.toContain("fatal:");
+
+        // The toolchain installs in the background, after the terminal already works.
+        await server.machine.exec(
+          [
+            "sh",
+            "-c",
+            'while systemctl is-active --quiet cloud-ai-workspaces-toolchain.service && [ "$(systemctl show -p SubState --value cloud-ai-workspaces-toolchain.service)" = start ]; do sleep 1; done',
+          ],
+          5 * 60_000,
+        );
+        const toolchain = await server.machine.exec([
+          "systemctl",
+          "show",
+          "--property=ActiveState,Result",
+          "cloud-ai-workspaces-toolchain.service",
+        ]);
+        const toolchainLog = await server.machine
+          .exec(["cat", "/var/log/cloud-ai-workspaces-toolchain.log"])
+          .catch((error: Error) => error.message);
+        expect(toolchain, toolchainLog).toContain("Result=success");
+        step("toolchain installed");
+        const asWorkspace = (command: string) =>
+          server.machine.exec(["runuser", "--login", "workspace", "--command", command]);
+        expect(await asWorkspace("node --version")).toMatch(/^v24\./);
+        expect(await asWorkspace("devcontainer --version")).toMatch(/^\d+\.\d+\.\d+/);
+        expect(await asWorkspace("docker info --format '{{.ServerVersion}}'")).toMatch(/^\d+\./);
+        expect(await asWorkspace("sudo -n id -u")).toBe("0\n");
       },
       10 * 60_000,
     );
@@ -236,7 +268,7 @@ describe.skipIf(Boolean(unavailable) && !process.env.CI)(
         await waitForAgentAfter(beforeLongReboot);
         const row = await engine.waitForState(workspaceId, "running", 5 * 60_000);
         step("back to running after a reboot past the heartbeat timeout");
-        expect(row.stateReason).not.toContain("stopped reporting");
+        expect(row.stateReason ?? "").not.toContain("stopped reporting");
         const target = await terminalTarget(server);
         const output = await runInTerminal(
           target,
@@ -251,9 +283,16 @@ describe.skipIf(Boolean(unavailable) && !process.env.CI)(
   },
 );
 
+/** A terminal link, asked for as a script would: with an API token (links need a caller). */
 async function terminalLink(): Promise<string> {
-  const { url } = await engine.api.terminal.token({ workspaceId });
-  return url;
+  const response = await fetch(`${engine.web.baseUrl}/api/trpc/terminal.token`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${apiToken}` },
+    body: JSON.stringify({ json: { workspaceId } }),
+  });
+  const body = (await response.json()) as { result?: { data: { json: { url: string } } } };
+  if (!body.result) throw new Error(`terminal.token answered ${response.status}`);
+  return body.result.data.json.url;
 }
 
 async function terminalTarget(server: BootedServer): Promise<TerminalTarget> {

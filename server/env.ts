@@ -11,6 +11,7 @@ import {
   postgresUrlSchema,
   trustProxySchema,
 } from "./env-values.ts";
+import type { OriginCertificateDays } from "./dns/cloudflare-zone.ts";
 import { isLoopbackHost } from "./process/loopback.ts";
 
 // The one place that reads process.env (SPEC §3). Everything else receives a parsed `Env`.
@@ -70,6 +71,13 @@ const envSchema = z.object({
   CLOUDFLARE_API_URL: httpUrlSchema.default("https://api.cloudflare.com/client/v4"),
   CLOUDFLARE_API_TOKEN: z.string().trim().min(1).optional(),
   CLOUDFLARE_ZONE_ID: z.string().trim().min(1).optional(),
+  /** Validity of the agents' Origin CA certificates, in days (one of the Origin CA's choices). */
+  AGENT_CERTIFICATE_DAYS: z
+    .enum(["7", "30", "90", "365", "730", "1095", "5475"], {
+      error: "expected one of Cloudflare's Origin CA validities: 7, 30, 90, 365, 730, 1095, 5475",
+    })
+    .default("30")
+    .transform((days) => Number(days) as OriginCertificateDays),
   WORKSPACE_LIMIT: positiveIntegerSchema.default(10),
   AGENT_DIST_DIR: z.string().trim().min(1, { error: "expected a folder path" }).optional(),
   /** One-machine mode with other people's GitHub accounts or off loopback: "I know". */
@@ -84,7 +92,15 @@ const envSchema = z.object({
   JOB_MAX_ATTEMPTS: positiveIntegerSchema.default(5),
   JOB_BACKOFF_BASE_MS: positiveIntegerSchema.default(2000),
   HEARTBEAT_TIMEOUT_SECONDS: positiveIntegerSchema.default(180),
+  /**
+   * How long a new server may take to report its agent before the workspace goes to `error`.
+   * A failed boot step says so at once (the bootstrap reports it); this catches a server that
+   * never reports at all.
+   */
+  AGENT_BOOT_TIMEOUT_SECONDS: positiveIntegerSchema.default(900),
   MAX_WORKSPACE_LIFETIME_HOURS: positiveIntegerSchema.default(24 * 7),
+  /** How often the Hetzner firewalls' rules are checked against Cloudflare's IP ranges. */
+  FIREWALL_REFRESH_MINUTES: positiveIntegerSchema.default(6 * 60),
   API_MAX_BODY_BYTES: positiveIntegerSchema.default(1024 * 1024),
   API_MAX_BATCH_CALLS: positiveIntegerSchema.default(20),
   API_RATE_LIMIT_PER_MINUTE: positiveIntegerSchema.default(600),

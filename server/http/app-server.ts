@@ -14,6 +14,8 @@ import { sendProblem } from "./problem.ts";
 import { closeAfterResponse, createRemixHandler, type SharedLoadContext } from "./remix-handler.ts";
 import { checkRequestOrigin, type AuthRateLimiter } from "./request-guards.ts";
 import { setSecurityHeaders } from "./security-headers.ts";
+import { createToolchainDownloadRoutes } from "./toolchain-download.ts";
+import { defaultToolchainDistDir } from "../worker/toolchain-release.ts";
 
 export type AppServerOptions = {
   /** Handed to every Remix loader and tRPC call, with a per-request logger and id. */
@@ -25,6 +27,8 @@ export type AppServerOptions = {
   limitAuthRequests: AuthRateLimiter;
   /** The built agent binaries: AGENT_DIST_DIR or `<installRoot>/dist/agent` by default. */
   agentDistDir?: string;
+  /** The built workspace toolchain archives: `<installRoot>/dist/toolchain` by default. */
+  toolchainDistDir?: string;
 };
 
 type Handler = (req: IncomingMessage, res: ServerResponse, log: Logger) => Promise<void>;
@@ -42,6 +46,9 @@ export function createAppServer(options: AppServerOptions): http.Server {
     ...createAgentDownloadRoutes({
       distDir: options.agentDistDir ?? context.env.AGENT_DIST_DIR ?? defaultAgentDistDir,
       version: context.version,
+    }),
+    ...createToolchainDownloadRoutes({
+      distDir: options.toolchainDistDir ?? defaultToolchainDistDir,
     }),
     ...createJwksRoutes(context),
     "/healthz": async (_req, res) => sendJson(res, 200, { status: "ok" }),

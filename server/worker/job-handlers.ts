@@ -4,6 +4,7 @@ import type { Database } from "../../db/client.ts";
 import type { WorkspaceState } from "../../db/schema.ts";
 import type { Keyring } from "../crypto/envelope.ts";
 import { createCloudflareDns } from "../dns/cloudflare.ts";
+import { createCloudflareRangesReader, sourceIpsOf } from "../dns/cloudflare-ranges.ts";
 import type { DnsProvider } from "../dns/dns.ts";
 import { createLocalDns } from "../dns/local.ts";
 import type { Env } from "../env.ts";
@@ -11,6 +12,7 @@ import type { Job } from "../jobs/queue.ts";
 import { describeFailure } from "../jobs/job-errors.ts";
 import { PermanentJobError, type JobContext, type JobHandler } from "../jobs/runner.ts";
 import { createHetznerProvider } from "../providers/hetzner.ts";
+import { createHetznerFirewallClient } from "../providers/hetzner-firewall.ts";
 import type { Logger } from "../logger.ts";
 import { createLocalProvider } from "../providers/local.ts";
 import { describeWorkspaceAccess } from "../providers/local-isolation.ts";
@@ -29,6 +31,7 @@ import {
 } from "../services/workspace-jobs.ts";
 import { workspaceJobKinds } from "../services/workspaces.ts";
 import { archOfServerType, createAgentReleaseReader, type AgentArch } from "./agent-release.ts";
+import { createToolchainReleaseReader } from "./toolchain-release.ts";
 import { createPeriodicHandlers } from "./periodic-jobs.ts";
 
 // Binds the job kinds to the services that do the work, with the providers this install
@@ -86,6 +89,8 @@ export function createJobHandlers(deps: WorkerDependencies): Record<string, JobH
       keyring: deps.keyring,
       installId: deps.installId,
       hetznerProviderFor: providerFor.forUser,
+      hetznerFirewallFor: providerFor.firewallFor,
+      cloudflareRanges: providerFor.cloudflareRanges,
     }),
   };
 }
@@ -98,16 +103,27 @@ export async function failJobWorkspace(db: Database, job: Job, error: unknown): 
   await failWorkspace(db, job.workspaceId, jobStates[job.kind] ?? [], reason);
 }
 
-function createProviderResolver({ db, keyring, env, logger }: WorkerDependencies) {
+function createProviderResolver({ db, keyring, env, logger, installId }: WorkerDependencies) {
   const local = createLocalProvider({
     dataDir: env.DATA_DIR,
     idleTimeoutSeconds: env.LOCAL_AGENT_IDLE_TIMEOUT_SECONDS,
     log: (message) => logger?.info(message),
   });
+  // Every Hetzner server gets our firewall: 443 from Cloudflare only (hetzner-firewall.ts).
+  const cloudflareRanges = createCloudflareRangesReader({ apiUrl: env.CLOUDFLARE_API_URL, logger });
+  const sourceIps = async () => sourceIpsOf(await cloudflareRanges.readOrLastKnown());
   const forUser = async (userId: string): Promise<Provider> =>
     createHetznerProvider({
       token: await readCredentialSecret(db, keyring, userId, "hetzner"),
       apiUrl: env.HETZNER_API_URL,
+      firewall: { installId, sourceIps },
+    });
+  const firewallFor = async (userId: string) =>
+    createHetznerFirewallClient({
+      token: await readCredentialSecret(db, keyring, userId, "hetzner"),
+      apiUrl: env.HETZNER_API_URL,
+      installId,
+      logger,
     });
   const access = describeWorkspaceAccess("local");
   // Without root a local server would run as this worker's own user: only an admin's may start
@@ -121,7 +137,7 @@ function createProviderResolver({ db, keyring, env, logger }: WorkerDependencies
         };
   const resolve = async (workspace: Workspace) =>
     workspace.provider === "local" ? localFor(workspace) : forUser(workspace.userId);
-  return Object.assign(resolve, { forUser });
+  return Object.assign(resolve, { forUser, firewallFor, cloudflareRanges });
 }
 
 function createDns(env: Env): DnsProvider {
@@ -142,6 +158,7 @@ function createUserDataRenderer({ env, version }: WorkerDependencies) {
   const readRelease = createAgentReleaseReader(
     env.AGENT_DIST_DIR ?? path.join(installRoot, "dist", "agent"),
   );
+  const readToolchain = createToolchainReleaseReader();
   return async (workspace: Workspace, bootstrapToken: string): Promise<string> => {
     const arch =
       workspace.provider === "local" ? localArch() : archOfServerType(workspace.serverType);
@@ -166,6 +183,10 @@ function createUserDataRenderer({ env, version }: WorkerDependencies) {
       repository: workspace.repository,
       branch: workspace.branch,
       idleTimeoutMinutes: workspace.idleTimeoutMinutes,
+      // Behind Cloudflare the agent serves HTTPS with an Origin CA certificate (ADR 0010).
+      agentTls: env.DNS_PROVIDER === "cloudflare" ? "origin-ca" : "off",
+      // Empty when not built: the server reports the toolchain step as failed and runs on.
+      toolchainSha256: (await readToolchain(arch))?.sha256 ?? "",
     });
   };
 }

@@ -1,3 +1,4 @@
+import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 
@@ -30,6 +31,47 @@ export async function forwardToLoopback(listenHost: string, targetUrl: string): 
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * An HTTP forward whose answers a test may replace: `intercept` answers a request itself when
+ * it returns true (a tampered download, say); everything else goes to the loopback server.
+ */
+export async function forwardHttpToLoopback(
+  listenHost: string,
+  targetUrl: string,
+  intercept: (req: IncomingMessage, res: ServerResponse) => boolean,
+): Promise<Forward> {
+  const target = new URL(targetUrl);
+  const server = createServer((req, res) => {
+    if (intercept(req, res)) return;
+    const upstream = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.once("error", () => res.destroy());
+    req.pipe(upstream);
+  });
+  server.keepAliveTimeout = 1_000;
+  await new Promise<void>((resolve) => server.listen(0, listenHost, resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${listenHost}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
         server.close(() => resolve());
       }),
   };

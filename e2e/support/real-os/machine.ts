@@ -30,6 +30,8 @@ export async function createMachine(options: MachineOptions) {
   await mkdir(merged, { recursive: true });
   await mkdir(upper, { recursive: true });
   await mkdir(work, { recursive: true });
+  const dockerStore = path.join(workDir, "docker");
+  await mkdir(dockerStore, { recursive: true });
   await run("mount", [
     "-t",
     "overlay",
@@ -64,6 +66,12 @@ export async function createMachine(options: MachineOptions) {
         "--console=pipe",
         `--machine=${options.name}`,
         `--network-namespace-path=/run/netns/${options.namespace}`,
+        // As on a server, root may manage its network (Docker's iptables rules): nspawn grants
+        // this only to namespaces it makes itself, and this one is the test's own.
+        "--capability=CAP_NET_ADMIN",
+        // Docker's overlay2 cannot stack on the overlay root: its store is a plain folder,
+        // as it is on a server's own disk.
+        `--bind=${dockerStore}:/var/lib/docker`,
         ...binds,
       ],
       { stdio: ["ignore", "pipe", "pipe"] },

@@ -55,6 +55,9 @@ export async function createTestNetwork(): Promise<TestNetwork> {
       await run("ip", ["-n", namespace, "link", "set", "eth0", "up"]);
       await run("ip", ["-n", namespace, "link", "set", "lo", "up"]);
       await run("ip", ["-n", namespace, "route", "add", "default", "via", hostAddress]);
+      // Docker turns forwarding on at start, but nspawn mounts /proc/sys read-only: set it from
+      // here, as root may on a server. Forwarded traffic still ends at the host's bridge.
+      await run("ip", ["netns", "exec", namespace, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
       return { namespace, address };
     },
     removeMachine,

@@ -1,4 +1,4 @@
-import { request as httpRequest } from "node:http";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
 import { WebSocket } from "ws";
@@ -29,7 +29,7 @@ export async function enterTerminal(target: TerminalTarget, link: string): Promi
   url.search = new URL(link).search;
   const options = connectionOptions(target);
   const response = await new Promise<{ status: number; cookies: string[] }>((resolve, reject) => {
-    const onResponse = (res: import("node:http").IncomingMessage) => {
+    const onResponse = (res: IncomingMessage) => {
       res.resume();
       resolve({ status: res.statusCode ?? 0, cookies: res.headers["set-cookie"] ?? [] });
     };
