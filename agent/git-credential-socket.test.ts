@@ -1,5 +1,6 @@
 import { execFile, spawn } from "node:child_process";
-import { chmod, mkdtemp, rm, stat } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chmod, copyFile, mkdtemp, rm, stat } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -29,7 +30,13 @@ import { commandAs, type WorkspaceUser } from "./workspace-user.ts";
 const run = promisify(execFile);
 const skip = skipUnlessRoot();
 const agentMain = fileURLToPath(new URL("./main.ts", import.meta.url));
-const program = [process.execPath, "--import", import.meta.resolve("tsx"), agentMain];
+const builtAgent = fileURLToPath(
+  new URL(`../dist/agent/agent-linux-${process.arch}`, import.meta.url),
+);
+// The workspace user runs the helper, so it must be able to read it. The built agent, copied
+// into the test's own folder, works wherever the checkout is (a private folder included);
+// without a build, the source runs, and the checkout must be readable by other users.
+let program = [process.execPath, "--import", import.meta.resolve("tsx"), agentMain];
 
 let stand: TestStandIn;
 let controlPlane: http.Server;
@@ -62,6 +69,11 @@ beforeAll(async () => {
   [user, stranger] = await Promise.all([createTestUser(), createTestUser()]);
   folder = await mkdtemp(path.join(os.tmpdir(), "caw-credential-socket-"));
   await chmod(folder, 0o711); // as / is: every user passes through
+  if (existsSync(builtAgent)) {
+    program = [path.join(folder, "agent")];
+    await copyFile(builtAgent, program[0]!);
+    await chmod(program[0]!, 0o755);
+  }
   stateDir = path.join(folder, "state");
   await saveAgentState(stateDir, controlPlaneUrl, {
     agentToken: "cawa_test",
