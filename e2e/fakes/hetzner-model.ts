@@ -175,7 +175,8 @@ export const locations = [
   { id: 4, name: "ash", description: "Ashburn, VA", country: "US", city: "Ashburn, VA" },
 ];
 
-export const images = ["ubuntu-24.04", "ubuntu-22.04", "debian-12"];
+// System images and the app images our servers use (Hetzner lists both under /images).
+export const images = ["ubuntu-24.04", "ubuntu-22.04", "debian-12", "docker-ce"];
 
 export function hetznerError(
   status: number,
@@ -300,7 +301,12 @@ export function renderServer(
       description: `${server.location} DC14`,
       location: renderLocation(server.location),
     },
-    image: { id: 161547269, type: "system", status: "available", name: server.image },
+    image: {
+      id: 161547269,
+      type: server.image === "docker-ce" ? "app" : "system",
+      status: "available",
+      name: server.image,
+    },
     iso: null,
     rescue_enabled: false,
     locked: false,

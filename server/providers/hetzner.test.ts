@@ -97,7 +97,7 @@ describe("Hetzner provider: servers", () => {
     expect(server.ipv4).toMatch(/^203\.0\.113\.\d+$/);
     const stored = fake.state.servers.get(Number(server.id));
     expect(stored).toMatchObject({
-      image: "ubuntu-24.04",
+      image: "docker-ce",
       automount: false,
       userData: "#cloud-config\nhostname: ws-1\n",
       volumeIds: [Number(volume.id)],
@@ -163,7 +163,7 @@ describe("Hetzner provider: servers", () => {
           name,
           server_type: "cx23",
           location: "fsn1",
-          image: "ubuntu-24.04",
+          image: "docker-ce",
           user_data,
         }),
       });

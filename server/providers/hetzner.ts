@@ -42,7 +42,9 @@ export type HetznerProviderOptions = {
 
 export const hetznerApiUrl = "https://api.hetzner.cloud/v1";
 export const userDataLimitBytes = 32 * 1024;
-const image = "ubuntu-24.04";
+// Hetzner's Docker CE app image (Ubuntu 24.04 with Docker CE): the engine is there at boot
+// (ADR 0011); the rest of the toolchain installs in the background.
+const image = "docker-ce";
 
 const labelsSchema = z.record(z.string(), z.string()).nullish();
 
