@@ -1,3 +1,4 @@
+import { bootProgressRequestSchema, type BootProgressRequest } from "../protocol/boot-progress.ts";
 import {
   agentCertificateResponseSchema,
   bootstrapResponseSchema,
@@ -75,6 +76,9 @@ export function createControlPlaneClient(baseUrl: string, options: { attempts?: 
     /** A certificate for the workspace's host name, from a request (PEM) for it. */
     certificate: async (csr: string): Promise<AgentCertificateResponse> =>
       agentCertificateResponseSchema.parse(await call("POST", "/api/agent/certificate", { csr })),
+    /** A step of the workspace's boot (the agent reports `devcontainer`); never retried long. */
+    bootProgress: async (report: BootProgressRequest) =>
+      call("POST", "/api/agent/boot-progress", bootProgressRequestSchema.parse(report)),
     gitCredential: async (request: GitCredentialRequest): Promise<GitCredential> =>
       gitCredentialSchema.parse(
         await call("GET", `/api/agent/git-credential?${new URLSearchParams(request)}`),

@@ -46,6 +46,11 @@ export async function runAgent(version: string): Promise<void> {
     waitForToolchain: access.user !== null,
     mounts: access.mounts,
     log,
+    // The devcontainer is an optional boot step: the job log shows how it went.
+    report: (status, message) =>
+      void client
+        .bootProgress({ step: "devcontainer", status, message })
+        .catch((error: unknown) => log(`Could not report the devcontainer step: ${String(error)}`)),
   });
   void shells.start();
   const manager = createSessionManager({ shell: shells.current });
