@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -15,6 +16,7 @@ import {
   type BuildState,
 } from "./agent-manifest.ts";
 import {
+  agentTargets,
   allAgentTargets,
   findHostTarget,
   prepareNodeRuntime,
@@ -239,7 +241,8 @@ async function runBuildCommand(): Promise<void> {
     return;
   }
   const started = performance.now();
-  const results = await buildAgent({ force: process.argv.includes("--force") });
+  const targets = await chooseBuildableTargets();
+  const results = await buildAgent({ force: process.argv.includes("--force"), targets });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   const megabytes = (size: number) => `${(size / 1e6).toFixed(1)} MB`;
   for (const result of results) {
@@ -250,6 +253,30 @@ async function runBuildCommand(): Promise<void> {
     process.stdout.write(`agent: ${verb} ${where} (${what})\n`);
   }
   process.stdout.write(`agent: done in ${seconds} s\n`);
+}
+
+// `npm start` builds too, on machines that may lack a cross compiler: there, the other
+// architecture is left out with a warning (its servers then fail with "not built"). CI must
+// build both, so there a missing compiler fails the build.
+async function chooseBuildableTargets(): Promise<AgentTarget[]> {
+  const host = findHostTarget();
+  const targets: AgentTarget[] = [];
+  for (const target of allAgentTargets) {
+    const { triplet, compilerPackage } = agentTargets[target];
+    const compiler = `${triplet}-g++`;
+    if (target === host || process.env.CI || (await canRun(compiler))) targets.push(target);
+    else
+      console.error(
+        `agent: not building ${target}: ${compiler} is not installed (apt-get install ${compilerPackage}); servers of that architecture cannot start until it is built.`,
+      );
+  }
+  return targets;
+}
+
+function canRun(command: string): Promise<boolean> {
+  return new Promise((resolve) =>
+    execFile(command, ["--version"], (error) => resolve(error === null)),
+  );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
