@@ -57,7 +57,7 @@ export async function openWorkspaceAccess(input: {
   log(`Shells, git and the devcontainer run as ${user.username}.`);
   return {
     user,
-    environment: loginEnvironment(process.env, user, { loginPath: true }),
+    environment: loginEnvironment(undefined, user, { loginPath: true }),
     credentialHelper: credentialHelperCommand(program, socket?.socketPath ?? config.STATE_DIR),
     mounts: isSea() ? [process.execPath, config.AGENT_RUNTIME_DIR] : [config.AGENT_RUNTIME_DIR],
     close: async () => socket?.close(),
