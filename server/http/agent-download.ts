@@ -1,13 +1,12 @@
 /* eslint-disable security/detect-non-literal-fs-filename -- files come from AGENT_DIST_DIR and its manifest; the request only picks an architecture from a fixed list */
-import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
 import { z } from "zod";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { installRoot } from "../process/version.ts";
+import { sendFileResponse } from "./file-response.ts";
 import { sendJson } from "./json.ts";
 
 // The workspace agent binaries that `npm run build` writes to dist/agent (SPEC §9, ADR 0009).
@@ -129,73 +128,21 @@ async function findRepresentation(
   return size === entry.size ? { path: file, size, etag: `"${entry.sha256}"`, encoding } : null;
 }
 
-async function sendRepresentation(
+function sendRepresentation(
   req: IncomingMessage,
   res: ServerResponse,
   release: Release,
   representation: Representation,
 ): Promise<void> {
-  res.setHeader("etag", representation.etag);
-  // Always the binary's own checksum, which the VM checks after decoding.
-  res.setHeader("x-checksum-sha256", release.sha256);
-  res.setHeader("cache-control", "public, max-age=300");
-  res.setHeader("vary", "accept-encoding");
-  res.setHeader("accept-ranges", "bytes");
-  res.setHeader("content-type", "application/octet-stream");
-  res.setHeader("content-disposition", "attachment; filename=cloud-ai-workspaces-agent");
-  if (representation.encoding) res.setHeader("content-encoding", representation.encoding);
-  if (matchesEntityTag(req.headers["if-none-match"], representation.etag)) {
-    res.statusCode = 304;
-    return void res.end();
-  }
-  const range = readByteRange(req, representation);
-  if (range === "unsatisfiable") {
-    res.statusCode = 416;
-    res.setHeader("content-range", `bytes */${representation.size}`);
-    return void res.end();
-  }
-  if (range) {
-    res.statusCode = 206;
-    res.setHeader("content-range", `bytes ${range.start}-${range.end}/${representation.size}`);
-    res.setHeader("content-length", range.end - range.start + 1);
-  } else res.setHeader("content-length", representation.size);
-  if (req.method === "HEAD") return void res.end();
-  await pipeline(createReadStream(representation.path, range ?? undefined), res);
-}
-
-type ByteRange = { start: number; end: number };
-
-// One `bytes=` range (RFC 9110 §14); anything else, or a stale If-Range, gets the whole file.
-function readByteRange(
-  req: IncomingMessage,
-  representation: Representation,
-): ByteRange | "unsatisfiable" | null {
-  const header = req.headers.range;
-  if (!header) return null;
-  // If-Range compares strongly, and there is no Last-Modified a date could match.
-  const ifRange = req.headers["if-range"];
-  if (ifRange !== undefined && String(ifRange).trim() !== representation.etag) return null;
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!match || (!match[1] && !match[2])) return null;
-  const { size } = representation;
-  const last = size - 1;
-  if (!match[1]) {
-    const suffix = Number(match[2]);
-    return suffix === 0 || size === 0
-      ? "unsatisfiable"
-      : { start: Math.max(0, size - suffix), end: last };
-  }
-  const start = Number(match[1]);
-  const end = match[2] ? Number(match[2]) : Infinity;
-  if (end < start) return null;
-  return start > last ? "unsatisfiable" : { start, end: Math.min(end, last) };
-}
-
-// If-None-Match compares weakly (RFC 9110 §13.1.2): W/"x" matches "x".
-function matchesEntityTag(header: string | undefined, etag: string): boolean {
-  return (header ?? "")
-    .split(",")
-    .some((tag) => ["*", etag].includes(tag.trim().replace(/^W\//, "")));
+  return sendFileResponse(req, res, representation, {
+    // Always the binary's own checksum, which the VM checks after decoding.
+    "x-checksum-sha256": release.sha256,
+    "cache-control": "public, max-age=300",
+    vary: "accept-encoding",
+    "content-type": "application/octet-stream",
+    "content-disposition": "attachment; filename=cloud-ai-workspaces-agent",
+    ...(representation.encoding && { "content-encoding": representation.encoding }),
+  });
 }
 
 /**
