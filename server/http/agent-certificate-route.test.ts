@@ -217,6 +217,24 @@ describe("POST /api/agent/certificate", () => {
       );
     expect(statuses).toEqual([...Array<number>(10).fill(200), 429]);
   });
+
+  it("does not count what Cloudflare failed to issue against the hour", async () => {
+    const { agentToken, hostname } = await bootstrappedWorkspace("tls-refund");
+    const ask = async () =>
+      (await askCertificate(engine.web.baseUrl, agentToken, { csr: forHost(hostname) })).status;
+    for (let count = 0; count < 9; count += 1) expect(await ask()).toBe(200);
+    // Two failed issues with one certificate of the hour left: both are given back.
+    for (let count = 0; count < 2; count += 1) {
+      engine.cloudflare.faults.add({
+        kind: "server-error",
+        status: 503,
+        times: 5,
+        path: "/client/v4/certificates",
+      });
+      expect(await ask()).toBe(503);
+    }
+    expect(await ask()).toBe(200);
+  });
 });
 
 describe("POST /api/agent/certificate in the one-machine mode", () => {

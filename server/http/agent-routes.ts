@@ -101,7 +101,7 @@ function certificateDependencies(context: Context): Omit<AgentCertificateDepende
     zone: cloudflare && createCloudflareZone({ ...cloudflare, apiUrl: env.CLOUDFLARE_API_URL }),
     hostnameOf: (id) => workspaceHostnameOf(env, id),
     days: env.AGENT_CERTIFICATE_DAYS,
-    spend: createCertificateBudget(context.db),
+    budget: createCertificateBudget(context.db),
   };
 }
 

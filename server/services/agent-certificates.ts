@@ -42,8 +42,8 @@ export type AgentCertificateDependencies = {
   zone: CloudflareZone | null;
   hostnameOf: (workspaceId: string) => string;
   days: OriginCertificateDays;
-  /** Spends one of the workspace's certificates this hour; seconds to wait when none is left. */
-  spend: (workspaceId: string) => Promise<number | undefined>;
+  /** The workspace's hourly certificate budget (createCertificateBudget). */
+  budget: CertificateBudget;
   logger: Logger;
 };
 
@@ -56,16 +56,25 @@ export function createCertificateBudget(db: Database) {
     points: certificatesPerHour,
     duration: 3600,
   });
-  return async (workspaceId: string): Promise<number | undefined> => {
-    try {
-      await limiter.consume(workspaceId, 1);
-      return undefined;
-    } catch (rejection) {
-      if (!(rejection instanceof RateLimiterRes)) throw rejection;
-      return Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
-    }
+  return {
+    /** Spends one certificate of this hour's; the seconds to wait when none is left. */
+    async spend(workspaceId: string): Promise<number | undefined> {
+      try {
+        await limiter.consume(workspaceId, 1);
+        return undefined;
+      } catch (rejection) {
+        if (!(rejection instanceof RateLimiterRes)) throw rejection;
+        return Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+      }
+    },
+    /** Gives back a certificate Cloudflare did not issue: an outage must not use up the hour. */
+    async refund(workspaceId: string): Promise<void> {
+      await limiter.reward(workspaceId, 1);
+    },
   };
 }
+
+export type CertificateBudget = ReturnType<typeof createCertificateBudget>;
 
 // The agent asks while it boots (before it serves, so before `ready`) and while it runs.
 const issuingStates = new Set(["provisioning", "starting", "booting", "running"]);
@@ -87,7 +96,7 @@ export async function issueAgentCertificate(
     );
   const hostname = deps.hostnameOf(workspace.id);
   const request = checkCertificateRequest(csr, hostname);
-  const waitSeconds = await deps.spend(workspace.id);
+  const waitSeconds = await deps.budget.spend(workspace.id);
   if (waitSeconds !== undefined)
     throw new AppError(
       "TOO_MANY_REQUESTS",
@@ -101,7 +110,8 @@ export async function issueAgentCertificate(
       hostname,
       days: deps.days,
     })
-    .catch((error: unknown) => {
+    .catch(async (error: unknown) => {
+      await deps.budget.refund(workspace.id);
       // The agent logs the answer on its server; say it here too, where operators look.
       deps.logger.warn(
         { workspaceId: workspace.id, reason: (error as Error).message },
