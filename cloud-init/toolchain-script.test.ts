@@ -44,8 +44,7 @@ describe("the toolchain script and unit", () => {
     await rm(folder, { recursive: true, force: true });
   });
 
-  it("is fixed text: only the fixed paths are filled in", () => {
-    expect(toolchainScript).not.toMatch(/@[A-Z_]+@/);
+  it("has the fixed paths filled in", () => {
     for (const fixed of [envFilePath, toolchainLogPath, toolchainInstallDirectory])
       expect(toolchainScript).toContain(fixed);
     expect(toolchainScript.startsWith("#!/usr/bin/env bash\n")).toBe(true);
