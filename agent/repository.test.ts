@@ -101,6 +101,7 @@ beforeAll(async () => {
       repository: "stand-in/sample",
       branch: "main",
       idleTimeoutMinutes: 30,
+      maxWorkingHours: 8,
       cloneUrl: cloneUrl(),
     },
     jwksUrl: "http://127.0.0.1/.well-known/jwks.json",

@@ -5,6 +5,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -197,6 +198,15 @@ export const workspaces = pgTable(
     agentVersion: text("agent_version"),
     lastHeartbeatAt: timestamp("last_heartbeat_at", { withTimezone: true }),
     lastActivityAt: timestamp("last_activity_at", { withTimezone: true }),
+    /**
+     * SPEC §14: the longest an agent may work with no terminal input before the workspace is
+     * stopped anyway (a runaway agent); the idle timeout does not count working time.
+     */
+    maxWorkingHours: integer("max_working_hours").notNull().default(8),
+    /** The user's secrets this workspace gets by name; null: all of them. */
+    secretNames: text("secret_names").array(),
+    /** When the agent said it will stop the workspace for idleness (its warning); null: not soon. */
+    idleStopAt: timestamp("idle_stop_at", { withTimezone: true }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
     /** Soft delete (SPEC §5): set when deletion finishes; a purge job removes the row later. */
@@ -337,3 +347,90 @@ export const terminalGrants = pgTable(
     index("terminal_grants_expires_at_index").on(table.expiresAt),
   ],
 );
+
+/**
+ * A user's named secrets (SPEC §14: API keys for AI agents). Write-only: the value is an AES-GCM
+ * envelope bound to this row's id and is only ever decrypted for the agent of a workspace that
+ * gets it. The name is the environment variable it becomes in the workspace's shells.
+ */
+export const secrets = pgTable(
+  "secrets",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    valueEncrypted: text("value_encrypted").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [uniqueIndex("secrets_user_name_unique").on(table.userId, table.name)],
+);
+
+export const sessionStatuses = ["working", "waiting", "done", "error"] as const;
+export type SessionStatus = (typeof sessionStatuses)[number];
+
+/**
+ * The terminal sessions (tmux) of a running workspace as its agent last reported them
+ * (SPEC §14); the agent replaces the whole set with each report.
+ */
+export const workspaceSessions = pgTable(
+  "workspace_sessions",
+  {
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    startedAt: timestamp("started_at", { withTimezone: true }).notNull(),
+    lastOutputAt: timestamp("last_output_at", { withTimezone: true }),
+    /** What `caw status` last said; null for a session no AI agent reported in. */
+    status: text("status", { enum: sessionStatuses }),
+    statusMessage: text("status_message"),
+    statusChangedAt: timestamp("status_changed_at", { withTimezone: true }),
+    reportedAt: timestamp("reported_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.workspaceId, table.name] })],
+);
+
+export const notificationKinds = [
+  "needs_input",
+  "done",
+  "error",
+  "stopping_soon",
+  "stopped",
+] as const;
+export type NotificationKind = (typeof notificationKinds)[number];
+
+/**
+ * What a user is told (SPEC §14): an agent needs input, is done or failed; a workspace will stop
+ * soon or stopped. The browser shows new rows as notifications; a webhook gets each one.
+ */
+export const notifications = pgTable(
+  "notifications",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    sessionName: text("session_name"),
+    kind: text("kind", { enum: notificationKinds }).notNull(),
+    message: text("message").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [index("notifications_user_id_index").on(table.userId, table.id)],
+);
+
+/** A user's webhook for notifications; the signing secret is an envelope bound to the user id. */
+export const notificationWebhooks = pgTable("notification_webhooks", {
+  userId: uuid("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  url: text("url").notNull(),
+  secretEncrypted: text("secret_encrypted").notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});

@@ -38,6 +38,11 @@ export const bootstrapResponseSchema = z.object({
     repository: z.string(),
     branch: z.string(),
     idleTimeoutMinutes: z.number().int().positive(),
+    /**
+     * SPEC §14: hours an AI agent may report `working` with no terminal input before the
+     * workspace is stopped anyway. Defaults for state an older agent saved.
+     */
+    maxWorkingHours: z.number().int().positive().default(8),
     /** Clone URL of the repository (the credential helper supplies the password). */
     cloneUrl: z.url(),
     /**

@@ -91,6 +91,7 @@ export async function redeemBootstrapToken(
       repository: row.repository,
       branch: row.branch,
       idleTimeoutMinutes: row.idleTimeoutMinutes,
+      maxWorkingHours: row.maxWorkingHours,
       cloneUrl: `${urls.githubUrl}/${row.repository}.git`,
       hostname: urls.hostnameOf(row.id),
     },
