@@ -1,5 +1,10 @@
 import { bootProgressRequestSchema, type BootProgressRequest } from "../protocol/boot-progress.ts";
 import {
+  agentSecretsResponseSchema,
+  sessionReportSchema,
+  type SessionReport,
+} from "../protocol/agent-sessions.ts";
+import {
   agentCertificateResponseSchema,
   bootstrapResponseSchema,
   gitCredentialSchema,
@@ -72,7 +77,14 @@ export function createControlPlaneClient(baseUrl: string, options: { attempts?: 
     ready: () => call("POST", "/api/agent/ready", {}),
     heartbeat: async (body: HeartbeatRequest): Promise<HeartbeatResponse> =>
       heartbeatResponseSchema.parse(await call("POST", "/api/agent/heartbeat", body)),
-    idle: () => call("POST", "/api/agent/idle", {}),
+    /** Asks the control plane to stop the workspace; `reason` e.g. "idle for 30 min". */
+    idle: (reason?: string) => call("POST", "/api/agent/idle", reason ? { reason } : {}),
+    /** SPEC §14: the live sessions and statuses (the whole set). */
+    sessions: (report: SessionReport) =>
+      call("POST", "/api/agent/sessions", sessionReportSchema.parse(report)),
+    /** SPEC §14: the workspace's secrets by name, for a new shell's environment. */
+    secrets: async (): Promise<Record<string, string>> =>
+      agentSecretsResponseSchema.parse(await call("GET", "/api/agent/secrets")).secrets,
     /** A certificate for the workspace's host name, from a request (PEM) for it. */
     certificate: async (csr: string): Promise<AgentCertificateResponse> =>
       agentCertificateResponseSchema.parse(await call("POST", "/api/agent/certificate", { csr })),

@@ -6,6 +6,9 @@ import {
   heartbeatRequestSchema,
   type HeartbeatResponse,
 } from "../../protocol/agent-protocol.ts";
+import { sessionReportSchema, type AgentSecretsResponse } from "../../protocol/agent-sessions.ts";
+import { readWorkspaceSecrets } from "../services/secrets.ts";
+import { recordSessionReport } from "../services/workspace-sessions.ts";
 import { createCloudflareZone } from "../dns/cloudflare-zone.ts";
 import { AppError, describeZodError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
@@ -62,6 +65,21 @@ export function createAgentRoutes(context: Context): Record<string, Handler> {
     "/api/agent/ready": post(async (req, res) => {
       await markAgentReady(db, await agentOf(req));
       sendJson(res, 200, { ok: true });
+    }),
+    // SPEC §14: the live sessions and their AI-agent statuses, on change and with each heartbeat.
+    "/api/agent/sessions": post(async (req, res) => {
+      const workspace = await agentOf(req);
+      await recordSessionReport(db, workspace, await readJsonBody(req, sessionReportSchema));
+      sendJson(res, 200, { ok: true });
+    }),
+    // SPEC §14: the workspace's secrets, fetched on demand for each new shell; never logged.
+    "/api/agent/secrets": method("GET", async (req, res) => {
+      const workspace = await agentOf(req);
+      const answer: AgentSecretsResponse = {
+        secrets: await readWorkspaceSecrets(db, keyring, workspace),
+      };
+      res.setHeader("cache-control", "no-store");
+      sendJson(res, 200, answer);
     }),
     "/api/agent/idle": post(async (req, res) => {
       const workspace = await reportAgentIdle(db, await agentOf(req), settings);

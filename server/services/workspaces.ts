@@ -16,6 +16,7 @@ import { assertMayCreateWorkspace, describeWorkspaceAccess } from "../providers/
 import { enqueueJob } from "../jobs/queue.ts";
 import { recordAuditEvent, type DatabaseExecutor } from "./audit.ts";
 import { checkRepositoryAccess } from "./github-repositories.ts";
+import { recordStateNotification } from "./notifications.ts";
 import type { Owner } from "./owner.ts";
 import { readUserRole } from "./users.ts";
 import {
@@ -345,6 +346,7 @@ async function moveWorkspace(
       reason: move.reason,
       actor: move.actor,
     });
+    await recordStateNotification(tx, id, move.to, move.reason);
     return row.state;
   });
 }

@@ -5,6 +5,9 @@ import { auditRouter } from "./routers/audit.ts";
 import { authRouter } from "./routers/auth.ts";
 import { credentialsRouter } from "./routers/credentials.ts";
 import { githubRouter } from "./routers/github.ts";
+import { notificationsRouter } from "./routers/notifications.ts";
+import { secretsRouter } from "./routers/secrets.ts";
+import { sessionsRouter } from "./routers/sessions.ts";
 import { systemRouter } from "./routers/system.ts";
 import { terminalRouter } from "./routers/terminal.ts";
 import { tokensRouter } from "./routers/tokens.ts";
@@ -21,6 +24,9 @@ export const appRouter = router({
   github: githubRouter,
   admin: adminRouter,
   terminal: terminalRouter,
+  secrets: secretsRouter,
+  sessions: sessionsRouter,
+  notifications: notificationsRouter,
 });
 
 export type AppRouter = typeof appRouter;

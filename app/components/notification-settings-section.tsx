@@ -1,0 +1,4 @@
+// SPEC §14. STUB: filled by its helper.
+export function NotificationSettingsSection() {
+  return null;
+}

@@ -1,0 +1,4 @@
+import { router } from "../init.ts";
+
+// SPEC §14. STUB: filled by its helper.
+export const sessionsRouter = router({});
