@@ -244,6 +244,8 @@ export async function requestWorkspaceAction(
   action: UserAction,
   settings: Pick<WorkspaceSettings, "maxAttempts">,
   actor: WorkspaceActor = "user",
+  /** Why, in the timeline and the state reason (e.g. "Stopped: idle for 30 min"). */
+  reason: string = actionReasons[action],
 ) {
   // A start makes a server: the same rule as a create (an install may have lost root since).
   if (action === "start")
@@ -262,7 +264,7 @@ export async function requestWorkspaceAction(
         .update(jobs)
         .set({ status: "canceled", finishedAt: new Date(), updatedAt: new Date() })
         .where(and(eq(jobs.workspaceId, id), eq(jobs.status, "queued")));
-    await transitionWorkspace(tx, id, userActions[action].to, actionReasons[action], actor);
+    await transitionWorkspace(tx, id, userActions[action].to, reason, actor);
     await enqueueJob(tx, {
       kind: workspaceJobKinds[action],
       workspaceId: id,
