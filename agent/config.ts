@@ -107,3 +107,29 @@ export function loginEnvironment(
     SHELL: account.shell || "/bin/bash",
   };
 }
+
+/** Where `caw` finds the agent on a VM when its shell did not say (CAW_CONTROL_SOCKET). */
+export const defaultControlSocket = "/run/cloud-ai-workspaces-agent/control.sock";
+
+export type CliEnvironment = {
+  /** The agent's control socket: CAW_CONTROL_SOCKET, else the VM's. */
+  socketPath: string;
+  /** The session this shell runs in (CAW_SESSION), if the shell says. */
+  session: string | null;
+  /** tmux's pane id ($TMUX_PANE), for finding the session when CAW_SESSION is not set. */
+  pane: string | null;
+  /** HOME, where `caw install-hooks` puts the hooks. */
+  home: string;
+};
+
+/** What the `caw` CLI reads from the shell it runs in (none of it is secret). */
+export function readCliEnvironment(
+  source: Record<string, string | undefined> = process.env,
+): CliEnvironment {
+  return {
+    socketPath: source.CAW_CONTROL_SOCKET || defaultControlSocket,
+    session: source.CAW_SESSION || null,
+    pane: source.TMUX_PANE || null,
+    home: source.HOME || "",
+  };
+}
