@@ -132,7 +132,12 @@ async function listSessions(args: string[], io: CliIo): Promise<number> {
 
 /** For `eval "$(caw env)"`: the secrets as exports on stdout, nothing else there. */
 async function printEnvironment(io: CliIo): Promise<number> {
-  const { secrets } = envAnswerSchema.parse(await ask(io, { op: "env" }));
+  const answer = await ask(io, { op: "env" }).catch((error: unknown) => {
+    // The launcher shows this one line and starts the shell anyway.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ControlError(`no workspace secrets in this shell (${reason})`);
+  });
+  const { secrets } = envAnswerSchema.parse(answer);
   const { text, skipped } = exportLines(secrets);
   io.stdout(text);
   if (skipped.length > 0)
