@@ -46,6 +46,11 @@ export const sessionReportSchema = z.object({
 });
 export type SessionReport = z.infer<typeof sessionReportSchema>;
 
+/** `POST /api/agent/idle`: why the agent asks for the stop, e.g. "idle for 30 min". */
+export const agentIdleRequestSchema = z.object({
+  reason: z.string().trim().min(1).max(200).optional(),
+});
+
 // ── Secrets ──────────────────────────────────────────────────────────────────────────────
 
 /**

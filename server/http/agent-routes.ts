@@ -6,7 +6,11 @@ import {
   heartbeatRequestSchema,
   type HeartbeatResponse,
 } from "../../protocol/agent-protocol.ts";
-import { sessionReportSchema, type AgentSecretsResponse } from "../../protocol/agent-sessions.ts";
+import {
+  agentIdleRequestSchema,
+  sessionReportSchema,
+  type AgentSecretsResponse,
+} from "../../protocol/agent-sessions.ts";
 import { readWorkspaceSecrets } from "../services/secrets.ts";
 import { recordSessionReport } from "../services/workspace-sessions.ts";
 import { createCloudflareZone } from "../dns/cloudflare-zone.ts";
@@ -82,7 +86,9 @@ export function createAgentRoutes(context: Context): Record<string, Handler> {
       sendJson(res, 200, answer);
     }),
     "/api/agent/idle": post(async (req, res) => {
-      const workspace = await reportAgentIdle(db, await agentOf(req), settings);
+      const agent = await agentOf(req);
+      const { reason } = await readJsonBody(req, agentIdleRequestSchema);
+      const workspace = await reportAgentIdle(db, agent, settings, reason ?? null);
       sendJson(res, 200, { state: workspace.state });
     }),
     // TLS to the agent (ADR 0010): a certificate for the workspace's own host name.

@@ -240,11 +240,15 @@ export async function readGitCredential(
   return mintGitCredential(db, keyring, github, credentialOf, logger);
 }
 
-/** The agent saw no activity for the idle timeout: stop the workspace as its owner would. */
+/**
+ * The agent saw no activity for the idle timeout (or an AI agent worked too long with no
+ * input): stop the workspace as its owner would, saying why ("Stopped: idle for 30 min").
+ */
 export async function reportAgentIdle(
   db: Database,
   workspace: AgentWorkspace,
   settings: { maxAttempts: number },
+  reason: string | null = null,
 ) {
   const [owner] = await db
     .select({ auditSubject: users.auditSubject })
@@ -258,5 +262,6 @@ export async function reportAgentIdle(
     "stop",
     settings,
     "agent",
+    `Stopped: ${reason ?? `idle for ${workspace.idleTimeoutMinutes} min`}`,
   );
 }

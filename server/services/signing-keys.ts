@@ -12,6 +12,7 @@ import {
 import type { Database } from "../../db/client.ts";
 import { signingKeys } from "../../db/schema.ts";
 import { terminalAudience, terminalTokenMaxSeconds } from "../../protocol/agent-protocol.ts";
+import { agentControlAudience, agentControlTokenSeconds } from "../../protocol/agent-sessions.ts";
 import { decryptSecret, encryptSecret, type Keyring } from "../crypto/envelope.ts";
 import type { DatabaseExecutor } from "./audit.ts";
 
@@ -118,14 +119,39 @@ export async function signTerminalToken(
     throw new Error(
       `A terminal token lives at most ${terminalTokenMaxSeconds} s; agents refuse longer ones.`,
     );
+  return signWorkspaceToken(db, keyring, terminalAudience, input);
+}
+
+/**
+ * SPEC §14: the bearer token of one control plane → agent call (the session API), for one user
+ * and workspace, living `agentControlTokenSeconds`; the agent checks it with the same JWKS.
+ */
+export async function signAgentControlToken(
+  db: Database,
+  keyring: Keyring,
+  input: { userId: string; workspaceId: string; issuer: string; now?: Date },
+): Promise<string> {
+  const signed = await signWorkspaceToken(db, keyring, agentControlAudience, {
+    ...input,
+    expiresInSeconds: agentControlTokenSeconds,
+  });
+  return signed.token;
+}
+
+async function signWorkspaceToken(
+  db: Database,
+  keyring: Keyring,
+  audience: string,
+  input: TerminalTokenInput,
+): Promise<{ token: string; expiresAt: Date; kid: string }> {
   const now = input.now ?? new Date();
   const key = await readSigningKey(db, keyring, now);
   const issuedAt = Math.floor(now.getTime() / 1000);
-  const expiresAt = issuedAt + expiresInSeconds;
+  const expiresAt = issuedAt + input.expiresInSeconds;
   const token = await new SignJWT({ workspace: input.workspaceId })
     .setProtectedHeader({ alg: algorithm, kid: key.kid, typ: "JWT" })
     .setIssuer(input.issuer)
-    .setAudience(terminalAudience)
+    .setAudience(audience)
     .setSubject(input.userId)
     .setJti(input.jti ?? randomUUID())
     .setIssuedAt(issuedAt)

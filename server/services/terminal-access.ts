@@ -18,7 +18,13 @@ import { getWorkspace } from "./workspaces.ts";
 
 /** What signed the caller in: exactly one of them is set. */
 export type TerminalCaller = { sessionId: string | null; apiTokenId: string | null };
-export type TerminalUrlOptions = { issuer: string; ttlSeconds: number; caller: TerminalCaller };
+export type TerminalUrlOptions = {
+  issuer: string;
+  ttlSeconds: number;
+  caller: TerminalCaller;
+  /** The tmux session to attach (SPEC §14); without it the terminal opens a new one. */
+  session?: string;
+};
 
 /** The link that signs the owner in to the terminal of one of their running workspaces. */
 export async function createTerminalUrl(
@@ -69,7 +75,10 @@ export async function createTerminalUrl(
     targetType: "workspace",
     targetId: workspace.id,
   });
-  return { url: `${workspace.agentUrl.replace(/\/+$/, "")}/?token=${token}`, expiresAt };
+  const url = new URL(`${workspace.agentUrl.replace(/\/+$/, "")}/`);
+  url.searchParams.set("token", token);
+  if (options.session) url.searchParams.set("session", options.session);
+  return { url: url.toString(), expiresAt };
 }
 
 /**

@@ -33,6 +33,8 @@ import { workspaceJobKinds } from "../services/workspaces.ts";
 import { archOfServerType, createAgentReleaseReader, type AgentArch } from "./agent-release.ts";
 import { createToolchainReleaseReader } from "./toolchain-release.ts";
 import { createPeriodicHandlers } from "./periodic-jobs.ts";
+import { deliverNotification } from "../services/notification-webhooks.ts";
+import { notificationDeliveryJobKind } from "../services/notifications.ts";
 
 // Binds the job kinds to the services that do the work, with the providers this install
 // is configured for.
@@ -83,6 +85,18 @@ export function createJobHandlers(deps: WorkerDependencies): Record<string, JobH
       stopWorkspace(jobDependencies(job, context), workspaceIdOf(job)),
     [workspaceJobKinds.delete]: (job, context) =>
       deleteWorkspace(jobDependencies(job, context), workspaceIdOf(job)),
+    // SPEC §14: one notification to the user's webhook; retried by the queue, never a workspace's.
+    [notificationDeliveryJobKind]: async (job, context) => {
+      const id = Number(job.payload.notificationId);
+      const policy = { allowPrivateAddresses: env.WORKSPACE_PROVIDER === "local" };
+      const delivered = await deliverNotification(db, deps.keyring, id, policy);
+      await context.log(
+        "info",
+        delivered
+          ? `Notification ${id} delivered to the webhook (${delivered.status}).`
+          : `Notification ${id}: no webhook any more; nothing sent.`,
+      );
+    },
     ...createPeriodicHandlers({
       db,
       env,

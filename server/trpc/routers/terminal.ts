@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { sessionNameSchema } from "../../../protocol/agent-sessions.ts";
 import { createTerminalUrl } from "../../services/terminal-access.ts";
 import { protectedProcedure, router } from "../init.ts";
 import { ownerOf } from "../owner.ts";
@@ -10,7 +11,11 @@ const terminalLinkSeconds = 5 * 60;
 export const terminalRouter = router({
   token: protectedProcedure
     .input(
-      z.object({ workspaceId: z.uuid({ error: "expected a workspace id from workspaces.list" }) }),
+      z.object({
+        workspaceId: z.uuid({ error: "expected a workspace id from workspaces.list" }),
+        /** Attach this session (sessions.list); without it the terminal opens a new one. */
+        session: sessionNameSchema.optional(),
+      }),
     )
     .mutation(({ ctx, input }) =>
       createTerminalUrl(ctx.db, ctx.keyring, ownerOf(ctx), input.workspaceId, {
@@ -18,6 +23,7 @@ export const terminalRouter = router({
         ttlSeconds: terminalLinkSeconds,
         // The link's grant ends with what signed this request in (SPEC §4, §9).
         caller: { sessionId: ctx.auth.sessionId, apiTokenId: ctx.auth.tokenId ?? null },
+        session: input.session,
       }),
     ),
 });
