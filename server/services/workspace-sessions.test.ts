@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { eq } from "drizzle-orm";
 import { createLocalJWKSet, jwtVerify } from "jose";
@@ -178,7 +178,7 @@ describe("calls to the agent", () => {
   });
   afterAll(() => new Promise((resolve) => agent.close(resolve)));
 
-  async function answerAsAgent(req: IncomingMessage, res: import("node:http").ServerResponse) {
+  async function answerAsAgent(req: IncomingMessage, res: ServerResponse) {
     let body = "";
     for await (const chunk of req) body += String(chunk);
     seen.push({ method: req.method!, url: req.url!, host: req.headers.host!, body });
