@@ -18,6 +18,7 @@ import { recordAuditEvent, type DatabaseExecutor } from "./audit.ts";
 import { checkRepositoryAccess } from "./github-repositories.ts";
 import { recordStateNotification } from "./notifications.ts";
 import type { Owner } from "./owner.ts";
+import { assertSecretsExist } from "./secrets.ts";
 import { readUserRole } from "./users.ts";
 import {
   assertTransition,
@@ -54,6 +55,17 @@ export type CreateWorkspaceInput = {
   serverType: string;
   location: string;
   idleTimeoutMinutes: number;
+  /** SPEC §14: hours an AI agent may work with no terminal input (default 8). */
+  maxWorkingHours?: number;
+  /** The owner's secrets this workspace gets by name; null or left out: all of them. */
+  secretNames?: string[] | null;
+};
+
+/** What a user may change on an existing workspace (SPEC §14). */
+export type UpdateWorkspaceInput = {
+  idleTimeoutMinutes?: number;
+  maxWorkingHours?: number;
+  secretNames?: string[] | null;
 };
 
 /** The columns a user may see: no token hashes. */
@@ -66,6 +78,9 @@ const publicColumns = {
   serverType: workspaces.serverType,
   location: workspaces.location,
   idleTimeoutMinutes: workspaces.idleTimeoutMinutes,
+  maxWorkingHours: workspaces.maxWorkingHours,
+  secretNames: workspaces.secretNames,
+  idleStopAt: workspaces.idleStopAt,
   state: workspaces.state,
   stateReason: workspaces.stateReason,
   agentUrl: workspaces.agentUrl,
@@ -160,13 +175,15 @@ export async function createWorkspace(
   await assertOwnerMayRun(db, owner, settings.provider);
   // Before anything is written: no workspace, job or audit entry for code the user cannot read.
   await checkRepositoryAccess(db, access.keyring, access.github, owner, input, access.logger);
+  const secretNames = uniqueNames(input.secretNames);
+  if (secretNames) await assertSecretsExist(db, owner, secretNames);
   const id = await db.transaction(async (tx) => {
     // Serialises one user's creations, so the limit holds under concurrent requests.
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${owner.userId}))`);
     await assertRoomFor(tx, owner, input.name, settings.limit);
     const [row] = await tx
       .insert(workspaces)
-      .values({ ...input, userId: owner.userId, provider: settings.provider })
+      .values({ ...input, secretNames, userId: owner.userId, provider: settings.provider })
       .returning({ id: workspaces.id });
     await tx.insert(workspaceEvents).values({
       workspaceId: row!.id,
@@ -195,6 +212,48 @@ export async function createWorkspace(
     return row!.id;
   });
   return getWorkspace(db, owner, id);
+}
+
+/**
+ * Changes a workspace's settings (audited, the names of what changed). Secrets reach the next
+ * new shell; the timeouts reach the agent at its next start (it reads them at bootstrap).
+ */
+export async function updateWorkspace(
+  db: Database,
+  owner: Owner,
+  id: string,
+  input: UpdateWorkspaceInput,
+) {
+  const { state } = await getWorkspace(db, owner, id);
+  if (state === "deleting" || state === "deleted")
+    throw new AppError("CONFLICT", `The workspace is ${state}; there is nothing left to change.`);
+  const changes: Partial<typeof workspaces.$inferInsert> = {
+    ...(input.idleTimeoutMinutes !== undefined && { idleTimeoutMinutes: input.idleTimeoutMinutes }),
+    ...(input.maxWorkingHours !== undefined && { maxWorkingHours: input.maxWorkingHours }),
+  };
+  if (input.secretNames !== undefined) {
+    changes.secretNames = uniqueNames(input.secretNames);
+    if (changes.secretNames) await assertSecretsExist(db, owner, changes.secretNames);
+  }
+  const fields = Object.keys(changes);
+  if (fields.length === 0) return getWorkspace(db, owner, id);
+  await db
+    .update(workspaces)
+    .set({ ...changes, updatedAt: new Date() })
+    .where(ownedBy(owner, id));
+  await recordAuditEvent(db, {
+    actorSubject: owner.auditSubject,
+    action: "workspace.update",
+    targetType: "workspace",
+    targetId: id,
+    details: { fields: fields.sort().join(",") },
+  });
+  return getWorkspace(db, owner, id);
+}
+
+/** Sorted, without repeats; null (all secrets) stays null. */
+function uniqueNames(names: readonly string[] | null | undefined): string[] | null {
+  return names ? [...new Set(names)].sort() : null;
 }
 
 /** The per-user limit and unique names, checked under the creation lock. */

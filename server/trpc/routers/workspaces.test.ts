@@ -1,4 +1,4 @@
-import { count, eq } from "drizzle-orm";
+import { count, desc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditLog, jobs, workspaces } from "../../../db/schema.ts";
 import type { AuthenticatedUser } from "../../auth/request-auth.ts";
@@ -212,5 +212,79 @@ describe("workspaces.create asks GitHub first", () => {
     await expect(callerFor(context, stale).workspaces.create(input("stale"))).rejects.toMatchObject(
       { code: "UNAUTHORIZED", message: expect.stringContaining("Sign out") },
     );
+  });
+});
+
+describe("workspace settings: secrets and the longest working time (SPEC §14)", () => {
+  let dave: AuthenticatedUser;
+  beforeAll(async () => {
+    dave = await createTestUser(context, "dave");
+    const api = callerFor(context, dave);
+    await api.secrets.set({ name: "OPENAI_API_KEY", value: "sk-o" });
+    await api.secrets.set({ name: "ANTHROPIC_API_KEY", value: "sk-a" });
+    await callerFor(context, bob).secrets.set({ name: "BOBS_KEY", value: "sk-b" });
+  });
+
+  it("creates with all secrets and 8 hours unless told otherwise", async () => {
+    const workspace = await callerFor(context, dave).workspaces.create(input("defaults"));
+    expect(workspace).toMatchObject({ secretNames: null, maxWorkingHours: 8 });
+  });
+
+  it("creates with a chosen subset, refusing names the user has no secret of", async () => {
+    const api = callerFor(context, dave);
+    const refused = api.workspaces.create({
+      ...input("refused"),
+      secretNames: ["OPENAI_API_KEY", "BOBS_KEY", "NOPE"],
+    });
+    await expect(refused).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringContaining("no secret named BOBS_KEY, NOPE"),
+    });
+    expect((await api.workspaces.list()).map((row) => row.name)).not.toContain("refused");
+    const chosen = await api.workspaces.create({
+      ...input("chosen"),
+      secretNames: ["OPENAI_API_KEY", "OPENAI_API_KEY"],
+      maxWorkingHours: 12,
+    });
+    expect(chosen).toMatchObject({ secretNames: ["OPENAI_API_KEY"], maxWorkingHours: 12 });
+    await expect(
+      api.workspaces.create({ ...input("too-long"), maxWorkingHours: 73 }),
+    ).rejects.toThrow(/at most 72 hours/);
+  });
+
+  it("updates the settings later (audited), leaving out what is not given", async () => {
+    const api = callerFor(context, dave);
+    const { id } = (await api.workspaces.list()).find((row) => row.name === "chosen")!;
+    const updated = await api.workspaces.update({
+      id,
+      secretNames: ["ANTHROPIC_API_KEY"],
+      idleTimeoutMinutes: 45,
+    });
+    expect(updated).toMatchObject({
+      secretNames: ["ANTHROPIC_API_KEY"],
+      idleTimeoutMinutes: 45,
+      maxWorkingHours: 12,
+    });
+    expect(
+      await api.workspaces.update({ id, maxWorkingHours: 2, secretNames: null }),
+    ).toMatchObject({ secretNames: null, maxWorkingHours: 2, idleTimeoutMinutes: 45 });
+    const [audit] = await database.db
+      .select({ details: auditLog.details })
+      .from(auditLog)
+      .where(eq(auditLog.action, "workspace.update"))
+      .orderBy(desc(auditLog.id))
+      .limit(1);
+    expect(audit?.details).toEqual({ fields: "maxWorkingHours,secretNames" });
+    await expect(api.workspaces.update({ id, secretNames: ["BOBS_KEY"] })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringContaining("no secret named BOBS_KEY"),
+    });
+    await expect(api.workspaces.update({ id, maxWorkingHours: 0 })).rejects.toThrow(
+      /at least 1 hour/,
+    );
+    await expect(
+      callerFor(context, bob).workspaces.update({ id, maxWorkingHours: 3 }),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect((await api.workspaces.get({ id })).maxWorkingHours).toBe(2);
   });
 });

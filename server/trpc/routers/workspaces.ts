@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { secretNameSchema } from "../../../protocol/agent-sessions.ts";
 import type { Env } from "../../env.ts";
 import {
   createWorkspace,
@@ -7,7 +8,9 @@ import {
   listWorkspaces,
   readCurrentJobLog,
   requestWorkspaceAction,
+  updateWorkspace,
 } from "../../services/workspaces.ts";
+import { maxSecretsPerUser } from "../../services/secrets.ts";
 import type { UserAction } from "../../services/workspace-states.ts";
 import { protectedProcedure, router } from "../init.ts";
 import { ownerOf } from "../owner.ts";
@@ -15,6 +18,25 @@ import { ownerOf } from "../owner.ts";
 const workspaceId = z.object({
   id: z.uuid({ error: "expected a workspace id from workspaces.list" }),
 });
+
+const idleTimeoutMinutes = z
+  .number()
+  .int({ error: "expected whole minutes" })
+  .min(5, { error: "must be at least 5 minutes" })
+  .max(240, { error: "must be at most 240 minutes" });
+
+/** SPEC §14: the longest an AI agent may work with no terminal input before the stop. */
+const maxWorkingHours = z
+  .number()
+  .int({ error: "expected whole hours" })
+  .min(1, { error: "must be at least 1 hour" })
+  .max(72, { error: "must be at most 72 hours" });
+
+/** The secrets the workspace gets by name; null: all of the owner's, now and later. */
+const secretNames = z
+  .array(secretNameSchema)
+  .max(maxSecretsPerUser, { error: `choose at most ${maxSecretsPerUser} secrets` })
+  .nullable();
 
 export const createWorkspaceInput = z.object({
   name: z
@@ -49,12 +71,16 @@ export const createWorkspaceInput = z.object({
     .trim()
     .regex(/^[a-z0-9-]{2,20}$/, { error: "expected a location such as fsn1" })
     .default("fsn1"),
-  idleTimeoutMinutes: z
-    .number()
-    .int({ error: "expected whole minutes" })
-    .min(5, { error: "must be at least 5 minutes" })
-    .max(240, { error: "must be at most 240 minutes" })
-    .default(30),
+  idleTimeoutMinutes: idleTimeoutMinutes.default(30),
+  maxWorkingHours: maxWorkingHours.default(8),
+  secretNames: secretNames.default(null),
+});
+
+export const updateWorkspaceInput = workspaceId.extend({
+  idleTimeoutMinutes: idleTimeoutMinutes.optional(),
+  maxWorkingHours: maxWorkingHours.optional(),
+  /** null: all secrets; an array: only these; left out: unchanged. */
+  secretNames: secretNames.optional(),
 });
 
 const settingsOf = (env: Env) => ({
@@ -88,6 +114,12 @@ export const workspacesRouter = router({
       logger: ctx.logger,
     });
   }),
+  /** Settings of an existing workspace; fields left out stay as they are. */
+  update: protectedProcedure
+    .input(updateWorkspaceInput)
+    .mutation(({ ctx, input: { id, ...changes } }) =>
+      updateWorkspace(ctx.db, ownerOf(ctx), id, changes),
+    ),
   stop: action("stop"),
   start: action("start"),
   delete: action("delete"),
