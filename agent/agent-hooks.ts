@@ -49,7 +49,10 @@ export async function installAgentHooks(input: AgentHooksInput): Promise<AgentHo
     timeout: 30_000,
   });
   const field = (name: string) =>
-    new RegExp(`^${name}: (.*)$`, "m").exec(stdout)?.[1] ?? "no answer";
+    stdout
+      .split("\n")
+      .find((line) => line.startsWith(`${name}: `))
+      ?.slice(name.length + 2) ?? "no answer";
   return { claude: field("Claude Code"), codex: field("Codex") };
 }
 
