@@ -6,7 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditLog, jobEvents, workspaceEvents } from "../db/schema.ts";
 import { sampleRepository } from "../server/github-stand-in/seed.ts";
 import { waitForWorkspace } from "../sdk/index.ts";
+import { SettingsPage } from "./pages/settings-page.ts";
+import { SignInPage } from "./pages/sign-in-page.ts";
 import { startApp, type RunningApp } from "./support/app.ts";
+import { launchBrowser } from "./support/browser.ts";
 import {
   enterTerminal,
   runInTerminal,
@@ -24,6 +27,7 @@ const unique = (label: string) => `caw-${label}-${randomBytes(12).toString("hex"
 const first = unique("first");
 const changed = unique("changed");
 const other = unique("other");
+const typedInBrowser = unique("browser");
 
 let dataDir: string;
 let app: RunningApp;
@@ -86,8 +90,33 @@ describe("a secret set through the API", () => {
     await printInNewShell("[%s|%s]", ["E2E_SECRET", "E2E_OTHER"], `[${changed}|${other}]`);
   });
 
+  it("is managed in Settings: listed by name, the value cleared and never shown", async () => {
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      await new SignInPage(page).signInAs(app.baseUrl, "secrets-user");
+      const settings = new SettingsPage(page);
+      await settings.open(app.baseUrl);
+      await settings.secretRows.filter({ hasText: "E2E_SECRET" }).waitFor();
+      await settings.secretName.fill("lower_case");
+      await page.getByText("upper-case letters").waitFor();
+      await settings.saveSecret("BROWSER_SECRET", typedInBrowser);
+      expect(await page.content()).not.toContain(typedInBrowser);
+      await page.reload();
+      await settings.secretRows.filter({ hasText: "BROWSER_SECRET" }).waitFor();
+      expect(await page.content()).not.toContain(typedInBrowser);
+      await settings.deleteSecret("BROWSER_SECRET");
+      expect((await api.secrets.list.query()).map((secret) => secret.name)).toEqual([
+        "E2E_OTHER",
+        "E2E_SECRET",
+      ]);
+    } finally {
+      await browser.close();
+    }
+  });
+
   it("is in no log line, no file under DATA_DIR, no job log, timeline or audit entry", async () => {
-    const values = [first, changed, other];
+    const values = [first, changed, other, typedInBrowser];
     const places: Record<string, string> = {
       "launcher, web and worker output": app.launcher.output(),
       ...(await readFilesUnder(dataDir)),

@@ -3,10 +3,16 @@ import type { Locator, Page } from "playwright-core";
 export class SettingsPage {
   readonly newToken: Locator;
   readonly sessionRows: Locator;
+  readonly secretRows: Locator;
+  readonly secretName: Locator;
+  readonly secretValue: Locator;
 
   constructor(private readonly page: Page) {
     this.newToken = page.getByTestId("new-token");
     this.sessionRows = page.getByTestId("session-row");
+    this.secretRows = page.getByTestId("secret-row");
+    this.secretName = page.getByLabel("Secret name");
+    this.secretValue = page.getByLabel("Secret value");
   }
 
   async open(baseUrl: string): Promise<void> {
@@ -37,5 +43,24 @@ export class SettingsPage {
     const row = this.sessionRows.filter({ hasText: userAgent });
     await row.getByRole("button", { name: "Sign out" }).click();
     await row.waitFor({ state: "detached" });
+  }
+
+  /** Adds or replaces a secret through the form and waits until its row is listed. */
+  async saveSecret(name: string, value: string): Promise<void> {
+    await this.secretName.fill(name);
+    await this.secretValue.fill(value);
+    await this.page.getByRole("button", { name: /^(Save|Replace) secret$/ }).click();
+    await this.secretRows.filter({ hasText: name }).waitFor();
+    // Saved once the form is cleared: the value is never on the page again.
+    await this.page.waitForFunction(
+      () => (document.querySelector('input[name="secretValue"]') as HTMLInputElement).value === "",
+    );
+  }
+
+  /** Deletes a secret, accepting the confirmation, and waits for its row to go. */
+  async deleteSecret(name: string): Promise<void> {
+    this.page.once("dialog", (dialog) => void dialog.accept());
+    await this.page.getByRole("button", { name: `Delete ${name}` }).click();
+    await this.secretRows.filter({ hasText: name }).waitFor({ state: "detached" });
   }
 }
