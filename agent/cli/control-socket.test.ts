@@ -56,7 +56,11 @@ const registry: SessionRegistry = {
 
 async function runCaw(args: string[], env: Record<string, string> = {}, input?: string) {
   const running = execFileAsync(caw, args, {
-    env: { PATH: process.env.PATH, CAW_CONTROL_SOCKET: socket.socketPath, ...env },
+    env: {
+      PATH: process.env.PATH,
+      CAW_CONTROL_SOCKET: socket.socketPath,
+      ...env,
+    } as object as NodeJS.ProcessEnv,
   });
   if (input !== undefined) running.child.stdin?.end(input);
   return running.then(
@@ -236,7 +240,10 @@ describe("controlSocketPathOf", () => {
   });
   it("moves to a short per-workspace path under /tmp when the path is too long", () => {
     const long = (dir: string) =>
-      controlSocketPathOf(readAgentConfig({ ...base, STATE_DIR: `/srv/${dir}/${"d".repeat(100)}` }), 1000);
+      controlSocketPathOf(
+        readAgentConfig({ ...base, STATE_DIR: `/srv/${dir}/${"d".repeat(100)}` }),
+        1000,
+      );
     expect(long("a")).toMatch(/^\/tmp\/caw-1000\/[0-9a-f]{16}\.sock$/);
     expect(long("a")).not.toBe(long("b"));
     expect(Buffer.byteLength(long("a"))).toBeLessThan(108);
@@ -267,8 +274,17 @@ describe.skipIf(skip)("as root, with the workspace user's group", () => {
   const runAs = (who: TestUser) =>
     execFileAsync(
       "/usr/bin/setpriv",
-      [...["--reuid", String(who.uid), "--regid", String(who.gid), "--init-groups"], caw, "sessions"],
-      { env: { PATH: process.env.PATH, CAW_CONTROL_SOCKET: rootSocket.socketPath } },
+      [
+        ...["--reuid", String(who.uid), "--regid", String(who.gid), "--init-groups"],
+        caw,
+        "sessions",
+      ],
+      {
+        env: {
+          PATH: process.env.PATH,
+          CAW_CONTROL_SOCKET: rootSocket.socketPath,
+        } as object as NodeJS.ProcessEnv,
+      },
     ).then(
       (done) => ({ code: 0, stderr: done.stderr }),
       (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),

@@ -1,4 +1,3 @@
-/* eslint-disable security/detect-non-literal-fs-filename -- test: files in its own temp folder and /proc */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
@@ -34,7 +33,7 @@ const tmux = (...args: string[]) =>
       HOME: path.join(folder, "home"),
       SHELL: "/bin/bash",
       LANG: "C.UTF-8",
-    },
+    } as object as NodeJS.ProcessEnv,
   }).then((result) => result.stdout.trim());
 
 async function until<T>(probe: () => Promise<T | null>, what: string): Promise<T> {
