@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loginEnvironment, readAgentConfig } from "./config.ts";
+import { loginEnvironment, readAgentConfig, readCliEnvironment } from "./config.ts";
 
 // Shells get what login(1) would give the agent's OS user, not the agent's own environment:
 // on a VM that holds the env file's settings (AGENT_SHA256, VOLUME_ID, the bootstrap token).
@@ -68,5 +68,29 @@ describe("readAgentConfig: WORKSPACE_USER", () => {
     expect(() => readAgentConfig({ ...base, WORKSPACE_USER: "../root" })).toThrow(
       /WORKSPACE_USER: expected an OS user name/,
     );
+  });
+});
+
+describe("readCliEnvironment", () => {
+  it("takes the socket, the session and the pane from the shell, with the VM's socket as fallback", () => {
+    expect(
+      readCliEnvironment({
+        CAW_CONTROL_SOCKET: "/srv/ws/state/run/control.sock",
+        CAW_SESSION: "claude",
+        TMUX_PANE: "%3",
+        HOME: "/home/workspace",
+      }),
+    ).toEqual({
+      socketPath: "/srv/ws/state/run/control.sock",
+      session: "claude",
+      pane: "%3",
+      home: "/home/workspace",
+    });
+    expect(readCliEnvironment({ CAW_SESSION: "" })).toEqual({
+      socketPath: "/run/cloud-ai-workspaces-agent/control.sock",
+      session: null,
+      pane: null,
+      home: "",
+    });
   });
 });
