@@ -110,6 +110,25 @@ describe("a secret set through the API", () => {
         "E2E_OTHER",
         "E2E_SECRET",
       ]);
+      // The create form: "Choose" with a checkbox per secret, and the longest working time.
+      await page.goto(`${app.baseUrl}/workspaces/new`);
+      const repository = `${sampleRepository.owner}/${sampleRepository.name}`;
+      const picker = page.getByLabel("Repository");
+      await picker.locator(`option[value="${repository}"]`).waitFor({ state: "attached" });
+      await picker.selectOption(repository);
+      await page.getByLabel("Name", { exact: true }).fill("chosen");
+      await page.getByLabel("Longest working time without input (hours)").fill("12");
+      await page.getByLabel("Choose", { exact: true }).check();
+      await page.getByLabel("E2E_OTHER").check();
+      await page.getByRole("button", { name: "Create workspace" }).click();
+      await page.waitForURL(/\/workspaces\/[0-9a-f-]{36}$/);
+      const id = new URL(page.url()).pathname.split("/").pop()!;
+      expect(await api.workspaces.get.query({ id })).toMatchObject({
+        secretNames: ["E2E_OTHER"],
+        maxWorkingHours: 12,
+      });
+      await api.workspaces.delete.mutate({ id });
+      await waitForWorkspace(api, id, "deleted", { timeoutMs: 80_000 });
     } finally {
       await browser.close();
     }
