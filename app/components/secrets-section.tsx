@@ -1,4 +1,112 @@
-// SPEC §14. STUB: filled by its helper.
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { secretNameSchema } from "../../protocol/agent-sessions.ts";
+import { useTRPC } from "../lib/trpc.ts";
+import { ErrorAlert } from "./error-alert.tsx";
+
+/** The first rule a name breaks (the API's own schema), or null. */
+function nameProblemOf(name: string): string | null {
+  if (!name) return null;
+  const parsed = secretNameSchema.safeParse(name);
+  return parsed.success ? null : (parsed.error.issues[0]?.message ?? "not a valid name");
+}
+
+/**
+ * SPEC §14: named secrets (API keys for AI agents) that become environment variables in new
+ * workspace shells. Write-only: the page lists names and dates, and the value field is cleared
+ * once saved, so a value is never on screen again.
+ */
 export function SecretsSection() {
-  return null;
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const secrets = useQuery(trpc.secrets.list.queryOptions());
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.secrets.list.queryKey() });
+  const save = useMutation(trpc.secrets.set.mutationOptions({ onSuccess: refresh }));
+  const remove = useMutation(trpc.secrets.delete.mutationOptions({ onSuccess: refresh }));
+  const [name, setName] = useState("");
+  const [value, setValue] = useState("");
+  const nameProblem = nameProblemOf(name.trim());
+  const replacing = secrets.data?.some((secret) => secret.name === name.trim()) ?? false;
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    if (nameProblem) return;
+    save.mutate(
+      { name: name.trim(), value },
+      {
+        onSuccess: () => {
+          setName("");
+          setValue("");
+        },
+      },
+    );
+  }
+
+  function confirmDelete(secretName: string) {
+    if (window.confirm(`Delete the secret ${secretName}? New shells will no longer have it.`))
+      remove.mutate({ name: secretName });
+  }
+
+  return (
+    <section className="card" aria-labelledby="secrets-heading">
+      <h2 id="secrets-heading">Secrets</h2>
+      <p className="hint">
+        API keys and tokens for your workspaces (e.g. <code>ANTHROPIC_API_KEY</code>): each is an
+        environment variable in every new shell of the workspaces that get it. Stored encrypted and
+        never shown again; saving a name again replaces its value.
+      </p>
+      <form onSubmit={submit} className="inline-form" noValidate>
+        <label>
+          Secret name
+          <input
+            value={name}
+            onChange={(event) => setName(event.target.value.toUpperCase())}
+            name="secretName"
+            autoComplete="off"
+            spellCheck={false}
+            required
+            maxLength={64}
+            aria-invalid={nameProblem ? true : undefined}
+          />
+          {nameProblem ? <span className="bad">Name: {nameProblem}.</span> : null}
+        </label>
+        <label>
+          Secret value
+          <input
+            value={value}
+            onChange={(event) => setValue(event.target.value)}
+            name="secretValue"
+            type="password"
+            autoComplete="off"
+            required
+          />
+        </label>
+        <button type="submit" disabled={save.isPending || !name || !value || Boolean(nameProblem)}>
+          {replacing ? "Replace secret" : "Save secret"}
+        </button>
+      </form>
+      <ErrorAlert error={save.error ?? remove.error ?? secrets.error} />
+      {secrets.data?.length === 0 ? <p className="hint">No secrets yet.</p> : null}
+      <ul className="row-list" aria-busy={secrets.isPending}>
+        {secrets.data?.map((secret) => (
+          <li key={secret.name} data-testid="secret-row">
+            <span>
+              <strong>
+                <code>{secret.name}</code>
+              </strong>{" "}
+              <span>updated {secret.updatedAt.toLocaleString()}</span>
+            </span>
+            <button
+              type="button"
+              onClick={() => confirmDelete(secret.name)}
+              disabled={remove.isPending}
+              aria-label={`Delete ${secret.name}`}
+            >
+              Delete
+            </button>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
 }

@@ -52,13 +52,20 @@ function NewWorkspaceForm({ role }: { role: "admin" | "member" }) {
     serverType: serverTypes[0]!,
     location: locations[0]!,
     idleTimeoutMinutes: 30,
+    maxWorkingHours: 8,
   });
+  // null: all of the user's secrets, now and later; a list: only these.
+  const [secretNames, setSecretNames] = useState<string[] | null>(null);
   const set = (field: keyof typeof form) => (value: string | number) =>
     setForm((current) => ({ ...current, [field]: value }));
   const nameProblem = form.name && !nameRule.test(form.name) ? nameHint : null;
   const idleProblem =
     form.idleTimeoutMinutes < 5 || form.idleTimeoutMinutes > 240
       ? "between 5 and 240 minutes"
+      : null;
+  const workingProblem =
+    !Number.isInteger(form.maxWorkingHours) || form.maxWorkingHours < 1 || form.maxWorkingHours > 72
+      ? "whole hours between 1 and 72"
       : null;
 
   function pickRepository(fullName: string) {
@@ -74,7 +81,7 @@ function NewWorkspaceForm({ role }: { role: "admin" | "member" }) {
 
   function submit(event: FormEvent) {
     event.preventDefault();
-    if (!nameProblem && !idleProblem) create.mutate(form);
+    if (!nameProblem && !idleProblem && !workingProblem) create.mutate({ ...form, secretNames });
   }
 
   return (
@@ -144,6 +151,24 @@ function NewWorkspaceForm({ role }: { role: "admin" | "member" }) {
         />
         {idleProblem ? <span className="bad">Choose {idleProblem}.</span> : null}
       </label>
+      <label>
+        Longest working time without input (hours)
+        <input
+          name="maxWorkingHours"
+          type="number"
+          min={1}
+          max={72}
+          value={form.maxWorkingHours}
+          onChange={(event) => set("maxWorkingHours")(Number(event.target.value))}
+          aria-invalid={workingProblem ? true : undefined}
+        />
+        <span className="hint">
+          An AI agent that reports working keeps the workspace running; after this long with no
+          terminal input it is stopped.
+        </span>
+        {workingProblem ? <span className="bad">Choose {workingProblem}.</span> : null}
+      </label>
+      <SecretsChoice value={secretNames} onChange={setSecretNames} />
       <ErrorAlert error={create.error} />
       <button
         type="submit"
@@ -175,5 +200,60 @@ function Field(props: {
       />
       {props.problem ? <span className="bad">Use {props.problem}.</span> : null}
     </label>
+  );
+}
+
+/** "Secrets: all / choose", with a checkbox per secret from secrets.list. */
+function SecretsChoice(props: {
+  value: string[] | null;
+  onChange: (value: string[] | null) => void;
+}) {
+  const trpc = useTRPC();
+  const secrets = useQuery(trpc.secrets.list.queryOptions());
+  const chosen = props.value;
+  const toggle = (name: string, on: boolean) =>
+    props.onChange(
+      on ? [...(chosen ?? []), name] : (chosen ?? []).filter((other) => other !== name),
+    );
+  return (
+    <fieldset aria-busy={secrets.isPending}>
+      <legend>Secrets</legend>
+      <label className="choice">
+        <input
+          type="radio"
+          name="secretsChoice"
+          checked={chosen === null}
+          onChange={() => props.onChange(null)}
+        />
+        All my secrets (also ones added later)
+      </label>
+      <label className="choice">
+        <input
+          type="radio"
+          name="secretsChoice"
+          checked={chosen !== null}
+          onChange={() => props.onChange([])}
+        />
+        Choose
+      </label>
+      {chosen !== null
+        ? secrets.data?.map((secret) => (
+            <label key={secret.name} className="choice">
+              <input
+                type="checkbox"
+                name="secretNames"
+                value={secret.name}
+                checked={chosen.includes(secret.name)}
+                onChange={(event) => toggle(secret.name, event.target.checked)}
+              />
+              <code>{secret.name}</code>
+            </label>
+          ))
+        : null}
+      {chosen !== null && secrets.data?.length === 0 ? (
+        <span className="hint">You have no secrets yet: add them in Settings → Secrets.</span>
+      ) : null}
+      <ErrorAlert error={secrets.error} />
+    </fieldset>
   );
 }
