@@ -101,7 +101,8 @@ describe("/mcp", () => {
     const attempts: Array<Record<string, string>> = [
       {},
       { authorization: "Bearer cawt_not-a-token" },
-      { cookie },
+      // With the site's own Origin, so the cross-site guard lets it through to /mcp's own check.
+      { cookie, origin: new URL(context.env.PUBLIC_URL).origin },
     ];
     for (const headers of attempts) {
       const response = await fetch(`${web.baseUrl}/mcp`, {
