@@ -2,6 +2,7 @@ import type { LinksFunction, MetaFunction } from "@remix-run/node";
 import { Links, Meta, Outlet, Scripts, ScrollRestoration } from "@remix-run/react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { useState, type ReactNode } from "react";
+import { BrowserNotifications } from "./components/browser-notifications.tsx";
 import { SiteHeader } from "./components/site-header.tsx";
 import { useNonce } from "./lib/nonce.ts";
 import { createBrowserTrpcClient, TRPCProvider } from "./lib/trpc.ts";
@@ -43,6 +44,7 @@ export default function App() {
       <TRPCProvider trpcClient={trpcClient} queryClient={queryClient}>
         <SiteHeader />
         <Outlet />
+        <BrowserNotifications />
       </TRPCProvider>
     </QueryClientProvider>
   );

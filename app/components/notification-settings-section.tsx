@@ -1,4 +1,115 @@
-// SPEC §14. STUB: filled by its helper.
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { useTRPC } from "../lib/trpc.ts";
+import { BrowserNotificationPermission } from "./browser-notifications.tsx";
+import { ErrorAlert } from "./error-alert.tsx";
+
+/**
+ * SPEC §14: how the user hears that an agent needs input, is done or failed, or that a
+ * workspace will stop or stopped: browser notifications, and a webhook signed with a secret
+ * shown once.
+ */
 export function NotificationSettingsSection() {
-  return null;
+  return (
+    <section className="card" aria-labelledby="notifications-heading">
+      <h2 id="notifications-heading">Notifications</h2>
+      <p className="hint">
+        Told when an AI agent needs input, is done or fails, and when a workspace will stop in 5
+        minutes or has stopped.
+      </p>
+      <BrowserNotificationPermission />
+      <WebhookForm />
+    </section>
+  );
+}
+
+function WebhookForm() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const webhook = useQuery(trpc.notifications.webhook.get.queryOptions());
+  const refresh = () =>
+    queryClient.invalidateQueries({ queryKey: trpc.notifications.webhook.get.queryKey() });
+  const save = useMutation(trpc.notifications.webhook.set.mutationOptions({ onSuccess: refresh }));
+  const remove = useMutation(
+    trpc.notifications.webhook.remove.mutationOptions({
+      onSuccess: async () => {
+        save.reset();
+        await refresh();
+      },
+    }),
+  );
+  const [url, setUrl] = useState("");
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    save.mutate({ url: url.trim() }, { onSuccess: () => setUrl("") });
+  }
+
+  function confirmRemove() {
+    if (window.confirm("Remove the webhook? Nothing will be sent to it any more.")) remove.mutate();
+  }
+
+  return (
+    <>
+      <h3>Webhook</h3>
+      <p className="hint">
+        Each notification is POSTed as JSON. Receivers check{" "}
+        <code>x-caw-signature: sha256=HMAC-SHA256(secret, body)</code>
+      </p>
+      <ErrorAlert error={webhook.error} />
+      {webhook.data ? (
+        <p data-testid="webhook-url">
+          Sending to <code className="break">{webhook.data.url}</code>{" "}
+          <button
+            type="button"
+            className="danger"
+            onClick={confirmRemove}
+            disabled={remove.isPending}
+          >
+            Remove webhook
+          </button>
+        </p>
+      ) : webhook.isSuccess ? (
+        <p className="hint">No webhook yet.</p>
+      ) : null}
+      <form onSubmit={submit} className="inline-form">
+        <label>
+          Webhook URL
+          <input
+            value={url}
+            onChange={(event) => setUrl(event.target.value)}
+            name="webhookUrl"
+            type="url"
+            placeholder="https://example.com/hooks/caw"
+            autoComplete="off"
+            required
+            maxLength={2000}
+          />
+        </label>
+        <button type="submit" disabled={save.isPending || !url.trim()}>
+          {webhook.data ? "Replace webhook" : "Save webhook"}
+        </button>
+      </form>
+      <ErrorAlert error={save.error ?? remove.error} />
+      {save.data ? <NewSecret secret={save.data.secret} /> : null}
+    </>
+  );
+}
+
+/** The signing secret, this once: it is stored encrypted and never answered again. */
+function NewSecret({ secret }: { secret: string }) {
+  const [copied, setCopied] = useState(false);
+  async function copy() {
+    await navigator.clipboard.writeText(secret);
+    setCopied(true);
+  }
+  return (
+    <p className="new-token" role="status">
+      Copy the signing secret now; it will not be shown again:{" "}
+      <code data-testid="webhook-secret">{secret}</code>{" "}
+      <button type="button" onClick={() => void copy()}>
+        {copied ? "Copied" : "Copy"}
+      </button>
+    </p>
+  );
 }

@@ -3,6 +3,8 @@ import { useParams } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
 import { ErrorAlert } from "../components/error-alert.tsx";
 import { SignedInPage } from "../components/signed-in-page.tsx";
+import { TerminalSessionsSection } from "../components/terminal-sessions-section.tsx";
+import { AgentStatusBadge } from "../components/terminal-sessions-status.tsx";
 import { WorkspaceActions } from "../components/workspace-actions.tsx";
 import { pollWhileBusy, WorkspaceState } from "../components/workspace-state.tsx";
 import { useTRPC } from "../lib/trpc.ts";
@@ -18,7 +20,10 @@ function WorkspaceDetail({ id }: { id: string }) {
   const trpc = useTRPC();
   const workspace = useQuery({
     ...trpc.workspaces.get.queryOptions({ id }),
-    refetchInterval: (query) => pollWhileBusy(query.state.data?.state),
+    // While running, every 5 s too: the agent's coming idle stop (idleStopAt) shows live.
+    refetchInterval: (query) =>
+      pollWhileBusy(query.state.data?.state) ||
+      (query.state.data?.state === "running" ? 5_000 : false),
   });
   if (workspace.isPending) return <p aria-busy="true">Loading the workspace…</p>;
   if (workspace.isError) return <ErrorAlert error={workspace.error} />;
@@ -28,6 +33,12 @@ function WorkspaceDetail({ id }: { id: string }) {
       <header className="page-header row">
         <h1>{data.name}</h1>
         <WorkspaceState state={data.state} />
+        {data.state === "running" && data.idleStopAt ? (
+          <AgentStatusBadge
+            status="stopping"
+            message={`at ${data.idleStopAt.toLocaleTimeString()}: type in a terminal, or run caw status working, to keep it running`}
+          />
+        ) : null}
       </header>
       <section className="card" aria-labelledby="facts-heading">
         <h2 id="facts-heading">Details</h2>
@@ -53,6 +64,7 @@ function WorkspaceDetail({ id }: { id: string }) {
         </dl>
         <WorkspaceActions workspace={data} />
       </section>
+      {data.state === "running" ? <TerminalSessionsSection workspaceId={id} /> : null}
       <JobLog id={id} state={data.state} />
       <Timeline id={id} state={data.state} />
     </>

@@ -1,9 +1,11 @@
 import type { MetaFunction } from "@remix-run/node";
 import { Link } from "@remix-run/react";
-import { useQuery } from "@tanstack/react-query";
+import { useQueries, useQuery } from "@tanstack/react-query";
 import { ErrorAlert } from "../components/error-alert.tsx";
 import { SignedInPage } from "../components/signed-in-page.tsx";
+import { AgentStatusBadge } from "../components/terminal-sessions-status.tsx";
 import { WorkspaceState } from "../components/workspace-state.tsx";
+import { workspaceAgentStatus } from "../lib/session-status.ts";
 import { useTRPC } from "../lib/trpc.ts";
 
 export const meta: MetaFunction = () => [{ title: "Workspaces · Cloud AI Workspaces" }];
@@ -28,14 +30,26 @@ export default function Workspaces() {
 
 function WorkspaceList() {
   const trpc = useTRPC();
-  // Live status: while any workspace is on its way somewhere, ask again every 2 s.
+  // Live status: while any workspace is on its way somewhere, ask again every 2 s; while one
+  // runs, every 5 s (its agent may announce an idle stop).
   const workspaces = useQuery({
     ...trpc.workspaces.list.queryOptions(),
     refetchInterval: (query) =>
       query.state.data?.some((row) => !["running", "stopped", "error"].includes(row.state))
         ? 2_000
-        : 15_000,
+        : query.state.data?.some((row) => row.state === "running")
+          ? 5_000
+          : 15_000,
   });
+  const running = workspaces.data?.filter((row) => row.state === "running") ?? [];
+  // One sessions.list per running workspace until the list carries its sessions itself.
+  const sessions = useQueries({
+    queries: running.map((row) => ({
+      ...trpc.sessions.list.queryOptions({ workspaceId: row.id }),
+      refetchInterval: 5_000,
+    })),
+  });
+  const sessionsOf = new Map(running.map((row, index) => [row.id, sessions[index]?.data ?? []]));
   if (workspaces.isPending) return <p aria-busy="true">Loading your workspaces…</p>;
   if (workspaces.isError) return <ErrorAlert error={workspaces.error} />;
   if (workspaces.data.length === 0)
@@ -63,7 +77,15 @@ function WorkspaceList() {
               {workspace.repository} · {workspace.branch}
             </span>
           </span>
-          <WorkspaceState state={workspace.state} />
+          <span className="row">
+            {workspace.state === "running" ? (
+              <AgentStatusBadge
+                status={workspaceAgentStatus(workspace, sessionsOf.get(workspace.id) ?? [])}
+                hideNone
+              />
+            ) : null}
+            <WorkspaceState state={workspace.state} />
+          </span>
         </li>
       ))}
     </ul>
