@@ -16,7 +16,13 @@ import { PermanentJobError } from "../jobs/runner.ts";
 import { createTestLoadContext } from "../testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../testing/test-database.ts";
 import { createTestUser } from "../testing/test-users.ts";
-import { deliverNotification, removeWebhook, setWebhook } from "./notification-webhooks.ts";
+import {
+  deliverNotification,
+  removeWebhook,
+  setWebhook,
+  testWebhook,
+  webhookUrlSchema,
+} from "./notification-webhooks.ts";
 import { transitionWorkspaceIf } from "./workspaces.ts";
 
 // SPEC §14: a notification reaches the user's webhook signed with their secret, through the job
@@ -127,6 +133,30 @@ describe("notification webhooks", () => {
     await expect(retry).rejects.toThrow("The webhook answered 503. Trying again later.");
     await expect(retry).rejects.not.toBeInstanceOf(PermanentJobError);
     answerStatus = 200;
+  });
+
+  it("sends a signed test event on request and says when the receiver refuses it", async () => {
+    const { secret } = await setWebhook(database.db, context.keyring, owner(), receiverUrl, local);
+    expect(await testWebhook(database.db, context.keyring, owner(), local)).toEqual({
+      status: 200,
+    });
+    const delivery = received.at(-1)!;
+    expect(delivery.headers["x-caw-event"]).toBe("test");
+    expect(delivery.headers["x-caw-signature"]).toBe(
+      `sha256=${createHmac("sha256", secret).update(delivery.body).digest("hex")}`,
+    );
+    expect(JSON.parse(delivery.body)).toMatchObject({ kind: "test", workspace: null });
+    answerStatus = 401;
+    await expect(testWebhook(database.db, context.keyring, owner(), local)).rejects.toThrow(
+      "The webhook answered 401; it should answer 2xx. Check the receiver.",
+    );
+    answerStatus = 200;
+  });
+
+  it("takes only http(s) URLs without credentials in them", () => {
+    expect(webhookUrlSchema.safeParse("https://hooks.example.com/caw").success).toBe(true);
+    for (const url of ["ftp://hooks.example.com/x", "https://me:pw@hooks.example.com/x", "hooks"])
+      expect(webhookUrlSchema.safeParse(url).success).toBe(false);
   });
 
   it("refuses private receivers where only public ones are allowed", async () => {

@@ -23,9 +23,13 @@ export const webhookUrlSchema = z
   .trim()
   .max(2000, { error: "keep the webhook URL under 2000 characters" })
   .pipe(z.url({ protocol: /^https?$/, error: "expected an http:// or https:// URL" }))
-  .refine((value) => !new URL(value).username && !new URL(value).password, {
-    error: "put no user name or password in the URL; check the x-caw-signature header instead",
-  });
+  // zod runs this after a failed URL check too: an unparsable one is that check's to report.
+  .refine(
+    (value) => !URL.canParse(value) || (!new URL(value).username && !new URL(value).password),
+    {
+      error: "put no user name or password in the URL; check the x-caw-signature header instead",
+    },
+  );
 
 export type WebhookPolicy = { allowPrivateAddresses: boolean };
 
@@ -122,6 +126,47 @@ export async function deliverNotification(
   throw new Error(`${message} Trying again later.`);
 }
 
+/**
+ * Sends a signed test event (kind "test", no workspace) to the owner's webhook at once, so they
+ * can check their receiver and its signature check before a real notification comes.
+ */
+export async function testWebhook(
+  db: Database,
+  keyring: Keyring,
+  owner: Owner,
+  policy: WebhookPolicy,
+): Promise<{ status: number }> {
+  const [webhook] = await db
+    .select()
+    .from(notificationWebhooks)
+    .where(eq(notificationWebhooks.userId, owner.userId));
+  if (!webhook) throw new AppError("NOT_FOUND", "Set a webhook URL first, then test it.");
+  const secret = await decryptSecret(keyring, webhook.secretEncrypted, secretContext(owner.userId));
+  const event = { id: 0, kind: "test" };
+  const body = JSON.stringify({
+    ...event,
+    message: "A test from Cloud AI Workspaces: your webhook receives notifications.",
+    workspace: null,
+    session: null,
+    createdAt: new Date().toISOString(),
+  });
+  const refuse = (reason: string) => new AppError("BAD_REQUEST", reason);
+  const status = await postSigned(new URL(webhook.url), body, secret, event, policy, refuse).catch(
+    (error: unknown) => {
+      if (error instanceof AppError) throw error;
+      throw refuse(`The webhook did not answer (${describeFailure(error)}). Check the URL.`);
+    },
+  );
+  if (status < 200 || status >= 300)
+    throw refuse(`The webhook answered ${status}; it should answer 2xx. Check the receiver.`);
+  return { status };
+}
+
+function describeFailure(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? code : error instanceof Error ? error.message : String(error);
+}
+
 /** The HMAC-SHA256 signature header value of `body` (receivers compute the same). */
 export function signWebhookBody(body: string, secret: string): string {
   return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
@@ -133,8 +178,9 @@ async function postSigned(
   secret: string,
   notification: { id: number; kind: string },
   policy: WebhookPolicy,
+  refuse: (reason: string) => Error = (reason) => new PermanentJobError(reason),
 ): Promise<number> {
-  const address = await checkReceiver(url, policy, (reason) => new PermanentJobError(reason));
+  const address = await checkReceiver(url, policy, refuse);
   const pinned: LookupFunction = (_hostname, options, callback) => {
     if (options.all) callback(null, [address]);
     else callback(null, address.address, address.family);

@@ -5,6 +5,7 @@ import {
   getWebhook,
   removeWebhook,
   setWebhook,
+  testWebhook,
   webhookUrlSchema,
 } from "../../services/notification-webhooks.ts";
 import { protectedProcedure, router } from "../init.ts";
@@ -44,5 +45,11 @@ export const notificationsRouter = router({
     remove: protectedProcedure
       .output(z.object({ removed: z.boolean() }))
       .mutation(({ ctx }) => removeWebhook(ctx.db, ownerOf(ctx))),
+    /** Sends a signed `test` event now; answers the receiver's status or says what failed. */
+    test: protectedProcedure.output(z.object({ status: z.number().int() })).mutation(({ ctx }) =>
+      testWebhook(ctx.db, ctx.keyring, ownerOf(ctx), {
+        allowPrivateAddresses: ctx.env.WORKSPACE_PROVIDER === "local",
+      }),
+    ),
   }),
 });
