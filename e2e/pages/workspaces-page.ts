@@ -38,6 +38,64 @@ export class WorkspacesPage {
     return { tab, terminal };
   }
 
+  /** The rows of the workspace page's Sessions table (`data-session` holds each name). */
+  sessionRows() {
+    return this.page.getByTestId("terminal-session-row");
+  }
+
+  sessionRow(name: string) {
+    return this.page.locator(`[data-testid="terminal-session-row"][data-session="${name}"]`);
+  }
+
+  sessionsEmpty() {
+    return this.page.getByTestId("sessions-empty");
+  }
+
+  /** Clicks "New session" and answers the name of the row that appeared. */
+  async newSession(): Promise<string> {
+    const before = await this.sessionRows().count();
+    await this.page.getByRole("button", { name: "New session" }).click();
+    await this.sessionRows().nth(before).waitFor();
+    return (await this.sessionRows().nth(before).getAttribute("data-session")) ?? "";
+  }
+
+  /** Opens the inline rename form of `name` and types `newName` (not saved yet). */
+  async typeSessionName(name: string, newName: string): Promise<void> {
+    const button = this.page.getByRole("button", { name: `Rename ${name}` });
+    if (await button.isVisible()) await button.click();
+    await this.sessionRow(name).getByLabel("New name").fill(newName);
+  }
+
+  async renameSession(name: string, newName: string): Promise<void> {
+    await this.typeSessionName(name, newName);
+    await this.sessionRow(name).getByRole("button", { name: "Save" }).click();
+    await this.sessionRow(newName)
+      .getByRole("button", { name: `Rename ${newName}` })
+      .waitFor();
+  }
+
+  /** Ends a session, accepting the confirmation; answers the confirmation's text. */
+  async endSession(name: string): Promise<string> {
+    const asked = new Promise<string>((resolve) =>
+      this.page.once("dialog", (dialog) => {
+        resolve(dialog.message());
+        void dialog.accept();
+      }),
+    );
+    await this.page.getByRole("button", { name: `End ${name}` }).click();
+    await this.sessionRow(name).waitFor({ state: "detached" });
+    return asked;
+  }
+
+  /** Clicks a session's "Open" and returns its terminal in the new tab, connected. */
+  async openSession(name: string): Promise<{ tab: Page; terminal: TerminalPage }> {
+    const opened = this.page.context().waitForEvent("page");
+    await this.page.getByRole("button", { name: `Open ${name}` }).click();
+    const tab = await opened;
+    await tab.locator('#terminal[data-status="open"]').waitFor();
+    return { tab, terminal: new TerminalPage(tab) };
+  }
+
   async stop(): Promise<void> {
     await this.page.getByRole("button", { name: "Stop" }).click();
   }
