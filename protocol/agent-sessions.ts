@@ -88,7 +88,7 @@ export const secretValueMaxBytes = 64 * 1024;
 export const secretValueSchema = z
   .string()
   .min(1, { error: "a secret needs a value" })
-  .refine((value) => Buffer.byteLength(value) <= secretValueMaxBytes, {
+  .refine((value) => new TextEncoder().encode(value).length <= secretValueMaxBytes, {
     error: `keep a secret under ${secretValueMaxBytes / 1024} KiB`,
   })
   .refine((value) => !value.includes("\0"), { error: "a secret cannot contain a NUL character" });
