@@ -13,6 +13,7 @@ import { createJwksRoutes } from "./jwks-route.ts";
 import { sendProblem } from "./problem.ts";
 import { closeAfterResponse, createRemixHandler, type SharedLoadContext } from "./remix-handler.ts";
 import { checkRequestOrigin, type AuthRateLimiter } from "./request-guards.ts";
+import { createMcpRoute, mcpPath } from "../mcp/mcp-route.ts";
 import { setSecurityHeaders } from "./security-headers.ts";
 import { createToolchainDownloadRoutes } from "./toolchain-download.ts";
 import { defaultToolchainDistDir } from "../worker/toolchain-release.ts";
@@ -38,6 +39,7 @@ export function createAppServer(options: AppServerOptions): http.Server {
   const { context, logger, metrics } = options;
   const origin = new URL(context.env.PUBLIC_URL).origin;
   const handleRemix = createRemixHandler(options.build, context, origin);
+  const handleMcp = createMcpRoute(context, origin);
   const clientAddressOf = createClientAddressResolver(context.env.TRUST_PROXY);
   const hsts = new URL(context.env.PUBLIC_URL).protocol === "https:";
   const serveAssets = createAssetHandler(options.publicDir);
@@ -92,6 +94,13 @@ export function createAppServer(options: AppServerOptions): http.Server {
     try {
       const route = routes[pathname];
       if (route) return await route(req, res, log);
+      // Before the cookie-based origin rule: /mcp takes API tokens only (server/mcp/mcp-route.ts).
+      if (pathname === mcpPath)
+        return await handleMcp(req, res, {
+          logger: log,
+          requestId,
+          clientAddress: clientAddressOf(req),
+        });
       if (await serveAssets(req, res)) return;
       checkRequestOrigin(req, origin);
       const clientAddress = clientAddressOf(req);

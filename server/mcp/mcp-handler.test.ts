@@ -1,76 +1,36 @@
 import { randomBytes } from "node:crypto";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditLog, workspaces } from "../../db/schema.ts";
-import type { AuthenticatedUser } from "../auth/request-auth.ts";
-import type { AppLoadContextValue } from "../http/load-context.ts";
-import { createApiToken } from "../services/api-tokens.ts";
-import { createTestLoadContext } from "../testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../testing/test-database.ts";
-import { signInOverHttp } from "../testing/test-sign-in.ts";
-import { createTestUser } from "../testing/test-users.ts";
-import { startTestWebServer, type TestWebServer } from "../testing/test-web-server.ts";
+import { startMcpHarness, textOf, type McpHarness } from "./mcp-test-kit.ts";
 
-// SPEC §14: /mcp with the official MCP client against our real web server (the Remix build):
-// API tokens only, every tool listed and audited, destructive tools confirmed by name.
+// SPEC §14: /mcp with the official MCP client against our real web server: every tool listed,
+// every call audited (never a secret's value), destructive tools confirmed by name, failures
+// answered as tool errors with the API's message.
 
 let database: TestDatabase;
-let context: AppLoadContextValue;
-let web: TestWebServer;
-let alice: AuthenticatedUser;
-let token: string;
-const clients: Client[] = [];
+let mcp: McpHarness;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  context = await createTestLoadContext(database);
-  web = await startTestWebServer(context);
-  alice = await createTestUser(context, "alice");
-  const owner = { userId: alice.id, auditSubject: alice.auditSubject };
-  ({ token } = await createApiToken(database.db, owner, { name: "mcp" }, { limit: 20 }));
+  mcp = await startMcpHarness(database, "alice");
 });
 afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  await web?.close();
+  await mcp?.close();
   await database?.drop();
 });
 
-async function connect(headers: Record<string, string>): Promise<Client> {
-  const client = new Client({ name: "test", version: "1.0.0" });
-  const transport = new StreamableHTTPClientTransport(new URL(`${web.baseUrl}/mcp`), {
-    requestInit: { headers },
-  });
-  await client.connect(transport);
-  clients.push(client);
-  return client;
-}
+const auditOf = (tool: string) =>
+  database.db
+    .select({ targetId: auditLog.targetId, details: auditLog.details })
+    .from(auditLog)
+    .where(eq(auditLog.action, "mcp.tool"))
+    .then((rows) => rows.filter((row) => (row.details as { tool?: string }).tool === tool));
 
-const textOf = (result: Awaited<ReturnType<Client["callTool"]>>) =>
-  (result.content as Array<{ type: string; text: string }>).map((part) => part.text).join("");
-
-async function insertStoppedWorkspace(name: string) {
-  const [row] = await database.db
-    .insert(workspaces)
-    .values({
-      userId: alice.id,
-      name,
-      repository: "stand-in/sample",
-      branch: "main",
-      provider: "local",
-      serverType: "local",
-      location: "local",
-      idleTimeoutMinutes: 30,
-      state: "stopped",
-    })
-    .returning();
-  return row!;
-}
-
-describe("/mcp", () => {
-  it("lists the workspace, session and secret tools to an API token", async () => {
-    const client = await connect({ authorization: `Bearer ${token}` });
+describe("/mcp tools", () => {
+  it("lists the workspace, session and secret tools, destructive ones marked", async () => {
+    const client = await mcp.connect();
     const { tools } = await client.listTools();
     expect(tools.map((tool) => tool.name).sort()).toEqual(
       [
@@ -91,45 +51,27 @@ describe("/mcp", () => {
         "stop_workspace",
       ].sort(),
     );
-    const remove = tools.find((tool) => tool.name === "delete_workspace")!;
-    expect(remove.annotations?.destructiveHint).toBe(true);
-    expect(remove.inputSchema.required).toEqual(["workspace_id", "confirm_name"]);
-  });
-
-  it("refuses callers without a live API token, browsers' cookies included", async () => {
-    const cookie = await signInOverHttp(web.baseUrl, "cookie-user");
-    const attempts: Array<Record<string, string>> = [
-      {},
-      { authorization: "Bearer cawt_not-a-token" },
-      // With the site's own Origin, so the cross-site guard lets it through to /mcp's own check.
-      { cookie, origin: new URL(context.env.PUBLIC_URL).origin },
-    ];
-    for (const headers of attempts) {
-      const response = await fetch(`${web.baseUrl}/mcp`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          ...headers,
-        },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
-      });
-      expect(response.status).toBe(401);
-      expect(response.headers.get("www-authenticate")).toMatch(/^Bearer /);
-      const { error } = (await response.json()) as { error: { message: string } };
-      expect(error.message).toMatch(/API token/);
+    const byName = new Map(tools.map((tool) => [tool.name, tool]));
+    for (const name of ["delete_workspace", "end_session"]) {
+      expect(byName.get(name)!.annotations?.destructiveHint).toBe(true);
+      expect(byName.get(name)!.inputSchema.required).toContain("confirm_name");
     }
+    expect(byName.get("read_output")!.inputSchema.properties!.lines).toMatchObject({
+      maximum: 500,
+      default: 100,
+    });
   });
 
   it("deletes a workspace only when confirm_name is its name, and audits each call", async () => {
-    const client = await connect({ authorization: `Bearer ${token}` });
-    const workspace = await insertStoppedWorkspace("precious");
+    const client = await mcp.connect();
+    const workspace = await mcp.insertWorkspace({ name: "precious" });
     const wrong = await client.callTool({
       name: "delete_workspace",
       arguments: { workspace_id: workspace.id, confirm_name: "other" },
     });
     expect(wrong.isError).toBe(true);
     expect(textOf(wrong)).toContain("is not the name of workspace");
+    expect(textOf(wrong)).toContain("nothing was changed");
     const [kept] = await database.db
       .select()
       .from(workspaces)
@@ -142,47 +84,78 @@ describe("/mcp", () => {
     });
     expect(right.isError ?? false).toBe(false);
     expect(JSON.parse(textOf(right))).toMatchObject({ name: "precious", state: "deleting" });
-
-    const audit = await database.db
-      .select({ action: auditLog.action, targetId: auditLog.targetId, details: auditLog.details })
-      .from(auditLog)
-      .where(eq(auditLog.action, "mcp.tool"));
-    expect(audit.filter((row) => row.targetId === workspace.id).map((row) => row.details)).toEqual([
-      { tool: "delete_workspace", ok: false },
-      { tool: "delete_workspace", ok: true },
+    expect(await auditOf("delete_workspace")).toEqual([
+      { targetId: workspace.id, details: { tool: "delete_workspace", ok: false } },
+      { targetId: workspace.id, details: { tool: "delete_workspace", ok: true } },
     ]);
   });
 
-  it("answers a bad argument and a refused action with the API's message", async () => {
-    const client = await connect({ authorization: `Bearer ${token}` });
-    const stopped = await insertStoppedWorkspace("resting");
+  it("answers the API's message as a tool error, and audits calls the SDK refused", async () => {
+    const client = await mcp.connect();
+    const stopped = await mcp.insertWorkspace({ name: "resting" });
     const output = await client.callTool({
       name: "read_output",
       arguments: { workspace_id: stopped.id, session: "shell-1" },
     });
     expect(output.isError).toBe(true);
     expect(textOf(output)).toContain("is stopped; its sessions can be used once it is running");
-    const bad = await client.callTool({
-      name: "get_workspace",
-      arguments: { workspace_id: "nope" },
-    });
+
+    const bad = await client.callTool({ name: "get_workspace", arguments: { workspace_id: "x" } });
     expect(bad.isError).toBe(true);
     expect(textOf(bad)).toContain("expected a workspace id from list_workspaces");
+    const unknown = await client.callTool({ name: "format_disk", arguments: {} });
+    expect(unknown.isError).toBe(true);
+    expect(await auditOf("get_workspace")).toEqual([
+      { targetId: null, details: { tool: "get_workspace", ok: false } },
+    ]);
+    expect(await auditOf("format_disk")).toHaveLength(1);
+    expect(await auditOf("read_output")).toEqual([
+      { targetId: stopped.id, details: { tool: "read_output", ok: false } },
+    ]);
   });
 
-  it("sets a secret without its value reaching the audit log", async () => {
-    const client = await connect({ authorization: `Bearer ${token}` });
+  it("reads the job log as short text lines", async () => {
+    const client = await mcp.connect();
+    const fresh = await mcp.insertWorkspace({ name: "no-jobs" });
+    const log = await client.callTool({
+      name: "read_job_log",
+      arguments: { workspace_id: fresh.id },
+    });
+    expect(textOf(log)).toBe("This workspace has no job yet.");
+    const list = await client.callTool({ name: "list_workspaces", arguments: {} });
+    const names = (JSON.parse(textOf(list)) as Array<{ name: string }>).map((w) => w.name);
+    expect(names).toContain("no-jobs");
+  });
+
+  it("sets and deletes a secret without its value in an answer, the audit log or a log line", async () => {
+    const client = await mcp.connect();
     const value = `marker-${randomBytes(12).toString("hex")}`;
     const set = await client.callTool({
       name: "set_secret",
       arguments: { name: "MCP_TEST_KEY", value },
     });
     expect(set.isError ?? false).toBe(false);
-    expect(textOf(set)).not.toContain(value);
+    expect(textOf(set)).toContain("MCP_TEST_KEY");
+    // A refused value (a NUL in it) is not echoed either.
+    const refused = await client.callTool({
+      name: "set_secret",
+      arguments: { name: "MCP_TEST_KEY", value: `${value}\0` },
+    });
+    expect(refused.isError).toBe(true);
     const listed = await client.callTool({ name: "list_secrets", arguments: {} });
     expect(textOf(listed)).toContain("MCP_TEST_KEY");
-    expect(textOf(listed)).not.toContain(value);
+    const deleted = await client.callTool({
+      name: "delete_secret",
+      arguments: { name: "MCP_TEST_KEY" },
+    });
+    expect(deleted.isError ?? false).toBe(false);
+
+    for (const answer of [set, refused, listed, deleted])
+      expect(textOf(answer)).not.toContain(value);
+    expect(await auditOf("set_secret")).toHaveLength(2);
     const audit = await database.db.select().from(auditLog);
     expect(JSON.stringify(audit)).not.toContain(value);
+    expect(mcp.logLines.some((line) => line.includes('"path":"/mcp"'))).toBe(true);
+    expect(mcp.logLines.join("\n")).not.toContain(value);
   });
 });

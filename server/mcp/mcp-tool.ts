@@ -2,41 +2,81 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { TRPCError } from "@trpc/server";
 import { ZodError, type z } from "zod";
-import { describeZodError } from "../errors.ts";
+import { AppError, describeZodError, internalErrorMessage } from "../errors.ts";
+import type { Logger } from "../logger.ts";
 import { createCallerFactory } from "../trpc/init.ts";
 import { appRouter } from "../trpc/root.ts";
 
 // SPEC §14: one MCP tool = one or two tRPC calls made as the token's user, so a tool validates,
-// authorizes and answers exactly as the API does. Each call is audited (mcp-handler.ts) and its
-// failure becomes a tool error whose text is the API's actionable message.
+// authorizes and answers exactly as the API does. Each call is audited and its failure becomes
+// a tool error (isError) whose text is the API's actionable message.
 
 const createCaller = createCallerFactory(appRouter);
 export type Caller = ReturnType<typeof createCaller>;
 export { createCaller };
 
-export type ToolCall = { tool: string; workspaceId?: string };
+export type ToolCall = {
+  tool: string;
+  workspaceId?: string;
+  ok: boolean;
+  /** The JSON-RPC id of the tools/call request, so the endpoint knows it was audited. */
+  requestId: string | number;
+};
+
 export type ToolContext = {
   caller: Caller;
   /** Records `mcp.tool` in the audit log (never the inputs: they may hold a secret's value). */
-  audit: (call: ToolCall & { ok: boolean }) => Promise<void>;
+  audit: (call: ToolCall) => Promise<void>;
+  log: Logger;
 };
 
-export type ToolDefinition<Schema extends z.ZodObject> = {
+export type ToolDefinition<Schema extends z.ZodObject, Answer> = {
   name: string;
   title: string;
   description: string;
   input: Schema;
   destructive?: boolean;
   readOnly?: boolean;
-  run: (caller: Caller, input: z.output<Schema>) => Promise<unknown>;
+  run: (caller: Caller, input: z.output<Schema>) => Promise<Answer>;
+  /** The workspace a call acted on when its input does not name one (create_workspace). */
+  workspaceOf?: (answer: Answer) => string;
 };
 
+export type RegisterTool = <Schema extends z.ZodObject, Answer>(
+  tool: ToolDefinition<Schema, Answer>,
+) => void;
+
+/** Binds registerTool to one server and context (each tools file registers with it). */
+export const toolRegistrar =
+  (server: McpServer, context: ToolContext): RegisterTool =>
+  (tool) =>
+    registerTool(server, context, tool);
+
 /** Registers one tool: its answer is compact JSON (or text), its failure the API's message. */
-export function registerTool<Schema extends z.ZodObject>(
+export function registerTool<Schema extends z.ZodObject, Answer>(
   server: McpServer,
   context: ToolContext,
-  tool: ToolDefinition<Schema>,
+  tool: ToolDefinition<Schema, Answer>,
 ): void {
+  const handler = async (
+    args: z.output<Schema>,
+    extra: { requestId: string | number },
+  ): Promise<CallToolResult> => {
+    const named = workspaceIdOf(args);
+    const audit = (ok: boolean, workspaceId = named) =>
+      context.audit({ tool: tool.name, workspaceId, ok, requestId: extra.requestId });
+    try {
+      const answer = await tool.run(context.caller, args);
+      await audit(true, named ?? tool.workspaceOf?.(answer));
+      return { content: [{ type: "text", text: render(answer) }] };
+    } catch (error) {
+      await audit(false);
+      const refusal = describeRefusal(error);
+      if (refusal === undefined)
+        context.log.error({ err: error, tool: tool.name }, "mcp tool failed");
+      return { isError: true, content: [{ type: "text", text: refusal ?? internalErrorMessage }] };
+    }
+  };
   server.registerTool(
     tool.name,
     {
@@ -48,18 +88,9 @@ export function registerTool<Schema extends z.ZodObject>(
         readOnlyHint: tool.readOnly ?? false,
       },
     },
-    // The SDK has already validated the arguments against `input`.
-    (async (args: z.output<Schema>): Promise<CallToolResult> => {
-      const workspaceId = workspaceIdOf(args);
-      try {
-        const answer = await tool.run(context.caller, args);
-        await context.audit({ tool: tool.name, workspaceId, ok: true });
-        return { content: [{ type: "text", text: render(answer) }] };
-      } catch (error) {
-        await context.audit({ tool: tool.name, workspaceId, ok: false });
-        return { isError: true, content: [{ type: "text", text: describeFailure(error) }] };
-      }
-    }) as never,
+    // The SDK has validated the arguments against `input` before this runs; its generic
+    // callback type cannot see that `input` is this very schema.
+    handler as never,
   );
 }
 
@@ -72,15 +103,11 @@ function render(answer: unknown): string {
   return typeof answer === "string" ? answer : JSON.stringify(answer);
 }
 
-function describeFailure(error: unknown): string {
+/** The message for the caller, or undefined for a failure of ours (logged, not shown). */
+function describeRefusal(error: unknown): string | undefined {
   if (error instanceof TRPCError && error.cause instanceof ZodError)
     return describeZodError(error.cause);
   if (error instanceof TRPCError && error.code !== "INTERNAL_SERVER_ERROR") return error.message;
-  if (error instanceof ToolRefusal) return error.message;
-  return "The control plane failed to do this; its log has the details. Try again, or ask the operator.";
-}
-
-/** A refusal the tool itself makes (e.g. a wrong confirmation name). */
-export class ToolRefusal extends Error {
-  override readonly name = "ToolRefusal";
+  if (error instanceof AppError) return error.message;
+  return undefined;
 }
