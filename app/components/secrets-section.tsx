@@ -1,14 +1,14 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { secretNameSchema } from "../../protocol/agent-sessions.ts";
+import { secretNameSchema, secretValueSchema } from "../../protocol/agent-sessions.ts";
 import { useTRPC } from "../lib/trpc.ts";
 import { ErrorAlert } from "./error-alert.tsx";
 
-/** The first rule a name breaks (the API's own schema), or null. */
-function nameProblemOf(name: string): string | null {
-  if (!name) return null;
-  const parsed = secretNameSchema.safeParse(name);
-  return parsed.success ? null : (parsed.error.issues[0]?.message ?? "not a valid name");
+/** The first rule a name or value breaks (the API's own schemas), or null; empty is not yet. */
+function problemOf(schema: typeof secretNameSchema | typeof secretValueSchema, input: string) {
+  if (!input) return null;
+  const parsed = schema.safeParse(input);
+  return parsed.success ? null : (parsed.error.issues[0]?.message ?? "not valid");
 }
 
 /**
@@ -25,12 +25,14 @@ export function SecretsSection() {
   const remove = useMutation(trpc.secrets.delete.mutationOptions({ onSuccess: refresh }));
   const [name, setName] = useState("");
   const [value, setValue] = useState("");
-  const nameProblem = nameProblemOf(name.trim());
+  const nameProblem = problemOf(secretNameSchema, name.trim());
+  // Says which rule is broken, never the value itself.
+  const valueProblem = problemOf(secretValueSchema, value);
   const replacing = secrets.data?.some((secret) => secret.name === name.trim()) ?? false;
 
   function submit(event: FormEvent) {
     event.preventDefault();
-    if (nameProblem) return;
+    if (nameProblem || valueProblem) return;
     save.mutate(
       { name: name.trim(), value },
       {
@@ -79,9 +81,14 @@ export function SecretsSection() {
             type="password"
             autoComplete="off"
             required
+            aria-invalid={valueProblem ? true : undefined}
           />
+          {valueProblem ? <span className="bad">Value: {valueProblem}.</span> : null}
         </label>
-        <button type="submit" disabled={save.isPending || !name || !value || Boolean(nameProblem)}>
+        <button
+          type="submit"
+          disabled={save.isPending || !name || !value || Boolean(nameProblem ?? valueProblem)}
+        >
           {replacing ? "Replace secret" : "Save secret"}
         </button>
       </form>
