@@ -283,3 +283,66 @@ describe("credentials.hetzner", () => {
     });
   });
 });
+
+describe("AI-agent reports (SPEC §14)", () => {
+  async function runningAgent(name: string) {
+    const { id } = await engine.api.workspaces.create({
+      name,
+      repository: "stand-in/sample",
+      branch: "main",
+    });
+    const bootstrap = await post("/api/agent/bootstrap", {
+      bootstrapToken: await issueBootstrapToken(engine.database.db, id),
+      agentVersion: await readVersion(),
+    });
+    const { agentToken } = (await bootstrap.json()) as { agentToken: string };
+    expect((await post("/api/agent/ready", {}, agentToken)).status).toBe(200);
+    return { id, agentToken };
+  }
+  const session = (status: string | null, statusMessage: string | null = null) => ({
+    name: "claude",
+    startedAt: "2026-12-02T10:00:00.000Z",
+    lastOutputAt: null,
+    status,
+    statusMessage,
+    statusChangedAt: status ? new Date().toISOString() : null,
+  });
+
+  it("stores the reported sessions and tells the owner when an agent waits", async () => {
+    const { id, agentToken } = await runningAgent("reporting");
+    const report = (sessions: unknown[]) =>
+      post("/api/agent/sessions", { sessions, idleStopAt: null }, agentToken);
+    expect((await report([session("working")])).status).toBe(200);
+    expect((await report([session("waiting", "allow Bash?")])).status).toBe(200);
+    expect(await engine.api.sessions.list({ workspaceId: id })).toMatchObject([
+      { name: "claude", status: "waiting", statusMessage: "allow Bash?" },
+    ]);
+    const mine = await engine.api.notifications.list({});
+    expect(mine.filter((row) => row.workspaceId === id)).toMatchObject([
+      { kind: "needs_input", message: "claude in reporting needs input: allow Bash?" },
+    ]);
+    expect((await report([{ ...session("working"), name: "bad name!" }])).status).toBe(400);
+  });
+
+  it("stops on the agent's idle request saying why, and takes no reports after", async () => {
+    const { id, agentToken } = await runningAgent("idler");
+    expect((await post("/api/agent/idle", { reason: "x".repeat(201) }, agentToken)).status).toBe(
+      400,
+    );
+    const idle = await post("/api/agent/idle", { reason: "idle for 30 min" }, agentToken);
+    expect(idle.status).toBe(200);
+    expect(await idle.json()).toEqual({ state: "stopping" });
+    expect((await engine.api.workspaces.events({ id })).at(-1)).toMatchObject({
+      toState: "stopping",
+      reason: "Stopped: idle for 30 min",
+      actor: "agent",
+    });
+    const late = await post(
+      "/api/agent/sessions",
+      { sessions: [session("working")], idleStopAt: null },
+      agentToken,
+    );
+    expect(late.status).toBe(409);
+    expect(await engine.api.sessions.list({ workspaceId: id })).toEqual([]);
+  });
+});

@@ -87,8 +87,9 @@ export function createAgentRoutes(context: Context): Record<string, Handler> {
     }),
     "/api/agent/idle": post(async (req, res) => {
       const agent = await agentOf(req);
-      const { reason } = await readJsonBody(req, agentIdleRequestSchema);
-      const workspace = await reportAgentIdle(db, agent, settings, reason ?? null);
+      // An empty body is an idle stop without a reason (the timeout's own words are used).
+      const body = await readJsonBody(req, agentIdleRequestSchema.nullable());
+      const workspace = await reportAgentIdle(db, agent, settings, body?.reason ?? null);
       sendJson(res, 200, { state: workspace.state });
     }),
     // TLS to the agent (ADR 0010): a certificate for the workspace's own host name.
