@@ -83,31 +83,36 @@ describe("the workspace page's sessions", () => {
 
     const name = await workspaces.newSession();
     expect(name).not.toBe("");
-    await workspaces.typeSessionName(name, "no spaces");
-    await workspaces.sessionRow(name).getByText("use 1–40 letters").waitFor();
-    await workspaces.renameSession(name, "claude");
-    expect(await workspaces.sessionRow(name).count()).toBe(0);
 
-    // Open attaches that very session: its shell knows its name.
-    const opened = await workspaces.openSession("claude");
+    // Open attaches that very session (a new one would have another name).
+    const opened = await workspaces.openSession(name);
     await opened.terminal.run('echo "in-$CAW_SESSION"');
-    await opened.terminal.waitForText("in-claude");
+    await opened.terminal.waitForText(`in-${name}`);
     // An AI agent asks for input: the row says so, live, and the browser is told.
     await opened.terminal.run('caw status waiting "pick a branch"');
     await opened.tab.close();
-    const status = workspaces
-      .sessionRow("claude")
-      .locator('[data-testid="agent-status"][data-status="waiting"]');
-    await status.waitFor();
-    expect(await status.textContent()).toBe("Waiting for input pick a branch");
+    const waiting = (session: string) =>
+      workspaces.sessionRow(session).locator('[data-testid="agent-status"][data-status="waiting"]');
+    await waiting(name).waitFor();
+    expect(await waiting(name).textContent()).toBe("Waiting for input pick a branch");
     await page.waitForFunction(
       () =>
         (window as unknown as { shownNotifications: { title: string }[] }).shownNotifications
           .length > 0,
     );
     expect(await shownNotifications()).toEqual([
-      expect.objectContaining({ title: "Needs input · sessions" }),
+      expect.objectContaining({
+        title: "Needs input · sessions",
+        body: expect.stringContaining("pick a branch"),
+      }),
     ]);
+
+    // Renamed in place: the shared name rule speaks at the field; the status stays.
+    await workspaces.typeSessionName(name, "no spaces");
+    await workspaces.sessionRow(name).getByText("use 1–40 letters").waitFor();
+    await workspaces.renameSession(name, "claude");
+    expect(await workspaces.sessionRow(name).count()).toBe(0);
+    await waiting("claude").waitFor();
     await page.screenshot({ path: await screenshotPath("sessions-table"), fullPage: true });
 
     // The list shows the workspace's most urgent agent status.

@@ -72,7 +72,7 @@ export function TerminalSessionRow({ workspaceId, session, now, onChange }: RowP
         <AgentStatusBadge status={session.status} message={session.statusMessage} />
       </td>
       <td>
-        <div className="actions">
+        <div className="row">
           <button
             type="button"
             onClick={() => open.mutate({ workspaceId, session: name })}
