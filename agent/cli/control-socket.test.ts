@@ -120,6 +120,15 @@ describe("caw over the control socket", () => {
     expect(sessions.get("claude")?.status).toBe("done");
   });
 
+  it("prefers the pane to CAW_SESSION, which a renamed session's shell still has from before", async () => {
+    const result = await runCaw(["status", "waiting"], {
+      CAW_SESSION: "old-name",
+      TMUX_PANE: "%7",
+    });
+    expect(result.code).toBe(0);
+    expect(sessions.get("claude")?.status).toBe("waiting");
+  });
+
   it("says how to fix it outside a session, for an unknown session or status", async () => {
     const outside = await runCaw(["status", "working"]);
     expect(outside.code).toBe(1);

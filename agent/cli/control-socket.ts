@@ -153,9 +153,10 @@ async function sessionOf(
   request: Extract<ControlRequest, { op: "status" }>,
   sessions: SessionRegistry,
 ): Promise<string> {
+  // The pane first: it survives a rename, while a shell keeps the CAW_SESSION it started with.
+  const byPane = request.pane ? await sessions.sessionOfPane?.(request.pane) : null;
+  if (byPane) return byPane;
   if (request.session) return request.session;
-  const name = request.pane && (await sessions.sessionOfPane?.(request.pane));
-  if (name) return name;
   throw new Error(
     "Not inside a workspace session: run this in a terminal of the workspace " +
       "(its shells have CAW_SESSION set), or set CAW_SESSION to a session's name.",

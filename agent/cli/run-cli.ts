@@ -110,7 +110,8 @@ async function setStatus(args: string[], hook: boolean, io: CliIo): Promise<numb
     );
   const answer = await ask(io, {
     op: "status",
-    ...(session ? { session } : { pane: pane! }),
+    ...(session ? { session } : {}),
+    ...(pane ? { pane } : {}),
     status: status as SessionStatus,
     message: message ? truncate(message, sessionStatusMessageMaxLength) : null,
   });
