@@ -4,7 +4,9 @@ import { cp, mkdtemp, rm } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import os from "node:os";
 import path from "node:path";
+import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { workspaceSessions } from "../db/schema.ts";
 import { reconcileStaleWorkspaces } from "../server/services/maintenance.ts";
 import { projectRoot } from "../server/testing/program.ts";
 import { sharedGitHubStandIn } from "../server/testing/test-github.ts";
@@ -246,6 +248,45 @@ describe.skipIf(Boolean(unavailable) && !process.env.CI)(
     );
 
     it(
+      "keeps a session and what runs in it through an agent restart; caw reports its status",
+      async () => {
+        const server = await currentServer();
+        const target = await terminalTarget(server);
+        // SPEC §14: `caw` is on PATH as the workspace user and reaches the root agent's socket.
+        const first = await runInTerminal(
+          target,
+          await enterTerminal(target, await terminalLink()),
+          'caw status working "on a real OS"; sleep 100000 & echo "bg=$! in=$CAW_SESSION"; echo "caw-""durable"',
+          "caw-durable",
+          { session: "durable" },
+        );
+        const pid = /bg=(\d+) in=durable/.exec(first)?.[1];
+        expect(pid, first).toBeDefined();
+        await waitForSession("durable", (session) => session?.status === "working");
+        step("caw status reached the control plane");
+
+        // systemd restarts the unit by killing its whole cgroup: the tmux server is in a scope
+        // of its own, so the session and its process live on.
+        const beforeRestart = new Date();
+        await server.machine.exec(["systemctl", "restart", "cloud-ai-workspaces-agent"]);
+        await waitForAgentAfter(beforeRestart);
+        const again = await runInTerminal(
+          target,
+          await enterTerminal(target, await terminalLink()),
+          `kill -0 ${pid} && echo "still-""running"`,
+          "still-running",
+          { session: "durable" },
+        );
+        step("session re-attached after the agent restart");
+        // The replayed scrollback has what the session printed before the restart.
+        expect(again).toContain("caw-durable");
+        expect(again).toContain(`bg=${pid} in=durable`);
+        await waitForSession("durable", (session) => session?.status === "working");
+      },
+      5 * 60_000,
+    );
+
+    it(
       "comes back to running after a reboot, also one that outlasts the heartbeat timeout",
       async () => {
         const server = await currentServer();
@@ -299,6 +340,24 @@ async function terminalTarget(server: BootedServer): Promise<TerminalTarget> {
   const row = await engine.readWorkspace(workspaceId);
   const ca = (engine.cloudflare as { originCaCertificatePem?: string }).originCaCertificatePem;
   return { agentUrl: row.agentUrl!, address: server.address, port: 443, ca };
+}
+
+/** Waits until the control plane's record of session `name` satisfies `check`. */
+async function waitForSession(
+  name: string,
+  check: (session: typeof workspaceSessions.$inferSelect | undefined) => boolean,
+) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const [session] = await engine.database.db
+      .select()
+      .from(workspaceSessions)
+      .where(and(eq(workspaceSessions.workspaceId, workspaceId), eq(workspaceSessions.name, name)));
+    if (check(session)) return session;
+    if (Date.now() > deadline)
+      throw new Error(`session ${name} never matched: ${JSON.stringify(session ?? null)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 async function waitForAgentAfter(moment: Date) {

@@ -45,19 +45,22 @@ export async function enterTerminal(target: TerminalTarget, link: string): Promi
 }
 
 /**
- * Types `command` into a new terminal session and returns what it printed up to `marker`,
- * which the command prints but must not contain literally (the terminal echoes what is typed).
+ * Types `command` into a terminal session (a new one, or the named one, created if missing) and
+ * returns what it printed up to `marker` (the replayed scrollback included), which the command
+ * prints but must not contain literally (the terminal echoes what is typed).
  */
 export async function runInTerminal(
   target: TerminalTarget,
   cookie: string,
   command: string,
   marker: string,
-  timeoutMs = 60_000,
+  options: { timeoutMs?: number; session?: string } = {},
 ): Promise<string> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
   const url = originOf(target);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   url.pathname = "/ws";
+  if (options.session) url.searchParams.set("session", options.session);
   const ws = new WebSocket(url, {
     ...connectionOptions(target),
     headers: { cookie },
