@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loginEnvironment } from "./config.ts";
 import { createWorkspaceShells, shellNotices, type WorkspaceShellsInput } from "./devcontainer.ts";
-import { createSessionManager } from "./terminal/session-manager.ts";
+import { spawnTerminalSession } from "./terminal/terminal-session.ts";
 import { recordConsumer, waitUntil } from "./terminal/test-support.ts";
 import {
   createTestGroup,
@@ -168,14 +168,27 @@ describe.skipIf(skip)("terminals of the workspace user", () => {
     const shells = shellsFor(workspaceDir, { user, environment, waitForToolchain: true });
     void shells.start();
     await waitUntil("the waiting notice", () => shells.current().notice === shellNotices.waiting);
-    const manager = createSessionManager({ shell: shells.current });
-    const session = manager.create({ cols: 200, rows: 50 });
+    // The plain PTY path (no tmux yet); the tmux path runs the same launcher as the same user.
+    const { shell, notice } = shells.current();
+    let exited = false;
+    const session = spawnTerminalSession({
+      shell,
+      notice,
+      cols: 200,
+      rows: 50,
+      scrollbackBytes: 256 * 1024,
+      exitQuietMs: 25,
+      livenessPollMs: 25,
+      onInput: () => {},
+      onExit: () => void (exited = true),
+    });
     const record = recordConsumer();
     session.attach(record.consumer);
     session.write("echo \"who=$(id -un):$(id -u) groups=$(id -Gn)\"; env | sort; echo do''ne\r");
     await waitUntil("the output", () => record.text().includes("done"));
     shells.stop();
-    await manager.killAll();
+    session.kill("SIGKILL");
+    await waitUntil("the shell's end", () => exited);
     const output = record.text();
     expect(record.notices).toEqual([shellNotices.waiting]);
     expect(output).toContain(

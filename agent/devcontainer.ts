@@ -4,6 +4,8 @@ import { access } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { ShellCommand } from "./terminal/terminal-session.ts";
+import { devcontainerShellLauncher, shellLauncher } from "./cli/shell-launcher.ts";
+import { quoteForShell } from "./cli/cli-output.ts";
 import { fileExists } from "./file-exists.ts";
 import { commandAs, type WorkspaceUser } from "./workspace-user.ts";
 
@@ -16,7 +18,10 @@ const run = promisify(execFile);
 // terminal: until the container is up, new terminals open on the server, with a notice.
 
 export type ShellChoice = {
+  /** What a plain PTY session runs (the fallback without tmux). */
   shell: ShellCommand;
+  /** What a tmux session runs (as the workspace user already): one `sh -c` command string. */
+  launcher: string;
   /** Shown once in the terminal when the shell is not where it will be later. */
   notice: string | null;
   devcontainer: boolean;
@@ -32,6 +37,12 @@ export type WorkspaceShellsInput = {
   waitForToolchain: boolean;
   /** Paths bind-mounted at the same place into the container (the git credential helper). */
   mounts?: string[];
+  /**
+   * `caw` (prepareCawCommand) and the control socket: shells start through the shell launcher,
+   * which puts the workspace's secrets in their environment and caw on PATH. Without it (tests)
+   * they are plain login shells.
+   */
+  caw?: { caw: string; binDir: string; socketPath: string };
   log: (message: string) => void;
   /** Boot progress for the step "devcontainer" (optional: a failure is only recorded). */
   report?: (status: "started" | "done" | "failed", message: string) => void;
@@ -65,9 +76,14 @@ export function createWorkspaceShells(input: WorkspaceShellsInput): WorkspaceShe
     cwd: input.workspaceDir,
     env: environment,
   });
-  const host = shellOf("/bin/bash", ["-l"]);
+  const { caw } = input;
+  // The plain PTY runs the same launcher as tmux does, through sh, as the workspace user.
+  const launched = (launcher: string) =>
+    caw ? shellOf("/bin/sh", ["-c", launcher]) : shellOf("/bin/bash", ["-l"]);
+  const hostLauncher = caw ? shellLauncher(caw) : "exec /bin/bash -l";
   const onHost = (notice: string | null): ShellChoice => ({
-    shell: host,
+    shell: launched(hostLauncher),
+    launcher: hostLauncher,
     notice,
     devcontainer: false,
   });
@@ -100,14 +116,28 @@ export function createWorkspaceShells(input: WorkspaceShellsInput): WorkspaceShe
     }
     input.log("The devcontainer is up; new terminals open inside it.");
     input.report?.("done", "terminals open in the devcontainer");
-    const exec = shellOf(cli, ["exec", ...folder, "bash", "-l"]);
-    choice = { shell: exec, notice: null, devcontainer: true };
+    choice = devcontainerChoice(cli, folder, input.caw, shellOf);
   };
   return {
     current: () => choice,
     start: () => start().catch((error: unknown) => input.log(`Devcontainer: ${String(error)}`)),
     stop: () => void (stopped = true),
   };
+}
+
+function devcontainerChoice(
+  cli: string,
+  folder: string[],
+  caw: WorkspaceShellsInput["caw"],
+  shellOf: (file: string, args: string[]) => ShellCommand,
+): ShellChoice {
+  const exec = [cli, "exec", ...folder];
+  if (!caw) {
+    const launcher = `exec ${[...exec, "bash", "-l"].map(quoteForShell).join(" ")}`;
+    return { shell: shellOf(cli, [...exec.slice(1), "bash", "-l"]), launcher, notice: null, devcontainer: true };
+  }
+  const launcher = devcontainerShellLauncher({ exec, ...caw });
+  return { shell: shellOf("/bin/sh", ["-c", launcher]), launcher, notice: null, devcontainer: true };
 }
 
 async function waitForCli(

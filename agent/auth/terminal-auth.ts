@@ -8,7 +8,13 @@ import {
   terminalCookieName,
   terminalTokenMaxSeconds,
 } from "../../protocol/agent-protocol.ts";
-import { createJwksCache, JwksUnavailableError, type FetchJwks } from "./jwks-cache.ts";
+import { sessionNameSchema } from "../../protocol/agent-sessions.ts";
+import {
+  createJwksCache,
+  JwksUnavailableError,
+  type FetchJwks,
+  type JwksCache,
+} from "./jwks-cache.ts";
 import { createTerminalGrants, type TerminalGrants } from "./terminal-grants.ts";
 
 // Terminal sign-in on the agent (SPEC §9). The control plane sends the browser to
@@ -29,6 +35,8 @@ export type TerminalAuthOptions = {
   /** Milliseconds since the epoch; injectable so tests can move time. */
   now?: () => number;
   fetchJwks?: FetchJwks;
+  /** The control plane's keys, shared with the session API's checks; default: its own cache. */
+  jwks?: JwksCache;
   /** The redeemed links; default: kept in memory only. */
   grants?: TerminalGrants;
   /** Answers `GET /` for a signed-in browser (the terminal page). */
@@ -89,7 +97,8 @@ export function createTerminalAuth(options: TerminalAuthOptions): TerminalAuth {
         res.setHeader("allow", "GET, HEAD");
         return sendPage(res, 405, "Method not allowed", "Open the terminal with a GET request.");
       }
-      const token = new URL(req.url ?? "/", "http://agent.invalid").searchParams.get("token");
+      const { searchParams } = new URL(req.url ?? "/", "http://agent.invalid");
+      const token = searchParams.get("token");
       // eslint-disable-next-line security/detect-possible-timing-attacks -- a null check, not a comparison of secrets
       if (token === null) {
         if (cookies.read(req.headers.cookie)) return servePage(res);
@@ -108,7 +117,7 @@ export function createTerminalAuth(options: TerminalAuthOptions): TerminalAuth {
       }
       try {
         res.setHeader("set-cookie", await redeem(token));
-        sendContinuePage(res);
+        sendContinuePage(res, continueTarget(searchParams.get("session")));
       } catch (error) {
         if (!(error instanceof TerminalAuthError)) throw error;
         sendPage(res, error.status, "Could not sign you in", error.message, options.issuer);
@@ -146,7 +155,8 @@ async function redeemToken(
 }
 
 function createTokenVerifier(options: TerminalAuthOptions, now: () => number) {
-  const jwks = createJwksCache({ jwksUrl: options.jwksUrl, now, fetchJwks: options.fetchJwks });
+  const jwks =
+    options.jwks ?? createJwksCache({ jwksUrl: options.jwksUrl, now, fetchJwks: options.fetchJwks });
   const resolveKey: JWTVerifyGetKey = async (header) => {
     if (!header.kid) throw refuse("The token does not name its signing key (kid).");
     const key = await jwks.findKey(header.kid).catch((error: unknown) => {
@@ -316,13 +326,19 @@ function escapeHtml(text: string): string {
  * request. A navigation started by this page is same-site, and it replaces the history entry
  * that holds the token.
  */
-function sendContinuePage(res: ServerResponse): void {
+/** `/`, or `/?session=<name>` when the link names a session to open (SPEC §14). */
+function continueTarget(session: string | null): string {
+  const name = session === null ? null : sessionNameSchema.safeParse(session);
+  return name?.success && name.data === session ? `/?session=${session}` : "/";
+}
+
+function sendContinuePage(res: ServerResponse, target: string): void {
   res.statusCode = 200;
   res.setHeader("content-type", "text/html; charset=utf-8");
   res.setHeader("cache-control", "no-store");
   res.setHeader("referrer-policy", "no-referrer");
   res.setHeader("content-security-policy", "default-src 'none'");
   res.end(
-    '<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/"><title>Opening the terminal…</title><p>Opening the terminal… <a href="/">Continue</a></p>',
+    `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${target}"><title>Opening the terminal…</title><p>Opening the terminal… <a href="${target}">Continue</a></p>`,
   );
 }

@@ -12,6 +12,7 @@ import {
 } from "./test-support.ts";
 
 let agent: TestServer;
+let cleanups: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   agent = await startTestServer();
@@ -19,6 +20,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await agent.close();
+  await Promise.all(cleanups.map((cleanup) => cleanup()));
+  cleanups = [];
 });
 
 describe("terminal server over HTTP", () => {
@@ -103,15 +106,20 @@ describe("terminal WebSocket", () => {
     client.type("stty size\r");
     await client.waitForText("30 100");
     client.control({ type: "resize", cols: 120, rows: 40 });
-    client.type("stty size\r");
-    await client.waitForText("40 120");
+    // The tmux client passes the new size on asynchronously (SIGWINCH), keys may overtake it.
+    for (let tries = 0; tries < 50 && !client.text().includes("40 120"); tries++) {
+      client.type("stty size\r");
+      await client.waitForText("40 120", 200).catch(() => {});
+    }
+    await client.waitForText("40 120", 1000);
     client.ws.close();
   });
 
   it("re-attaches a dropped socket to its session and replays the scrollback", async () => {
     const first = await connectClient(agent.origin);
     const { id } = await first.waitForMessage("session");
-    first.type("echo before-$((6*7))-drop\r");
+    // Enough lines to scroll: the first ones are in tmux's history, which is replayed.
+    first.type("seq 1 40; echo before-$((6*7))-drop\r");
     await first.waitForText("before-42-drop");
     first.ws.terminate();
     await first.closed;
@@ -122,7 +130,8 @@ describe("terminal WebSocket", () => {
     expect(session.replayedBytes).toBeGreaterThan(0);
     await second.waitFor("the replay", () => second.outputBytes >= session.replayedBytes);
     expect(second.events[1]).toEqual({ kind: "output", bytes: session.replayedBytes });
-    expect(second.text()).toContain("before-42-drop");
+    expect(second.text()).toContain("1\r\n2\r\n3\r\n"); // scrolled off: from the replay
+    await second.waitForText("before-42-drop"); // on the screen, which the client draws
     second.type("echo after-$((6*7))-drop\r");
     await second.waitForText("after-42-drop");
 
@@ -136,7 +145,7 @@ describe("terminal WebSocket", () => {
   it("shows notices in every attached terminal", async () => {
     const clients = await Promise.all([connectClient(agent.origin), connectClient(agent.origin)]);
     await Promise.all(clients.map((client) => client.waitForMessage("session")));
-    agent.manager.notifyAll("Idle: stopping in 5 minutes");
+    agent.sessions.notifyAll("Idle: stopping in 5 minutes");
     for (const client of clients) {
       const notice = await client.waitForMessage("notice");
       expect(notice.message).toBe("Idle: stopping in 5 minutes");
@@ -144,11 +153,38 @@ describe("terminal WebSocket", () => {
     }
   });
 
-  it("starts a new session for an unknown id", async () => {
+  it("makes the named session when it does not exist, and names new ones shell-N", async () => {
     const client = await connectClient(agent.origin, { session: "no-such-session" });
     const session = await client.waitForMessage("session");
-    expect(session.id).not.toBe("no-such-session");
+    expect(session.id).toBe("no-such-session");
     client.ws.close();
+    const unnamed = await connectClient(agent.origin);
+    expect((await unnamed.waitForMessage("session")).id).toMatch(/^shell-\d+$/);
+    unnamed.ws.close();
+  });
+
+  it("refuses a session name that is not one, saying why (4002)", async () => {
+    const client = await connectClient(agent.origin, { session: "bad name;rm" });
+    expect((await client.waitForMessage("error")).message).toMatch(/not a session name/);
+    expect(await client.closed).toBe(4002);
+  });
+
+  it("keeps the shell running after its socket closes, its output replayed on re-attach", async () => {
+    const first = await connectClient(agent.origin, { session: "kept" });
+    await first.waitForMessage("session");
+    first.type("for i in $(seq 1 60); do echo kept-$i; done; sleep 0.5; echo late-$((6*7))\r");
+    await first.waitForText("kept-60");
+    first.ws.close();
+    await first.closed;
+    const output = async () => (await agent.sessions.readOutput("kept", 5)).text;
+    for (let tries = 0; !(await output()).includes("late-42") && tries < 300; tries++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await output()).toContain("late-42"); // it ran on with nobody attached
+    const again = await connectClient(agent.origin, { session: "kept", rows: 10 });
+    await again.waitForText("late-42");
+    // kept-1 scrolled off a 24-row screen: only the replayed history has it.
+    expect(again.text()).toContain("kept-1\r\n");
+    again.ws.close();
   });
 
   it("answers pings and reports unknown control messages", async () => {
@@ -175,7 +211,8 @@ describe("terminal WebSocket", () => {
     first.type("sleep 0.3; echo gone-$((1+1)); exit 4\r");
     await first.waitForText("sleep 0.3");
     first.ws.terminate();
-    await waitUntil("the detached exit", () => agent.manager.get(id)?.exit != null);
+    await first.closed;
+    await waitUntil("the detached exit", () => !agent.sessions.list().some((s) => s.name === id));
 
     const again = await connectClient(agent.origin, { session: id });
     expect((await again.waitForMessage("session")).id).toBe(id);
@@ -184,9 +221,11 @@ describe("terminal WebSocket", () => {
     expect(again.text()).toContain("gone-2");
   });
 
-  it("serves 50 concurrent sessions, each echoing its own marker", async () => {
+  it("serves 50 concurrent sessions, each echoing its own marker, and refuses a 51st", async () => {
+    const full = await startTestServer();
+    cleanups.push(() => full.close());
     const clients = await Promise.all(
-      Array.from({ length: 50 }, () => connectClient(agent.origin)),
+      Array.from({ length: 50 }, () => connectClient(full.origin)),
     );
     await Promise.all(
       clients.map(async (client, i) => {
@@ -196,6 +235,9 @@ describe("terminal WebSocket", () => {
     );
     const ids = await Promise.all(clients.map((client) => client.waitForMessage("session")));
     expect(new Set(ids.map((session) => session.id)).size).toBe(50);
+    const extra = await connectClient(full.origin);
+    expect((await extra.waitForMessage("error")).message).toMatch(/50 sessions/);
+    expect(await extra.closed).toBe(4002);
     for (const client of clients) client.ws.close();
   }, 120_000);
 });
@@ -205,9 +247,8 @@ describe("terminal WebSocket keep-alive", () => {
     const closing = await startTestServer();
     const client = await connectClient(closing.origin);
     await client.waitForMessage("session");
-    await new Promise<void>((resolve) => closing.server.close(() => resolve()));
+    await closing.close();
     await client.closed;
-    await closing.manager.killAll();
   });
 
   it("keeps a socket that answers pings", async () => {
@@ -282,7 +323,7 @@ describe("terminal access that ends", () => {
       expect(page.status).toBe(401);
 
       // The shell waits for its owner, signed in again.
-      expect(guarded.manager.get(sessionId)?.exit).toBeNull();
+      expect(guarded.sessions.list().map((session) => session.name)).toContain(sessionId);
       const back = await connectClient(guarded.origin, {
         cookie: cookieOf(await signIn()),
         session: sessionId,

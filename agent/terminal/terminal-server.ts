@@ -4,12 +4,16 @@ import https from "node:https";
 import type { SecureContextOptions } from "node:tls";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
-import type { SessionManager } from "./session-manager.ts";
-import { attachTerminalSocket, type TerminalSocketTuning } from "./terminal-socket.ts";
+import {
+  attachTerminalSocket,
+  type TerminalSessionSource,
+  type TerminalSocketTuning,
+} from "./terminal-socket.ts";
 import { terminalPageCsp } from "./page/terminal-page.ts";
 
 // The agent's HTTP face (docs/agent-protocol.md): health, the terminal page and its assets,
-// and the terminal WebSocket. Who may enter is decided by the injected auth hooks.
+// the terminal WebSocket, and (injected) the control plane's session API. Who may enter is
+// decided by the injected auth hooks.
 
 export interface TerminalUser {
   userId: string;
@@ -18,7 +22,7 @@ export interface TerminalUser {
 }
 
 export interface TerminalServerOptions {
-  manager: SessionManager;
+  sessions: TerminalSessionSource;
   /** The signed-in user of a request (the session cookie), or null. */
   authenticate: (req: IncomingMessage) => Promise<TerminalUser | null>;
   renderPage: () => string;
@@ -33,6 +37,11 @@ export interface TerminalServerOptions {
   /** Every accepted WebSocket and who opened it, e.g. to close it when their access ends. */
   onSocket?: (ws: WebSocket, user: TerminalUser) => void;
   onError?: (error: unknown) => void;
+  /**
+   * Answers requests under `/api/` (the control plane's session API, any method); without it
+   * they are 404. It authenticates them itself: the terminal cookie does not count there.
+   */
+  handleApi?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
 
 const maxTerminalSize = 1000;
@@ -71,8 +80,10 @@ export function createTerminalServer(
         if (!accepted) return;
         const { user, ...attach } = accepted;
         wss.handleUpgrade(req, socket, head, (ws) => {
-          attachTerminalSocket(ws, options.manager, { ...options.socket, ...attach });
           options.onSocket?.(ws, user);
+          void attachTerminalSocket(ws, options.sessions, { ...options.socket, ...attach }).catch(
+            onError,
+          );
         });
       },
       (error: unknown) => {
@@ -82,7 +93,7 @@ export function createTerminalServer(
     );
   });
   // Upgraded sockets still count as the server's connections, so close() would wait for
-  // every browser to leave; end them first (their sessions die with the agent anyway).
+  // every browser to leave; end them first (their sessions stay for the next agent).
   const closeServer = server.close.bind(server);
   server.close = (callback?: (error?: Error) => void) => {
     for (const client of wss.clients) client.terminate();
@@ -97,6 +108,7 @@ async function routeRequest(
   res: ServerResponse,
 ): Promise<void> {
   const { pathname } = new URL(req.url ?? "/", "http://agent.invalid");
+  if (pathname.startsWith("/api/") && options.handleApi) return options.handleApi(req, res);
   if (req.method !== "GET" && req.method !== "HEAD") {
     res.setHeader("allow", "GET, HEAD");
     return sendText(res, 405, "Only GET and HEAD are served here.");
@@ -180,10 +192,10 @@ async function acceptUpgrade(options: TerminalServerOptions, req: IncomingMessag
   if (!isSameOrigin(req)) return refuseUpgrade(socket, 403, "Forbidden");
   const user = await options.authenticate(req);
   if (!user) return refuseUpgrade(socket, 401, "Unauthorized");
-  const sessionId = url.searchParams.get("session") ?? undefined;
+  const sessionName = url.searchParams.get("session") || undefined;
   return {
     user,
-    ...(sessionId ? { sessionId } : {}),
+    ...(sessionName ? { sessionName } : {}),
     cols: readSize(url.searchParams.get("cols"), 80),
     rows: readSize(url.searchParams.get("rows"), 24),
   };

@@ -64,6 +64,8 @@ export interface SessionSettings {
   /** How often a paused session checks that its shell still lives. */
   livenessPollMs: number;
   onInput: () => void;
+  /** Each chunk of output (e.g. for the session's last-output time). */
+  onOutput?: () => void;
   onExit: (session: TerminalSession) => void;
 }
 
@@ -83,6 +85,7 @@ export function spawnTerminalSession(settings: SessionSettings): TerminalSession
     if (exit) return;
     const chunk = typeof data === "string" ? Buffer.from(data) : data;
     scrollback.write(chunk);
+    settings.onOutput?.();
     settle.touch();
     slot.current?.data(chunk);
   };

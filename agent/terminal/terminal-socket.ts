@@ -1,13 +1,15 @@
 import type { RawData, WebSocket } from "ws";
 import { parseClientMessage, type ServerMessage } from "../../protocol/agent-protocol.ts";
-import type { SessionManager } from "./session-manager.ts";
-import type { SessionExit, TerminalSession } from "./terminal-session.ts";
+import type { TerminalAttachment } from "./attachment.ts";
+import type { SessionExit } from "./terminal-session.ts";
 
 // Joins one browser WebSocket to one terminal session (docs/agent-protocol.md): binary
 // frames are terminal bytes both ways, text frames are JSON control messages.
 
 /** Close code for a socket whose session was attached by a newer socket. */
 export const replacedCloseCode = 4000;
+/** Close code for a socket whose session could not be opened (a bad name, too many). */
+export const refusedCloseCode = 4002;
 
 export interface TerminalSocketTuning {
   /** How often the agent pings (default 30 s). */
@@ -23,40 +25,66 @@ export interface TerminalSocketTuning {
 }
 
 export interface TerminalSocketOptions extends TerminalSocketTuning {
-  /** Re-attach to this session when it still exists; otherwise a new one starts. */
-  sessionId?: string;
+  /** Attach to the session of this name (made when missing); none: a new session. */
+  sessionName?: string;
   cols: number;
   rows: number;
 }
 
-/** Serves `ws` until it closes or the shell exits; returns the session it is attached to. */
-export function attachTerminalSocket(
-  ws: WebSocket,
-  manager: SessionManager,
-  options: TerminalSocketOptions,
-): TerminalSession {
-  const existing = options.sessionId ? manager.get(options.sessionId) : undefined;
-  const session = existing ?? manager.create({ cols: options.cols, rows: options.rows });
-  manager.recordActivity();
-  existing?.resize(options.cols, options.rows);
-  // Everything up to `attach` runs in one tick, so no output can slip between the replay
-  // and the live stream.
-  const replay = existing ? existing.readScrollback() : Buffer.alloc(0);
-  const { cols, rows } = session;
-  sendMessage(ws, { type: "session", id: session.id, cols, rows, replayedBytes: replay.length });
-  if (replay.length > 0) ws.send(replay, { binary: true });
-  if (session.exit) {
-    sendExit(ws, session.exit);
-    return session;
-  }
+/** Where sockets get their sessions (agent/sessions/workspace-sessions.ts). */
+export interface TerminalSessionSource {
+  open(name: string | undefined, size: { cols: number; rows: number }): Promise<TerminalAttachment>;
+}
 
-  const backpressure = createBackpressure(ws, session, options);
+/**
+ * Serves `ws` until it closes or the shell exits; resolves with what it is attached to, or
+ * null when the session could not be opened (the socket is told why and closed).
+ */
+export async function attachTerminalSocket(
+  ws: WebSocket,
+  sessions: TerminalSessionSource,
+  options: TerminalSocketOptions,
+): Promise<TerminalAttachment | null> {
+  // Frames that arrive while the session opens wait for it.
+  const early: Array<{ data: RawData; isBinary: boolean }> = [];
+  const hold = (data: RawData, isBinary: boolean) => early.push({ data, isBinary });
+  ws.on("message", hold);
+  ws.on("error", () => {}); // followed by `close`, which is all that matters here
+  let attachment: TerminalAttachment;
+  try {
+    attachment = await sessions.open(options.sessionName, { cols: options.cols, rows: options.rows });
+  } catch (error) {
+    sendMessage(ws, { type: "error", message: error instanceof Error ? error.message : String(error) });
+    ws.close(refusedCloseCode, "The session could not be opened");
+    return null;
+  }
+  ws.off("message", hold);
+  if (ws.readyState !== ws.OPEN) {
+    attachment.detach();
+    return null;
+  }
+  serveAttachment(ws, attachment, options);
+  for (const { data, isBinary } of early) ws.emit("message", data, isBinary);
+  return attachment;
+}
+
+function serveAttachment(ws: WebSocket, attachment: TerminalAttachment, options: TerminalSocketOptions) {
+  attachment.resize(options.cols, options.rows);
+  // Everything from here to `start` runs in one tick, so no output can slip between the
+  // replay and the live stream.
+  const replay = attachment.takeReplay();
+  const { name, cols, rows } = attachment;
+  sendMessage(ws, { type: "session", id: name, cols, rows, replayedBytes: replay.length });
+  if (replay.length > 0) ws.send(replay, { binary: true });
+  if (attachment.exit) return sendExit(ws, attachment.exit);
+
+  const backpressure = createBackpressure(ws, attachment, options);
   const keepAlive = startKeepAlive(ws, options);
   const stop = () => {
     backpressure.stop();
     keepAlive.stop();
   };
-  const detach = session.attach({
+  attachment.start({
     data(chunk) {
       ws.send(chunk, { binary: true });
       backpressure.check();
@@ -75,20 +103,17 @@ export function attachTerminalSocket(
   });
   ws.on("message", (data, isBinary) => {
     keepAlive.hear();
-    if (isBinary) session.write(toBuffer(data));
-    else handleControl(ws, session, toBuffer(data).toString("utf8"));
+    if (isBinary) attachment.write(toBuffer(data));
+    else handleControl(ws, attachment, toBuffer(data).toString("utf8"));
   });
   ws.on("pong", () => keepAlive.hear());
-  // A socket error is followed by `close`, which is all that matters here.
-  ws.on("error", () => {});
   ws.on("close", () => {
     stop();
-    detach();
+    attachment.detach();
   });
-  return session;
 }
 
-function handleControl(ws: WebSocket, session: TerminalSession, text: string) {
+function handleControl(ws: WebSocket, session: TerminalAttachment, text: string) {
   const message = parseClientMessage(text);
   if (!message) {
     const hint = "Unknown control message; see docs/agent-protocol.md.";
@@ -112,7 +137,11 @@ function toBuffer(data: RawData): Buffer {
 }
 
 /** Pauses the PTY while the socket has more than the high-water mark waiting to be sent. */
-function createBackpressure(ws: WebSocket, session: TerminalSession, tuning: TerminalSocketTuning) {
+function createBackpressure(
+  ws: WebSocket,
+  session: TerminalAttachment,
+  tuning: TerminalSocketTuning,
+) {
   const high = tuning.highWaterBytes ?? 1024 * 1024;
   const low = tuning.lowWaterBytes ?? 256 * 1024;
   let poll: NodeJS.Timeout | undefined;

@@ -1,18 +1,24 @@
+import { mkdtemp, rm } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
+import path from "node:path";
 import type { Server } from "node:http";
 import { WebSocket } from "ws";
 import type { ClientMessage, ServerMessage } from "../../protocol/agent-protocol.ts";
-import type { SessionConsumer, SessionExit, ShellCommand } from "./terminal-session.ts";
+import { quoteForShell } from "../cli/cli-output.ts";
+import type { ShellChoice } from "../devcontainer.ts";
+import { createTmux, writeTmuxConfig, type Tmux } from "../sessions/tmux.ts";
 import {
-  createSessionManager,
-  type SessionManager,
-  type SessionManagerOptions,
-} from "./session-manager.ts";
+  createWorkspaceSessions,
+  type WorkspaceSessions,
+  type WorkspaceSessionsOptions,
+} from "../sessions/workspace-sessions.ts";
+import type { SessionConsumer, SessionExit, ShellCommand } from "./terminal-session.ts";
 import { createTerminalServer, type TerminalServerOptions } from "./terminal-server.ts";
 
-// Helpers for the terminal tests: a plain bash, a real server on loopback, and a real
-// WebSocket client that records what arrives and lets a test wait for it.
+// Helpers for the terminal tests: a plain bash, the workspace's sessions on a real tmux server
+// of the test's own (or plain PTYs), a real server on loopback, and a real WebSocket client
+// that records what arrives and lets a test wait for it.
 
 export const testCookie = "test-session=ok";
 
@@ -31,36 +37,96 @@ export function bashShell(command?: string): ShellCommand {
   };
 }
 
-export interface TestServer {
-  server: Server;
-  manager: SessionManager;
-  /** `http://127.0.0.1:port` */
-  origin: string;
+/** What a session runs: that bash, for tmux (a launcher string) and for a plain PTY. */
+export function bashChoice(
+  command?: string,
+  notice: string | null = null,
+  shell: ShellCommand = bashShell(command),
+): ShellChoice {
+  const variables = Object.entries(shell.env).map(([name, value]) => `${name}=${quoteForShell(value)}`);
+  const launcher = `${variables.join(" ")} exec ${[shell.file, ...shell.args].map(quoteForShell).join(" ")}`;
+  return { shell, launcher, notice, devcontainer: false };
+}
+
+export interface TestSessions {
+  sessions: WorkspaceSessions;
+  tmux: Tmux;
+  logs: string[];
   close(): Promise<void>;
 }
 
+export type TestSessionsOptions = Partial<WorkspaceSessionsOptions> & {
+  /** false: no tmux (the plain PTY fallback). */
+  useTmux?: boolean;
+};
+
+/** The workspace's sessions on a tmux server of this test's own, in a temporary folder. */
+export async function startTestSessions(options: TestSessionsOptions = {}): Promise<TestSessions> {
+  const folder = await mkdtemp(path.join(os.tmpdir(), "caw-sessions-"));
+  const { env } = bashShell();
+  const logs: string[] = [];
+  const log = (message: string) => void logs.push(message);
+  const configFile = path.join(folder, "tmux.conf");
+  await writeTmuxConfig(configFile, { historyLimit: 10_000 }, null);
+  const tmux = createTmux({
+    socketPath: path.join(folder, "tmux.sock"),
+    configFile,
+    user: null,
+    environment: env,
+    workspaceId: "00000000-test",
+    log,
+  });
+  const sessions = createWorkspaceSessions({
+    tmux: options.useTmux === false ? null : tmux,
+    shells: () => bashChoice(),
+    loginShell: "/bin/bash",
+    cwd: os.tmpdir(),
+    environment: env,
+    log,
+    ...options,
+  });
+  await sessions.start();
+  return {
+    sessions,
+    tmux,
+    logs,
+    async close() {
+      await sessions.close();
+      await tmux.run(["kill-server"]).catch(() => {});
+      await rm(folder, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TestServer extends TestSessions {
+  server: Server;
+  /** `http://127.0.0.1:port` */
+  origin: string;
+}
+
 export async function startTestServer(
-  managerOptions: Partial<SessionManagerOptions> = {},
+  sessionOptions: TestSessionsOptions = {},
   serverOptions: Partial<TerminalServerOptions> = {},
 ): Promise<TestServer> {
-  const manager = createSessionManager({ shell: bashShell(), ...managerOptions });
+  const test = await startTestSessions(sessionOptions);
+  const { sessions } = test;
   const server = createTerminalServer({
-    manager,
+    sessions,
     authenticate: async (req) => (req.headers.cookie === testCookie ? { userId: "u1" } : null),
     renderPage: () => "<!doctype html><title>terminal</title>",
     readAsset: (name) => (name === "terminal.js" ? Buffer.from("console.log(1)") : null),
-    health: () => ({ status: "ok", ...manager.readActivity() }),
+    health: () => ({ status: "ok", ...sessions.readActivity() }),
     ...serverOptions,
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
+    ...test,
     server,
-    manager,
     origin: `http://127.0.0.1:${port}`,
     async close() {
-      await manager.killAll();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await test.close();
     },
   };
 }

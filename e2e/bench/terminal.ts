@@ -1,6 +1,7 @@
 import { spawn } from "node-pty";
 import type { ShellCommand } from "../../agent/terminal/terminal-session.ts";
 import {
+  bashChoice,
   bashShell,
   connectClient,
   startTestServer,
@@ -8,12 +9,14 @@ import {
 } from "../../agent/terminal/test-support.ts";
 import { percentiles } from "./support/percentiles.ts";
 
-// The terminal bench (SPEC §9): how fast shell output reaches a client and how soon a
-// keystroke's echo comes back, through the agent's terminal WebSocket (its own session
-// manager and server, in process, with a real `ws` client on loopback) beside a bare
-// node-pty in the same process running the same shell. Both paths share this process's
-// event loop with whatever reads them, so the difference is the agent's own cost: ring
-// buffer, backpressure, WebSocket framing on both ends. One JSON line per figure on stdout.
+// The terminal bench (SPEC §9, §14): how fast shell output reaches a client and how soon a
+// keystroke's echo comes back, through the agent's terminal WebSocket (its own sessions and
+// server, in process, with a real `ws` client on loopback) beside a bare node-pty in the same
+// process running the same shell. Two agent paths: through tmux (`agent_ws_tmux`, the durable
+// sessions: a tmux client on the agent's PTY, the shell in tmux's) and the plain-PTY fallback
+// (`agent_ws_pty`, no tmux), so the cost tmux adds is its own figure (`tmux_added`) beside the
+// agent's whole cost over bare node-pty. Throughput counts the bytes the shell wrote (tmux
+// sends a slow reader the screen, not every byte). One JSON line per figure on stdout.
 
 const outputCommand = "head -c 50000000 /dev/zero | base64; M=BENCH-DONE; echo ${M}-MARKER";
 const outputMarker = "BENCH-DONE-MARKER";
@@ -24,7 +27,11 @@ const echoTimeoutMs = 10_000;
 const size = { cols: 80, rows: 24 };
 
 type Figure = Record<string, string | number>;
-type TerminalPath = "agent_ws" | "bare_node_pty";
+type TerminalPath = "agent_ws_tmux" | "agent_ws_pty" | "bare_node_pty";
+
+/** What the output command writes: 50 MB base64-encoded in 76-column lines, CRLF on a PTY. */
+const base64Chars = 4 * Math.ceil(50_000_000 / 3);
+const shellOutputBytes = base64Chars + 2 * Math.ceil(base64Chars / 76);
 
 function emit(figure: Figure): void {
   process.stdout.write(`${JSON.stringify({ bench: "terminal", ...figure })}\n`);
@@ -171,9 +178,9 @@ async function benchOutput(terminal: BenchTerminal, path: TerminalPath): Promise
     outputMarker,
     outputTimeoutMs,
   );
-  // Decimal megabytes of PTY output (base64 lines, CRLF), command echo included.
-  const value = Math.round((bytes / 1e6 / (ms / 1000)) * 10) / 10;
-  return { metric: "output_throughput_mb_per_s", path, value, bytes };
+  // Decimal megabytes the shell wrote (base64 lines, CRLF) per second until the marker arrived.
+  const value = Math.round((shellOutputBytes / 1e6 / (ms / 1000)) * 10) / 10;
+  return { metric: "output_throughput_mb_per_s", path, value, received_bytes: bytes };
 }
 
 /** Sends one key and resolves with the milliseconds until a chunk carrying it arrives. */
@@ -219,32 +226,48 @@ async function benchEcho(terminal: BenchTerminal, path: TerminalPath): Promise<F
 async function measureOn(
   open: () => Promise<BenchTerminal> | BenchTerminal,
   measure: (terminal: BenchTerminal) => Promise<Figure>,
-): Promise<void> {
+): Promise<Figure> {
   const terminal = await open();
   try {
-    emit(await measure(terminal));
+    const figure = await measure(terminal);
+    emit(figure);
+    return figure;
   } finally {
     await terminal.close();
   }
 }
 
-async function runBench(server: TestServer): Promise<void> {
-  // The baseline first for each figure, each on a fresh shell.
-  await measureOn(spawnBareTerminal, (terminal) => benchOutput(terminal, "bare_node_pty"));
-  await measureOn(
-    () => connectAgentTerminal(server),
-    (terminal) => benchOutput(terminal, "agent_ws"),
+/** The difference between two paths' figures: what the second adds over the first. */
+function emitAdded(metric: string, base: Figure, over: Figure, fields: string[]): void {
+  const added = Object.fromEntries(
+    fields.map((field) => [field, Math.round((Number(over[field]) - Number(base[field])) * 1000) / 1000]),
   );
-  await measureOn(spawnBareTerminal, (terminal) => benchEcho(terminal, "bare_node_pty"));
-  await measureOn(
-    () => connectAgentTerminal(server),
-    (terminal) => benchEcho(terminal, "agent_ws"),
-  );
+  emit({ metric, path: `${String(over.path)}_over_${String(base.path)}`, ...added });
 }
 
-const server = await startTestServer({ shell: benchShell() });
+async function runBench(tmux: TestServer, pty: TestServer): Promise<void> {
+  const agent = (server: TestServer) => () => connectAgentTerminal(server);
+  // The baseline first for each figure, each on a fresh shell.
+  const bareOut = await measureOn(spawnBareTerminal, (t) => benchOutput(t, "bare_node_pty"));
+  const ptyOut = await measureOn(agent(pty), (t) => benchOutput(t, "agent_ws_pty"));
+  const tmuxOut = await measureOn(agent(tmux), (t) => benchOutput(t, "agent_ws_tmux"));
+  const bareEcho = await measureOn(spawnBareTerminal, (t) => benchEcho(t, "bare_node_pty"));
+  const ptyEcho = await measureOn(agent(pty), (t) => benchEcho(t, "agent_ws_pty"));
+  const tmuxEcho = await measureOn(agent(tmux), (t) => benchEcho(t, "agent_ws_tmux"));
+  const echoFields = ["p50", "p99"];
+  emitAdded("tmux_added_keystroke_echo_ms", ptyEcho, tmuxEcho, echoFields);
+  emitAdded("agent_added_keystroke_echo_ms", bareEcho, tmuxEcho, echoFields);
+  emitAdded("tmux_added_output_throughput_mb_per_s", ptyOut, tmuxOut, ["value"]);
+  emitAdded("agent_added_output_throughput_mb_per_s", bareOut, tmuxOut, ["value"]);
+}
+
+const shells = () => bashChoice(undefined, null, benchShell());
+const [tmuxServer, ptyServer] = await Promise.all([
+  startTestServer({ shells }),
+  startTestServer({ shells, useTmux: false }),
+]);
 try {
-  await runBench(server);
+  await runBench(tmuxServer, ptyServer);
 } finally {
-  await server.close();
+  await Promise.all([tmuxServer.close(), ptyServer.close()]);
 }

@@ -1,10 +1,34 @@
-import { spawn } from "node:child_process";
-import { open } from "node:fs/promises";
+import { execFile, spawn } from "node:child_process";
+import { open, readFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
 import { agentEnvironment } from "../env.ts";
 import type { WorkspaceAccount } from "./local-accounts.ts";
 import type { LocalUserData } from "./local-agent.ts";
 
-// Starting and stopping a local workspace's agent: the process a VM's systemd would run.
+const run = promisify(execFile);
+
+// Starting and stopping a local workspace's agent: the process a VM's systemd would run, under
+// a small supervisor that restarts it as systemd's Restart=always would (docs/adr/0014), so a
+// crashed or killed agent comes back to the sessions it left in tmux.
+
+/**
+ * sh, so nothing but the OS is needed: runs the agent ($1), restarts it 2 s after it ends,
+ * and on SIGTERM passes the signal on, waits for the agent and ends without a restart.
+ */
+export const supervisorScript = [
+  "trap 'stopping=1; [ -n \"$child\" ] && kill -TERM \"$child\" 2>/dev/null' TERM INT HUP",
+  "stopping=",
+  'while [ -z "$stopping" ]; do',
+  '  "$1" & child=$!',
+  '  wait "$child"; code=$?',
+  // A trapped signal interrupts wait; wait on until the agent has really ended.
+  '  while kill -0 "$child" 2>/dev/null; do wait "$child"; done',
+  '  [ -n "$stopping" ] && break',
+  '  echo "{\"message\":\"The agent ended ($code); the supervisor restarts it in 2 s.\"}"',
+  "  sleep 2",
+  "done",
+].join("\n");
 
 export type AgentProcessInput = {
   binary: string;
@@ -18,11 +42,14 @@ export type AgentProcessInput = {
   idleTimeoutSeconds?: number;
 };
 
-/** Starts the agent detached, its output appended to `logFile`; answers its pid. */
+/**
+ * Starts the agent's supervisor detached (its own process group), their output appended to
+ * `logFile`; answers the supervisor's pid.
+ */
 export async function startAgentProcess(input: AgentProcessInput): Promise<number> {
   const { account, userData } = input;
   const log = await open(input.logFile, "a", 0o600);
-  const child = spawn(input.binary, [], {
+  const child = spawn("/bin/sh", ["-c", supervisorScript, "caw-agent-supervisor", input.binary], {
     env: agentEnvironment({
       CONTROL_PLANE_URL: userData.controlPlaneUrl,
       WORKSPACE_ID: userData.workspaceId,
@@ -38,6 +65,7 @@ export async function startAgentProcess(input: AgentProcessInput): Promise<numbe
     }),
     cwd: input.workspaceFolder,
     stdio: ["ignore", log.fd, log.fd],
+    detached: true,
     // libuv drops root's supplementary groups along with the uid change.
     ...(account ? { uid: account.uid, gid: account.gid } : {}),
   });
@@ -62,11 +90,39 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** SIGTERM, then SIGKILL if the process is still there after a few seconds. */
+/**
+ * SIGTERM, then SIGKILL to its whole process group (the supervisor and its agent) if it is
+ * still there after a few seconds.
+ */
 export async function stopProcess(pid: number): Promise<void> {
   if (!isAlive(pid)) return;
   process.kill(pid, "SIGTERM");
-  for (let waited = 0; waited < 5000 && isAlive(pid); waited += 50)
+  for (let waited = 0; waited < 8000 && isAlive(pid); waited += 50)
     await new Promise((resolve) => setTimeout(resolve, 50));
-  if (isAlive(pid)) process.kill(pid, "SIGKILL");
+  if (!isAlive(pid)) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    process.kill(pid, "SIGKILL"); // not a group leader (started by an older version)
+  }
+}
+
+/**
+ * Ends the workspace's tmux server, whose sessions outlive the agent by design: the agent
+ * names its socket in `<state dir>/tmux-socket`. Run as the workspace's account when there is
+ * one; without isolation every workspace shares this user, so the socket alone tells them apart.
+ */
+export async function stopSessionServer(
+  stateDir: string,
+  account: { uid: number; gid: number } | null,
+): Promise<void> {
+  const socket = await readFile(path.join(stateDir, "tmux-socket"), "utf8").then(
+    (text) => text.trim(),
+    () => "",
+  );
+  if (!socket) return;
+  await run("tmux", ["-S", socket, "kill-server"], {
+    timeout: 10_000,
+    ...(account ? { uid: account.uid, gid: account.gid } : {}),
+  }).catch(() => {}); // no server (any more), or no tmux
 }

@@ -2,7 +2,12 @@ import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { findFreePort } from "../process/free-port.ts";
 import { downloadAgent, localUserDataSchema } from "./local-agent.ts";
-import { isAlive, startAgentProcess, stopProcess } from "./local-agent-process.ts";
+import {
+  isAlive,
+  startAgentProcess,
+  stopProcess,
+  stopSessionServer,
+} from "./local-agent-process.ts";
 import {
   ensureWorkspaceAccount,
   giveFolderTo,
@@ -149,12 +154,16 @@ async function deleteServer(local: Local, id: string): Promise<void> {
   const record = await local.records.readServer(id);
   if (!record) return;
   await stopProcess(record.pid);
+  const stateDir = path.join((await local.folders()).states, id);
+  // The sessions' tmux server outlives agent restarts, not its "server".
+  const account = record.uid ? { uid: record.uid, gid: record.gid ?? record.uid } : null;
+  await stopSessionServer(stateDir, account);
   // Whatever the workspace's user left running (a `nohup`, a daemon) dies with its "server".
-  if (record.uid) await killProcessesOf(record.uid, record.gid ?? record.uid);
+  if (account) await killProcessesOf(account.uid, account.gid);
   for (const volumeId of record.volumeIds)
     await local.records.updateVolume(volumeId, { serverId: null });
   await local.records.removeServer(id);
-  await rm(path.join((await local.folders()).states, id), { recursive: true, force: true });
+  await rm(stateDir, { recursive: true, force: true });
   // Where agent state lived before it moved to the folders' root.
   await rm(path.join(local.records.serversDir, `${id}.state`), { recursive: true, force: true });
 }

@@ -12,14 +12,15 @@ import {
 
 type Status = "connecting" | "open" | "reconnecting" | "exited" | "error";
 
-// sessionStorage is per tab, so each tab re-attaches to its own shell after a reload.
-const sessionKey = "caw-terminal-session";
+// The session's name is in the page's address (`/?session=shell-1`), so a reload, a bookmark
+// or a link from the control plane re-attaches to that session (SPEC §14).
 const maxBackoffMs = 10_000;
 // The agent pings every 30 s; three silent intervals mean the connection is dead even if
 // the browser has not noticed.
 const watchdogMs = 30_000;
 const silenceLimitMs = 90_000;
 const replacedCloseCode = 4000;
+const refusedCloseCode = 4002;
 
 function startTerminal(container: HTMLElement, statusLine: HTMLElement | null) {
   const term = new Terminal({ cursorBlink: true, scrollback: 10_000 });
@@ -58,6 +59,10 @@ function connectTerminal(term: Terminal, setStatus: (status: Status, text?: stri
     if (code === replacedCloseCode) {
       finished = true;
       return setStatus("error", "This session was opened in another tab or window.");
+    }
+    if (code === refusedCloseCode) {
+      finished = true;
+      return setStatus("error", "The session could not be opened (the message above says why).");
     }
     if (code === accessEndedCloseCode) {
       finished = true;
@@ -124,7 +129,7 @@ function handleServerMessage(message: ServerMessage, context: MessageContext) {
     setStatus("open");
   } else if (message.type === "exit") {
     context.finish();
-    sessionStorage.removeItem(sessionKey);
+    rememberSession(null);
     const how = message.signal ? `signal ${message.signal}` : `code ${message.code}`;
     term.write(`\r\n\x1b[2m[The shell exited with ${how}. Reload for a new one.]\x1b[0m\r\n`);
     setStatus("exited", `The shell exited with ${how}.`);
@@ -133,10 +138,22 @@ function handleServerMessage(message: ServerMessage, context: MessageContext) {
     term.write(`\r\n\x1b[33m[${message.message}]\x1b[0m\r\n`);
 }
 
+function currentSession(): string | null {
+  return new URLSearchParams(location.search).get("session");
+}
+
+/** Puts the session's name in the address (null takes it out), without a navigation. */
+function rememberSession(name: string | null) {
+  const url = new URL(location.href);
+  if (name) url.searchParams.set("session", name);
+  else url.searchParams.delete("session");
+  history.replaceState(history.state, "", url);
+}
+
 /** Remembers the session; clears the screen before a replay or when the old shell is gone. */
 function showSession(term: Terminal, id: string, replayedBytes: number) {
-  const previous = sessionStorage.getItem(sessionKey);
-  sessionStorage.setItem(sessionKey, id);
+  const previous = currentSession();
+  rememberSession(id);
   if (replayedBytes > 0) term.reset();
   else if (previous && previous !== id) {
     term.reset();
@@ -146,7 +163,7 @@ function showSession(term: Terminal, id: string, replayedBytes: number) {
 
 function socketUrl(term: Terminal): string {
   const params = new URLSearchParams({ cols: String(term.cols), rows: String(term.rows) });
-  const session = sessionStorage.getItem(sessionKey);
+  const session = currentSession();
   if (session) params.set("session", session);
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   return `${scheme}://${location.host}/ws?${params}`;
