@@ -25,7 +25,7 @@ export const supervisorScript = [
   // A trapped signal interrupts wait; wait on until the agent has really ended.
   '  while kill -0 "$child" 2>/dev/null; do wait "$child"; done',
   '  [ -n "$stopping" ] && break',
-  '  echo "{\"message\":\"The agent ended ($code); the supervisor restarts it in 2 s.\"}"',
+  `  printf '{"message":"The agent ended (%s); the supervisor restarts it in 2 s."}\\n' "$code"`,
   "  sleep 2",
   "done",
 ].join("\n");
