@@ -134,10 +134,20 @@ function devcontainerChoice(
   const exec = [cli, "exec", ...folder];
   if (!caw) {
     const launcher = `exec ${[...exec, "bash", "-l"].map(quoteForShell).join(" ")}`;
-    return { shell: shellOf(cli, [...exec.slice(1), "bash", "-l"]), launcher, notice: null, devcontainer: true };
+    return {
+      shell: shellOf(cli, [...exec.slice(1), "bash", "-l"]),
+      launcher,
+      notice: null,
+      devcontainer: true,
+    };
   }
   const launcher = devcontainerShellLauncher({ exec, ...caw });
-  return { shell: shellOf("/bin/sh", ["-c", launcher]), launcher, notice: null, devcontainer: true };
+  return {
+    shell: shellOf("/bin/sh", ["-c", launcher]),
+    launcher,
+    notice: null,
+    devcontainer: true,
+  };
 }
 
 async function waitForCli(

@@ -25,10 +25,7 @@ import { createWorkspaceShells, type ShellChoice } from "./devcontainer.ts";
 import { renderTerminalPage } from "./terminal/page/terminal-page.ts";
 import { createSessionApi } from "./sessions/session-api.ts";
 import { createTmux, tmuxSocketPathOf, writeTmuxConfig } from "./sessions/tmux.ts";
-import {
-  createWorkspaceSessions,
-  type WorkspaceSessions,
-} from "./sessions/workspace-sessions.ts";
+import { createWorkspaceSessions, type WorkspaceSessions } from "./sessions/workspace-sessions.ts";
 import { createTerminalServer, type TerminalServerOptions } from "./terminal/terminal-server.ts";
 import { prepareAgentTls, type AgentTls } from "./tls/agent-tls.ts";
 import { openWorkspaceAccess, type WorkspaceAccess } from "./workspace-access.ts";
@@ -157,7 +154,10 @@ async function createSessions(
     log,
   });
   // The one-machine provider ends this server with its "server" (server/providers/local.ts).
-  await writeFile(path.join(config.STATE_DIR, "tmux-socket"), `${tmux.socketPath}\n`, { mode: 0o600 });
+  // eslint-disable-next-line security/detect-non-literal-fs-filename -- STATE_DIR is the agent's own setting
+  await writeFile(path.join(config.STATE_DIR, "tmux-socket"), `${tmux.socketPath}\n`, {
+    mode: 0o600,
+  });
   return createWorkspaceSessions({
     tmux,
     shells,

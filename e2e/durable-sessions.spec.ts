@@ -84,7 +84,9 @@ describe("a session when the agent is killed", () => {
       "seq 1 200 | sed 's/^/early-/'; sh -c 'echo loop-pid=$$; i=0; while :; do i=$((i+1)); echo tick-$i; sleep 1; done'",
     );
     await terminal.waitForText("tick-3");
-    const [cookie] = await page.context().cookies(agentOrigin.replace("127.0.0.1", `ws-${workspaceId}.localhost`));
+    const [cookie] = await page
+      .context()
+      .cookies(agentOrigin.replace("127.0.0.1", `ws-${workspaceId}.localhost`));
     const cookieHeader = `${cookie!.name}=${cookie!.value}`;
     const before = await attachOverWebSocket(cookieHeader, "durable");
     await waitFor("the loop's pid", async () => /loop-pid=(\d+)/.exec(before.text()));
@@ -108,7 +110,9 @@ describe("a session when the agent is killed", () => {
     const after = await attachOverWebSocket(cookieHeader, "durable");
     const hello = await waitFor("the session message", async () => {
       const first = after.frames[0];
-      return first && !first.binary ? (JSON.parse(first.data.toString()) as { id: string; replayedBytes: number }) : null;
+      return first && !first.binary
+        ? (JSON.parse(first.data.toString()) as { id: string; replayedBytes: number })
+        : null;
     });
     expect(hello.id).toBe("durable");
     expect(hello.replayedBytes).toBeGreaterThan(0);

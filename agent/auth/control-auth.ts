@@ -46,13 +46,18 @@ export function createControlAuth(options: ControlAuthOptions) {
         throw new ControlAuthError(`${error.message} Try again in a minute.`, 503);
       throw error;
     });
-    if (!key) throw new ControlAuthError("The token is signed with a key the control plane does not publish.");
+    if (!key)
+      throw new ControlAuthError(
+        "The token is signed with a key the control plane does not publish.",
+      );
     return key;
   };
   return async function authenticate(authorization: string | undefined): Promise<ControlCaller> {
     const token = /^Bearer ([A-Za-z0-9._-]+)$/.exec(authorization ?? "")?.[1];
     if (!token || token.length > maxTokenLength)
-      throw new ControlAuthError("Send the control plane's session token as Authorization: Bearer <JWT>.");
+      throw new ControlAuthError(
+        "Send the control plane's session token as Authorization: Bearer <JWT>.",
+      );
     let payload;
     try {
       ({ payload } = await jwtVerify(token, resolveKey, {
@@ -72,7 +77,9 @@ export function createControlAuth(options: ControlAuthOptions) {
     if (claims.data.workspace !== options.workspaceId)
       throw new ControlAuthError("The token is for another workspace.");
     if (claims.data.exp - claims.data.iat > agentControlTokenSeconds)
-      throw new ControlAuthError(`The token lives longer than ${agentControlTokenSeconds} seconds; none should.`);
+      throw new ControlAuthError(
+        `The token lives longer than ${agentControlTokenSeconds} seconds; none should.`,
+      );
     return { userId: claims.data.sub };
   };
 }

@@ -156,7 +156,8 @@ async function redeemToken(
 
 function createTokenVerifier(options: TerminalAuthOptions, now: () => number) {
   const jwks =
-    options.jwks ?? createJwksCache({ jwksUrl: options.jwksUrl, now, fetchJwks: options.fetchJwks });
+    options.jwks ??
+    createJwksCache({ jwksUrl: options.jwksUrl, now, fetchJwks: options.fetchJwks });
   const resolveKey: JWTVerifyGetKey = async (header) => {
     if (!header.kid) throw refuse("The token does not name its signing key (kid).");
     const key = await jwks.findKey(header.kid).catch((error: unknown) => {

@@ -38,11 +38,24 @@ export function createPtySessions(options: PtySessionsOptions) {
     /** Live sessions' info. */
     list: (): SessionInfo[] => live().map((session) => session.info),
     names: () => [...sessions.keys()],
-    create(input: { name: string; cols: number; rows: number; shell: ShellCommand; notice: string | null }) {
+    create(input: {
+      name: string;
+      cols: number;
+      rows: number;
+      shell: ShellCommand;
+      notice: string | null;
+    }) {
       const notices = [ptyFallbackNotice, input.notice].filter(Boolean).join(" ");
       const now = new Date().toISOString();
       const session: PtySession = {
-        info: { name: input.name, startedAt: now, lastOutputAt: null, status: null, statusMessage: null, statusChangedAt: null },
+        info: {
+          name: input.name,
+          startedAt: now,
+          lastOutputAt: null,
+          status: null,
+          statusMessage: null,
+          statusChangedAt: null,
+        },
         terminal: spawnTerminalSession({
           shell: input.shell,
           notice: notices,
@@ -86,7 +99,9 @@ export function createPtySessions(options: PtySessionsOptions) {
     /** Hangs up every shell (SIGKILL after the grace time) and waits for their exits. */
     async killAll() {
       const targets = live().map((session) => session.terminal);
-      const exits = targets.map((terminal) => new Promise<void>((resolve) => exitWaiters.set(terminal, resolve)));
+      const exits = targets.map(
+        (terminal) => new Promise<void>((resolve) => exitWaiters.set(terminal, resolve)),
+      );
       for (const terminal of targets) terminal.kill("SIGHUP");
       const stubborn = setTimeout(() => {
         for (const terminal of targets) terminal.kill("SIGKILL");

@@ -28,7 +28,11 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => jwksServer.listen(0, "127.0.0.1", resolve));
   const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`;
-  const authenticate = createControlAuth({ workspaceId, issuer, jwks: createJwksCache({ jwksUrl }) });
+  const authenticate = createControlAuth({
+    workspaceId,
+    issuer,
+    jwks: createJwksCache({ jwksUrl }),
+  });
   let api: ReturnType<typeof createSessionApi> | null = null;
   agent = await startTestServer({}, { handleApi: (req, res) => api!(req, res) });
   api = createSessionApi({ sessions: agent.sessions, authenticate, log: () => {} });
@@ -81,19 +85,28 @@ describe("the agent's session API", () => {
     expect((await call("POST", "/api/sessions", {})).body.name).toMatch(/^shell-\d+$/);
     expect((await call("POST", "/api/sessions", { name: "claude" })).status).toBe(409);
     const listed = await call("GET", "/api/sessions");
-    expect((listed.body.sessions as Array<{ name: string }>).map((s) => s.name)).toContain("claude");
+    expect((listed.body.sessions as Array<{ name: string }>).map((s) => s.name)).toContain(
+      "claude",
+    );
 
-    expect(await call("POST", "/api/sessions/claude/input", { text: "echo hi-$((40+2))" })).toEqual({
-      status: 200,
-      body: { ok: true },
-    });
+    expect(await call("POST", "/api/sessions/claude/input", { text: "echo hi-$((40+2))" })).toEqual(
+      {
+        status: 200,
+        body: { ok: true },
+      },
+    );
     const output = await outputOf("claude", "hi-42");
-    expect(output.text).not.toMatch(/\x1b/); // no escapes: cheap in tokens
+    expect(output.text).not.toContain("\x1b"); // no escapes: cheap in tokens
     expect(String(output.text).endsWith("\n")).toBe(false); // trailing blank lines trimmed
 
-    expect((await call("PATCH", "/api/sessions/claude", { name: "agent-1" })).body.name).toBe("agent-1");
+    expect((await call("PATCH", "/api/sessions/claude", { name: "agent-1" })).body.name).toBe(
+      "agent-1",
+    );
     expect((await call("GET", "/api/sessions/claude/output")).status).toBe(404);
-    expect(await call("DELETE", "/api/sessions/agent-1")).toEqual({ status: 200, body: { name: "agent-1" } });
+    expect(await call("DELETE", "/api/sessions/agent-1")).toEqual({
+      status: 200,
+      body: { name: "agent-1" },
+    });
     expect((await call("DELETE", "/api/sessions/agent-1")).status).toBe(404);
   });
 

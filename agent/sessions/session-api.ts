@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { z } from "zod";
+import type { z } from "zod";
 import {
   createSessionRequestSchema,
   renameSessionRequestSchema,
@@ -43,8 +43,10 @@ export function createSessionApi(options: SessionApiOptions) {
       const { status, body } = await route(options, req);
       sendJson(res, status, body);
     } catch (error) {
-      if (error instanceof ControlAuthError) return sendJson(res, error.status, { error: error.message });
-      if (error instanceof SessionError) return sendJson(res, error.status, { error: error.message });
+      if (error instanceof ControlAuthError)
+        return sendJson(res, error.status, { error: error.message });
+      if (error instanceof SessionError)
+        return sendJson(res, error.status, { error: error.message });
       if (error instanceof ApiError) {
         for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
         return sendJson(res, error.status, { error: error.message });
@@ -74,7 +76,9 @@ async function route(
       return { status: 201, body: await sessions.create(input.name) };
     }
     case "PATCH :name":
-      return ok(await sessions.rename(name!, (await readBody(req, renameSessionRequestSchema)).name));
+      return ok(
+        await sessions.rename(name!, (await readBody(req, renameSessionRequestSchema)).name),
+      );
     case "DELETE :name":
       await sessions.end(name!);
       return ok({ name });
@@ -89,7 +93,9 @@ async function route(
       return ok(await sessions.readOutput(name!, query.data.lines));
     }
   }
-  throw new ApiError(405, `${req.method} is not served at ${url.pathname}.`, { allow: allowedAt(name, parts[3]) });
+  throw new ApiError(405, `${req.method} is not served at ${url.pathname}.`, {
+    allow: allowedAt(name, parts[3]),
+  });
 }
 
 const ok = (body: unknown) => ({ status: 200, body });
@@ -109,7 +115,10 @@ function allowedAt(name: string | undefined, action: string | undefined): string
   return "PATCH, DELETE";
 }
 
-async function readBody<T extends z.ZodType>(req: IncomingMessage, schema: T): Promise<z.output<T>> {
+async function readBody<T extends z.ZodType>(
+  req: IncomingMessage,
+  schema: T,
+): Promise<z.output<T>> {
   if (!/^application\/json\b/i.test(req.headers["content-type"] ?? ""))
     throw new ApiError(415, "Send the body as JSON (content-type: application/json).");
   const declared = Number(req.headers["content-length"] ?? 0);

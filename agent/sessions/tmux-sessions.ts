@@ -54,7 +54,10 @@ export async function readTmuxSessions(tmux: Tmux): Promise<TmuxSession[]> {
       return "";
     throw error;
   });
-  const sessions = new Map<string, { session: TmuxSession; live: number; lastDead?: SessionExit }>();
+  const sessions = new Map<
+    string,
+    { session: TmuxSession; live: number; lastDead?: SessionExit }
+  >();
   for (const line of text.split("\n").filter(Boolean)) {
     const [name = "", created, activity, pane = "", dead, status, signal, ...rest] =
       line.split("\t");
@@ -105,7 +108,8 @@ function sessionInfoOf(
     lastOutputAt: isoOfEpoch(activity),
     status: known ? (status as SessionStatus) : null,
     statusMessage: known && message ? message.slice(0, 200) : null,
-    statusChangedAt: known && !Number.isNaN(Date.parse(statusAt)) ? new Date(statusAt).toISOString() : null,
+    statusChangedAt:
+      known && !Number.isNaN(Date.parse(statusAt)) ? new Date(statusAt).toISOString() : null,
   };
 }
 
@@ -128,7 +132,10 @@ export type NewTmuxSession = {
 };
 
 export async function createTmuxSession(tmux: Tmux, session: NewTmuxSession): Promise<void> {
-  const env = Object.entries(session.environment).flatMap(([key, value]) => ["-e", `${key}=${value}`]);
+  const env = Object.entries(session.environment).flatMap(([key, value]) => [
+    "-e",
+    `${key}=${value}`,
+  ]);
   await tmux.run([
     ...["set-option", "-g", "default-shell", session.shell, ";"],
     ...["set-option", "-g", "default-command", session.command, ";"],
@@ -168,8 +175,12 @@ export async function setTmuxStatus(
  * A status message is one line of text: control characters become spaces, and a lone `;`
  * (tmux's command separator when it is a whole argument) gets company.
  */
-// eslint-disable-next-line no-control-regex -- control characters are exactly what is replaced
-const oneLine = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, " ").trim().replace(/^;$/, "; ");
+const oneLine = (text: string) =>
+  text
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is replaced
+    .replace(/[\u0000-\u001f\u007f]/g, " ")
+    .trim()
+    .replace(/^;$/, "; ");
 
 /** Types `text` literally into the session, then Enter when asked. */
 export async function sendTmuxKeys(tmux: Tmux, name: string, text: string, enter: boolean) {

@@ -101,7 +101,10 @@ export function createWorkspaceSessions(options: WorkspaceSessionsOptions) {
     if (!tmuxReady && performance.now() - tmuxCheckedAt >= 5_000) {
       tmuxCheckedAt = performance.now();
       tmuxReady = isTmuxInstalled(options.environment).then(async (installed) => {
-        if (!installed) return (tmuxReady = null) ?? false;
+        if (!installed) {
+          tmuxReady = null; // asked again at the next session, at most every 5 s
+          return false;
+        }
         await tmux.ensureServer();
         const watcher = tmux.watch(() => void refresh());
         stops.push(() => watcher.stop());
@@ -116,9 +119,10 @@ export function createWorkspaceSessions(options: WorkspaceSessionsOptions) {
   };
 
   const list = (): SessionInfo[] =>
-    [...tmuxSessions.filter((session) => !session.exit).map((session) => session.info), ...pty.list()].sort(
-      (a, b) => a.startedAt.localeCompare(b.startedAt) || a.name.localeCompare(b.name),
-    );
+    [
+      ...tmuxSessions.filter((session) => !session.exit).map((session) => session.info),
+      ...pty.list(),
+    ].sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.name.localeCompare(b.name));
 
   const scheduleReport = () => {
     const key = JSON.stringify(list().map(({ lastOutputAt: _, ...rest }) => rest));
@@ -140,7 +144,8 @@ export function createWorkspaceSessions(options: WorkspaceSessionsOptions) {
         // A listing read before the end was handled must not handle it again.
         if (session.exit && exited.get(name)?.startedAt !== startedAt)
           void handleExit(name, session.exit, startedAt);
-        for (const pane of session.deadPanes) void options.tmux.run(["kill-pane", "-t", pane]).catch(() => {});
+        for (const pane of session.deadPanes)
+          void options.tmux.run(["kill-pane", "-t", pane]).catch(() => {});
       }
       if (tmuxSessions.some((session) => session.unreaped)) {
         await tmuxOps.nudgeTmuxReaper(options.tmux);
@@ -190,12 +195,18 @@ export function createWorkspaceSessions(options: WorkspaceSessionsOptions) {
   };
   const mustFind = (name: string) => {
     const found = find(name);
-    if (!found) throw new SessionError(404, `There is no session named "${name}"; list them with GET /api/sessions or \`caw sessions\`.`);
+    if (!found)
+      throw new SessionError(
+        404,
+        `There is no session named "${name}"; list them with GET /api/sessions or \`caw sessions\`.`,
+      );
     return found;
   };
   /** A session by name, or by a name it had before a rename (its older shells still say it). */
   const resolve = (name: string) =>
-    find(name) ? name : (tmuxSessions.find((entry) => entry.aliases.includes(name))?.info.name ?? name);
+    find(name)
+      ? name
+      : (tmuxSessions.find((entry) => entry.aliases.includes(name))?.info.name ?? name);
 
   const nextName = () => {
     const taken = new Set([...list().map((session) => session.name), ...exited.keys()]);
@@ -206,9 +217,16 @@ export function createWorkspaceSessions(options: WorkspaceSessionsOptions) {
     return serially(async () => {
       await refresh();
       const name = requested === undefined ? nextName() : checkName(requested);
-      if (find(name)) throw new SessionError(409, `A session named "${name}" already exists; pick another name or open that one.`);
+      if (find(name))
+        throw new SessionError(
+          409,
+          `A session named "${name}" already exists; pick another name or open that one.`,
+        );
       if (list().length >= maxSessions)
-        throw new SessionError(409, `This workspace has ${maxSessions} sessions, the most it keeps; end one first.`);
+        throw new SessionError(
+          409,
+          `This workspace has ${maxSessions} sessions, the most it keeps; end one first.`,
+        );
       exited.delete(name);
       const choice = options.shells();
       if (await useTmux()) {
@@ -258,8 +276,13 @@ export function createWorkspaceSessions(options: WorkspaceSessionsOptions) {
         checkName(newName);
         const found = mustFind(name);
         if (name === newName) return infoOf(name);
-        if (find(newName)) throw new SessionError(409, `A session named "${newName}" already exists; pick another name.`);
-        if (found.kind === "tmux") await tmuxOps.renameTmuxSession(options.tmux!, found.session, newName);
+        if (find(newName))
+          throw new SessionError(
+            409,
+            `A session named "${newName}" already exists; pick another name.`,
+          );
+        if (found.kind === "tmux")
+          await tmuxOps.renameTmuxSession(options.tmux!, found.session, newName);
         else pty.rename(name, newName);
         const attachment = attachments.get(name);
         attachments.delete(name);
@@ -274,7 +297,11 @@ export function createWorkspaceSessions(options: WorkspaceSessionsOptions) {
       else await options.tmux!.run(["kill-session", "-t", `=${name}`]);
       await refresh();
     },
-    async setStatus(name: string, status: SessionStatus | null, message: string | null): Promise<SessionInfo> {
+    async setStatus(
+      name: string,
+      status: SessionStatus | null,
+      message: string | null,
+    ): Promise<SessionInfo> {
       const target = resolve(name);
       const found = mustFind(target);
       if (found.kind === "pty") pty.setStatus(target, status, message, now());
@@ -284,7 +311,9 @@ export function createWorkspaceSessions(options: WorkspaceSessionsOptions) {
     },
     async sessionOfPane(pane: string): Promise<string | null> {
       if (!options.tmux || !tmuxReady) return null;
-      const name = await options.tmux.run(["display-message", "-p", "-t", pane, "#{session_name}"]).catch(() => "");
+      const name = await options.tmux
+        .run(["display-message", "-p", "-t", pane, "#{session_name}"])
+        .catch(() => "");
       return name || null;
     },
     async sendInput(name: string, text: string, enter: boolean): Promise<void> {
@@ -300,7 +329,11 @@ export function createWorkspaceSessions(options: WorkspaceSessionsOptions) {
         found.kind === "pty"
           ? plainTextOf(found.shell.terminal.readScrollback())
           : await tmuxOps.captureTmuxText(options.tmux!, name, count);
-      const kept = raw.replace(/\s+$/, "").split("\n").map((line) => line.trimEnd()).slice(-count);
+      const kept = raw
+        .replace(/\s+$/, "")
+        .split("\n")
+        .map((line) => line.trimEnd())
+        .slice(-count);
       const text = kept.join("\n");
       return { name, text, lines: text ? kept.length : 0 };
     },
@@ -384,6 +417,9 @@ export function createWorkspaceSessions(options: WorkspaceSessionsOptions) {
 function checkName(name: string): string {
   const parsed = sessionNameSchema.safeParse(name);
   if (!parsed.success || parsed.data !== name)
-    throw new SessionError(400, `"${name.slice(0, 60)}" is not a session name: ${parsed.error?.issues[0]?.message ?? "no spaces around it"}.`);
+    throw new SessionError(
+      400,
+      `"${name.slice(0, 60)}" is not a session name: ${parsed.error?.issues[0]?.message ?? "no spaces around it"}.`,
+    );
   return name;
 }

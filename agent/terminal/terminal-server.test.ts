@@ -224,9 +224,7 @@ describe("terminal WebSocket", () => {
   it("serves 50 concurrent sessions, each echoing its own marker, and refuses a 51st", async () => {
     const full = await startTestServer();
     cleanups.push(() => full.close());
-    const clients = await Promise.all(
-      Array.from({ length: 50 }, () => connectClient(full.origin)),
-    );
+    const clients = await Promise.all(Array.from({ length: 50 }, () => connectClient(full.origin)));
     await Promise.all(
       clients.map(async (client, i) => {
         client.type(`echo mark-$((1000+${i}))-ok\r`);

@@ -94,7 +94,9 @@ describe("attachTerminalSocket exit ordering", () => {
       const client = await connectClient(agent.origin);
       expect(await client.waitForMessage("exit")).toEqual({ type: "exit", code: 3, signal: null });
       expect(await client.closed).toBe(1000);
-      const exitAt = client.events.findIndex((event) => event.kind === "message" && event.type === "exit");
+      const exitAt = client.events.findIndex(
+        (event) => event.kind === "message" && event.type === "exit",
+      );
       expect(exitAt).toBe(client.events.length - 1);
       expect(client.text()).toContain("END-42");
     };

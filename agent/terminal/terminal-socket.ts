@@ -52,9 +52,15 @@ export async function attachTerminalSocket(
   ws.on("error", () => {}); // followed by `close`, which is all that matters here
   let attachment: TerminalAttachment;
   try {
-    attachment = await sessions.open(options.sessionName, { cols: options.cols, rows: options.rows });
+    attachment = await sessions.open(options.sessionName, {
+      cols: options.cols,
+      rows: options.rows,
+    });
   } catch (error) {
-    sendMessage(ws, { type: "error", message: error instanceof Error ? error.message : String(error) });
+    sendMessage(ws, {
+      type: "error",
+      message: error instanceof Error ? error.message : String(error),
+    });
     ws.close(refusedCloseCode, "The session could not be opened");
     return null;
   }
@@ -68,7 +74,11 @@ export async function attachTerminalSocket(
   return attachment;
 }
 
-function serveAttachment(ws: WebSocket, attachment: TerminalAttachment, options: TerminalSocketOptions) {
+function serveAttachment(
+  ws: WebSocket,
+  attachment: TerminalAttachment,
+  options: TerminalSocketOptions,
+) {
   attachment.resize(options.cols, options.rows);
   // Everything from here to `start` runs in one tick, so no output can slip between the
   // replay and the live stream.

@@ -43,7 +43,9 @@ export function bashChoice(
   notice: string | null = null,
   shell: ShellCommand = bashShell(command),
 ): ShellChoice {
-  const variables = Object.entries(shell.env).map(([name, value]) => `${name}=${quoteForShell(value)}`);
+  const variables = Object.entries(shell.env).map(
+    ([name, value]) => `${name}=${quoteForShell(value)}`,
+  );
   const launcher = `${variables.join(" ")} exec ${[shell.file, ...shell.args].map(quoteForShell).join(" ")}`;
   return { shell, launcher, notice, devcontainer: false };
 }

@@ -240,7 +240,10 @@ async function measureOn(
 /** The difference between two paths' figures: what the second adds over the first. */
 function emitAdded(metric: string, base: Figure, over: Figure, fields: string[]): void {
   const added = Object.fromEntries(
-    fields.map((field) => [field, Math.round((Number(over[field]) - Number(base[field])) * 1000) / 1000]),
+    fields.map((field) => [
+      field,
+      Math.round((Number(over[field]) - Number(base[field])) * 1000) / 1000,
+    ]),
   );
   emit({ metric, path: `${String(over.path)}_over_${String(base.path)}`, ...added });
 }

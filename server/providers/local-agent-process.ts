@@ -17,7 +17,7 @@ const run = promisify(execFile);
  * and on SIGTERM passes the signal on, waits for the agent and ends without a restart.
  */
 export const supervisorScript = [
-  "trap 'stopping=1; [ -n \"$child\" ] && kill -TERM \"$child\" 2>/dev/null' TERM INT HUP",
+  'trap \'stopping=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null\' TERM INT HUP',
   "stopping=",
   'while [ -z "$stopping" ]; do',
   '  "$1" & child=$!',
