@@ -65,7 +65,11 @@ describe("the terminal of a running workspace", () => {
       console.error(page.url(), await page.content());
       throw error;
     });
-    expect(new URL(page.url()).search).toBe(""); // the token is gone from the address bar
+    // The token is gone from the address bar; the session's name took its place (a reload
+    // re-attaches to it).
+    const address = new URL(page.url());
+    expect(address.searchParams.get("token")).toBeNull();
+    expect(address.search).toMatch(/^\?session=shell-\d+$/);
     await terminal.run("git log -1 --format=%s");
     await terminal.waitForText(sampleRepository.commitSubject).catch(async (error: unknown) => {
       console.error("screen:", await page.locator(".xterm-rows").textContent());
