@@ -209,13 +209,21 @@ export function createWorkspaceSessions(options: WorkspaceSessionsOptions) {
       : (tmuxSessions.find((entry) => entry.aliases.includes(name))?.info.name ?? name);
 
   const nextName = () => {
-    const taken = new Set([...list().map((session) => session.name), ...exited.keys()]);
+    // Ended sessions still in tmux (their end being handled) keep their names too.
+    const taken = new Set([
+      ...list().map((session) => session.name),
+      ...tmuxSessions.map((session) => session.info.name),
+      ...exited.keys(),
+      ...handling.keys(),
+    ]);
     for (let n = 1; ; n += 1) if (!taken.has(`shell-${n}`)) return `shell-${n}`;
   };
 
   async function create(requested?: string, size: SessionSize = defaultSize): Promise<SessionInfo> {
     return serially(async () => {
       await refresh();
+      // A session of that name whose end is being handled is gone once that is done.
+      if (requested !== undefined) await handling.get(requested);
       const name = requested === undefined ? nextName() : checkName(requested);
       if (find(name))
         throw new SessionError(
