@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, stat, chmod } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chmod, copyFile, mkdtemp, rm, stat } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -24,6 +25,9 @@ import {
 const execFileAsync = promisify(execFile);
 const agentMain = fileURLToPath(new URL("../main.ts", import.meta.url));
 const program = [process.execPath, "--import", import.meta.resolve("tsx"), agentMain];
+const builtAgent = fileURLToPath(
+  new URL(`../../dist/agent/agent-linux-${process.arch}`, import.meta.url),
+);
 const secretValue = `s3cr'et "$(touch /tmp/pwned)" \n line2`;
 
 let folder: string;
@@ -265,8 +269,26 @@ describe.skipIf(skip)("as root, with the workspace user's group", () => {
   let stranger: TestUser;
   let rootSocket: ControlSocket;
 
+  // The workspace user runs caw, so it must be able to read it: the built agent, copied into the
+  // test's own folder, works wherever the checkout is (a private folder included); without a
+  // build, the source runs, and the checkout must be readable by other users.
+  let userCaw = "";
+
   beforeAll(async () => {
     [user, stranger] = await Promise.all([createTestUser(), createTestUser()]);
+    userCaw = caw;
+    if (existsSync(builtAgent)) {
+      const copy = path.join(folder, "agent");
+      await copyFile(builtAgent, copy);
+      await chmod(copy, 0o755);
+      const config = readAgentConfig({
+        CONTROL_PLANE_URL: "http://127.0.0.1:9",
+        WORKSPACE_ID: "00000000-0000-4000-8000-000000000001",
+        BOOTSTRAP_TOKEN: "x",
+        STATE_DIR: path.join(folder, "built-state"),
+      });
+      ({ caw: userCaw } = await prepareCawCommand(config, { program: [copy] }));
+    }
     rootSocket = await startControlSocket({
       socketPath: path.join(folder, "vm-run", "control.sock"),
       group: user.gid,
@@ -285,7 +307,7 @@ describe.skipIf(skip)("as root, with the workspace user's group", () => {
       "/usr/bin/setpriv",
       [
         ...["--reuid", String(who.uid), "--regid", String(who.gid), "--init-groups"],
-        caw,
+        userCaw,
         "sessions",
       ],
       {
