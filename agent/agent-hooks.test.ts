@@ -1,4 +1,5 @@
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -111,7 +112,17 @@ describe.skipIf(skip)("as root, for the workspace user", () => {
       BOOTSTRAP_TOKEN: "x",
       STATE_DIR: path.join(folder, "state"),
     });
-    const program = [process.execPath, "--import", import.meta.resolve("tsx"), agentMain];
+    // The user runs caw: the built agent copied here works from any checkout (a private one
+    // too); without a build the source runs, and the checkout must be readable by others.
+    let program = [process.execPath, "--import", import.meta.resolve("tsx"), agentMain];
+    const builtAgent = fileURLToPath(
+      new URL(`../dist/agent/agent-linux-${process.arch}`, import.meta.url),
+    );
+    if (existsSync(builtAgent)) {
+      program = [path.join(folder, "agent")];
+      await copyFile(builtAgent, program[0]!);
+      await chmod(program[0]!, 0o755);
+    }
     const command = await prepareCawCommand(config, { program });
     await chmod(path.join(folder, "state"), 0o711);
     const result = await installAgentHooks({
