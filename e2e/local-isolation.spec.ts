@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from "node:util";
 import { execFile } from "node:child_process";
 import { chmod, mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
 import os from "node:os";
@@ -94,10 +95,10 @@ async function runInShell(member: Member, command: string) {
   const before = member.shell.text().length;
   member.shell.type(`echo "${begin}$((1000))__"; ${command} 2>&1; echo "${end}$((1000+$?))__"\r`);
   const pattern = new RegExp(`${begin}1000__([\\s\\S]*)${end}1(\\d{3})__`);
-  await member.shell.waitFor(`the end of "${command}"`, () =>
-    pattern.test(member.shell.text().slice(before)),
-  );
-  const [, output, status] = pattern.exec(member.shell.text().slice(before))!;
+  // tmux redraws with cursor movements between the lines; what was printed is the text between.
+  const printed = () => stripVTControlCharacters(member.shell.text().slice(before));
+  await member.shell.waitFor(`the end of "${command}"`, () => pattern.test(printed()));
+  const [, output, status] = pattern.exec(printed())!;
   return { status: Number(status), output: output!.replace(/\r/g, "").trim() };
 }
 
