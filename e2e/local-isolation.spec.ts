@@ -218,16 +218,27 @@ describe.runIf(runningAsRoot)("one-machine mode as root: a workspace per OS user
     await bob.api.workspaces.delete.mutate({ id: bob.workspaceId });
     await waitForWorkspace(bob.api, bob.workspaceId, "deleted", { timeoutMs: 60_000 });
     await expect(run("id", ["-u", name])).rejects.toThrow();
-    const owners = await Promise.all(
-      (await readdir("/proc"))
-        .filter((entry) => /^\d+$/.test(entry))
-        .map((entry) =>
-          stat(`/proc/${entry}`)
-            .then((info) => info.uid)
-            .catch(() => -1),
-        ),
-    );
-    expect(owners).not.toContain(uid);
+    // Each process left with the deleted user's uid, with what it is, so a failure says which.
+    const leftovers = await processesOwnedBy(uid);
+    expect(leftovers).toEqual([]);
     await expect(stat(leftover)).rejects.toThrow();
   });
 });
+
+async function processesOwnedBy(uid: number): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of (await readdir("/proc")).filter((name) => /^\d+$/.test(name))) {
+    const owner = await stat(`/proc/${entry}`).then(
+      (info) => info.uid,
+      () => -1,
+    );
+    if (owner !== uid) continue;
+    const status = await readFile(`/proc/${entry}/status`, "utf8").catch(() => "");
+    const command = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    const field = (key: string) => new RegExp(`^${key}:\\s+(.*)$`, "m").exec(status)?.[1] ?? "?";
+    found.push(
+      `${entry} state=${field("State")} ppid=${field("PPid")} ${command.replaceAll("\0", " ")}`,
+    );
+  }
+  return found;
+}

@@ -49,6 +49,10 @@ export async function ensureWorkspaceAccount(
   }
   const created = await lookupAccount(name);
   if (!created) throw new Error(`The OS user ${name} was created but cannot be looked up.`);
+  // A freed uid is handed out again: whatever an earlier account of that uid left behind (a
+  // control plane killed in the middle of a delete) must not become this workspace's.
+  await killProcessesOf(created.uid, created.gid);
+  await removeSharedFilesOf(created.uid);
   return { ...created, name, home };
 }
 
