@@ -1,7 +1,7 @@
 import type { LinksFunction, MetaFunction } from "@remix-run/node";
 import { Links, Meta, Outlet, Scripts, ScrollRestoration } from "@remix-run/react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { useState, type ReactNode } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import { BrowserNotifications } from "./components/browser-notifications.tsx";
 import { SiteHeader } from "./components/site-header.tsx";
 import { useNonce } from "./lib/nonce.ts";
@@ -39,6 +39,11 @@ export default function App() {
     () => new QueryClient({ defaultOptions: { queries: { staleTime: 5_000, retry: 1 } } }),
   );
   const [trpcClient] = useState(createBrowserTrpcClient);
+  // Until React has hydrated, a form's button submits natively and what was typed is lost:
+  // the mark tells tests (and scripts driving the page) when it is safe to act.
+  useEffect(() => {
+    document.documentElement.dataset.hydrated = "true";
+  }, []);
   return (
     <QueryClientProvider client={queryClient}>
       <TRPCProvider trpcClient={trpcClient} queryClient={queryClient}>

@@ -1,4 +1,5 @@
 import type { Locator, Page } from "playwright-core";
+import { waitForHydration } from "./hydration.ts";
 
 /** The admin dashboard: queue, throughput, jobs with their detail, users, audit log. */
 export class AdminPage {
@@ -16,6 +17,7 @@ export class AdminPage {
 
   async open(baseUrl: string): Promise<void> {
     await this.page.goto(`${baseUrl}/admin`);
+    await waitForHydration(this.page);
     await this.page.getByRole("heading", { name: "Jobs" }).waitFor();
   }
 

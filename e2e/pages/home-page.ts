@@ -1,4 +1,5 @@
 import type { Locator, Page } from "playwright-core";
+import { waitForHydration } from "./hydration.ts";
 
 /** The landing page: what the control plane says about itself. */
 export class HomePage {
@@ -14,6 +15,7 @@ export class HomePage {
 
   async open(baseUrl: string): Promise<void> {
     await this.page.goto(`${baseUrl}/`);
+    await waitForHydration(this.page);
   }
 
   /** Waits until system.info has answered (or failed) and returns which. */

@@ -1,4 +1,5 @@
 import type { Locator, Page } from "playwright-core";
+import { waitForHydration } from "./hydration.ts";
 
 export class SettingsPage {
   readonly newToken: Locator;
@@ -17,6 +18,7 @@ export class SettingsPage {
 
   async open(baseUrl: string): Promise<void> {
     await this.page.goto(`${baseUrl}/settings`);
+    await waitForHydration(this.page);
     await this.page.getByRole("heading", { name: "API tokens" }).waitFor();
   }
 

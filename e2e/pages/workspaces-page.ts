@@ -1,3 +1,4 @@
+import { waitForHydration } from "./hydration.ts";
 import type { Page } from "playwright-core";
 import { TerminalPage } from "./terminal-page.ts";
 
@@ -7,6 +8,7 @@ export class WorkspacesPage {
 
   async openList(baseUrl: string): Promise<void> {
     await this.page.goto(`${baseUrl}/workspaces`);
+    await waitForHydration(this.page);
     await this.page.getByRole("heading", { name: "Workspaces", exact: true }).waitFor();
   }
 
