@@ -176,13 +176,72 @@ export const locations = [
 ];
 
 // System images and the app images our servers use (Hetzner lists both under /images).
-export const images = ["ubuntu-24.04", "ubuntu-22.04", "debian-12", "docker-ce"];
+const imageDetails: Record<
+  string,
+  { id: number; type: "system" | "app"; description: string; osFlavor: string; osVersion: string }
+> = {
+  "ubuntu-24.04": {
+    id: 161547269,
+    type: "system",
+    description: "Ubuntu 24.04",
+    osFlavor: "ubuntu",
+    osVersion: "24.04",
+  },
+  "ubuntu-22.04": {
+    id: 67794396,
+    type: "system",
+    description: "Ubuntu 22.04",
+    osFlavor: "ubuntu",
+    osVersion: "22.04",
+  },
+  "debian-12": {
+    id: 114690387,
+    type: "system",
+    description: "Debian 12",
+    osFlavor: "debian",
+    osVersion: "12",
+  },
+  "docker-ce": {
+    id: 167698513,
+    type: "app",
+    description: "Docker CE",
+    osFlavor: "ubuntu",
+    osVersion: "24.04",
+  },
+};
+export const images = Object.keys(imageDetails);
+
+/** An Image as Hetzner's description has it (every required field, nothing invented). */
+export function renderImage(name: string) {
+  const image = imageDetails[name] ?? imageDetails["ubuntu-24.04"]!;
+  return {
+    id: image.id,
+    type: image.type,
+    status: "available",
+    name,
+    description: image.description,
+    image_size: null,
+    disk_size: 5,
+    created: "2024-04-25T12:00:00+00:00",
+    created_from: null,
+    bound_to: null,
+    os_flavor: image.osFlavor,
+    os_version: image.osVersion,
+    rapid_deploy: true,
+    protection: { delete: false },
+    deprecated: null,
+    deleted: null,
+    labels: {},
+  };
+}
 
 export function hetznerError(
   status: number,
   code: string,
   message: string,
-  details: unknown = null,
+  // The description: "details: An object providing for details on the error"; `{}` when
+  // there are none, as Hetzner answers.
+  details: unknown = {},
 ): Reply {
   return { status, body: { error: { code, message, details } } };
 }
@@ -295,18 +354,8 @@ export function renderServer(
     },
     private_net: [],
     server_type: renderServerType(server.serverType),
-    datacenter: {
-      id: 1,
-      name: `${server.location}-dc14`,
-      description: `${server.location} DC14`,
-      location: renderLocation(server.location),
-    },
-    image: {
-      id: 161547269,
-      type: server.image === "docker-ce" ? "app" : "system",
-      status: "available",
-      name: server.image,
-    },
+    datacenter: renderDatacenter(server.location),
+    image: renderImage(server.image),
     iso: null,
     rescue_enabled: false,
     locked: false,
@@ -317,6 +366,21 @@ export function renderServer(
     load_balancers: [],
     primary_disk_size: renderServerType(server.serverType).disk,
     placement_group: null,
+    // Bytes in the current billing period; 20 TB included, nothing used yet.
+    included_traffic: 21_990_232_555_520,
+    ingoing_traffic: 0,
+    outgoing_traffic: 0,
+  };
+}
+
+function renderDatacenter(location: string) {
+  const ids = serverTypes.map((type) => type.id);
+  return {
+    id: 1,
+    name: `${location}-dc14`,
+    description: `${location} DC14`,
+    location: renderLocation(location),
+    server_types: { supported: ids, available: ids, available_for_migration: ids },
   };
 }
 
