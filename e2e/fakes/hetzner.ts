@@ -6,6 +6,7 @@ import {
   type FaultSwitches,
   type Reply,
 } from "./fake-http.ts";
+import { createServerBody, createVolumeBody, refuseBody } from "./hetzner-bodies.ts";
 import { firewallRoutes, firewallsOnServer } from "./hetzner-firewalls.ts";
 import {
   createActionBook,
@@ -214,6 +215,8 @@ function readAttachableVolumes(
 }
 
 function createServer(context: RouteContext, request: FakeRequest): Reply {
+  const refused = refuseBody(createServerBody, request.body);
+  if (refused) return refused;
   const parsed = readServerInput(context, request.body);
   if (!parsed.ok) return parsed.reply;
   const created = parsed.value;
@@ -277,6 +280,8 @@ function getVolume(context: RouteContext, _request: FakeRequest, id: string): Re
 }
 
 function createVolume(context: RouteContext, request: FakeRequest): Reply {
+  const refused = refuseBody(createVolumeBody, request.body);
+  if (refused) return refused;
   const input = (request.body ?? {}) as Record<string, unknown>;
   const { name, size, location, labels = {}, format = null } = input;
   if (typeof name !== "string" || !/^[a-z0-9]([\w.-]{0,62}[a-z0-9])?$/i.test(name))

@@ -296,4 +296,63 @@ describe("our Hetzner clients and the fake Hetzner match Hetzner's OpenAPI descr
       expected.sort(),
     );
   });
+
+  // Bodies the description refuses, one wrong field each; the fake must refuse them too.
+  const refusals: [string, Record<string, unknown>, Record<string, unknown>[]][] = [
+    [
+      "/servers",
+      { name: "refused", server_type: "cx23", location: "fsn1", image: "docker-ce" },
+      [
+        { name: undefined },
+        { server_type: undefined },
+        { image: undefined },
+        { name: 7 },
+        { server_type: ["cx23"] },
+        { location: 1 },
+        { user_data: 42 },
+        { labels: "workspace=a" },
+        { volumes: ["12"] },
+        { volumes: [1.5] },
+        { automount: "false" },
+        { start_after_create: 1 },
+        { ssh_keys: [1] },
+        { firewalls: [{ firewall: "x" }] },
+        { public_net: { enable_ipv4: "yes" } },
+      ],
+    ],
+    [
+      "/volumes",
+      { name: "refused", size: 10, location: "fsn1" },
+      [
+        { name: undefined },
+        { size: undefined },
+        { size: "10" },
+        { size: 10.5 },
+        { name: ["a"] },
+        { location: 1 },
+        { labels: [] },
+        { format: 4 },
+        { automount: "true" },
+        { server: "12" },
+      ],
+    ],
+  ];
+  it.each(refusals)(
+    "the fake refuses what the description refuses: POST %s",
+    async (path, valid, changes) => {
+      const schema = checker.requestSchema("POST", path);
+      expect(checker.validate(schema, valid, `valid POST ${path}`)).toEqual([]);
+      for (const change of changes) {
+        const body = { ...valid, ...change };
+        const what = JSON.stringify(change);
+        expect(checker.validate(schema, body, "wrong body"), what).not.toEqual([]);
+        const answer = await call("POST", path, body);
+        expect(answer.status, what).toBe(422);
+        const error = JSON.parse(answer.body ?? "{}") as unknown;
+        expect(error, what).toMatchObject({ error: { code: "invalid_input" } });
+        const exchange = { method: "POST", path: `/v1${path}`, status: 422, response: error };
+        expect(checker.checkExchange(exchange, { request: false }), what).toEqual([]);
+      }
+    },
+  );
 });
