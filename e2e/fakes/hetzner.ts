@@ -8,11 +8,11 @@ import {
 } from "./fake-http.ts";
 import { createServerBody, createVolumeBody, refuseBody } from "./hetzner-bodies.ts";
 import { firewallRoutes, firewallsOnServer } from "./hetzner-firewalls.ts";
+import { images } from "./hetzner-images.ts";
 import {
   createActionBook,
   filterAndPage,
   hetznerError,
-  images,
   invalidInput,
   isStringRecord,
   locations,

@@ -246,6 +246,16 @@ function checkAnswer(context: Context, found: Found, exchange: Exchange): string
     : [`${found.name} ${status}: answers a body the description lacks`];
 }
 
+/** Every way `value` differs from `schema`, each with where it is. */
+function mismatchesOf(schema: unknown, value: unknown, where: string): string[] {
+  const result = zodOf(schema).safeParse(value);
+  if (result.success) return [];
+  return result.error.issues.map((issue) => {
+    const keys = "keys" in issue ? `: ${(issue.keys as string[]).join(", ")}` : "";
+    return `${where} ${issue.path.join(".") || "(root)"}: ${issue.message}${keys}`;
+  });
+}
+
 export function createContractChecker(options: ContractOptions) {
   let checks = 0;
   const seen = new Set<string>();
@@ -258,12 +268,7 @@ export function createContractChecker(options: ContractOptions) {
     count: () => (checks += 1),
     validate: (schema, value, where) => {
       checks += 1;
-      const result = zodOf(schema).safeParse(value);
-      if (result.success) return [];
-      return result.error.issues.map((issue) => {
-        const keys = "keys" in issue ? `: ${(issue.keys as string[]).join(", ")}` : "";
-        return `${where} ${issue.path.join(".") || "(root)"}: ${issue.message}${keys}`;
-      });
+      return mismatchesOf(schema, value, where);
     },
   };
 
