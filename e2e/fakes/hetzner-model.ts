@@ -1,5 +1,6 @@
 import { readPaging, type FakeRequest, type LoggedRequest, type Reply } from "./fake-http.ts";
 import { renderImage } from "./hetzner-images.ts";
+import { renderLocation, renderServerType, serverTypes } from "./hetzner-catalogue.ts";
 
 // The fake Hetzner's state, its actions, and the JSON shapes of the public API
 // (https://docs.hetzner.cloud) that the routes in hetzner.ts answer with.
@@ -161,21 +162,6 @@ export type Route = [
   (context: RouteContext, request: FakeRequest, id: string) => Reply,
 ];
 
-export const serverTypes = [
-  { id: 1, name: "cx23", description: "CX23", cores: 2, memory: 4, disk: 40, deprecated: false },
-  { id: 2, name: "cx33", description: "CX33", cores: 4, memory: 8, disk: 80, deprecated: false },
-  { id: 3, name: "cx43", description: "CX43", cores: 8, memory: 16, disk: 160, deprecated: false },
-  { id: 4, name: "cax11", description: "CAX11", cores: 2, memory: 4, disk: 40, deprecated: false },
-  { id: 5, name: "cx22", description: "CX22", cores: 2, memory: 4, disk: 40, deprecated: true },
-];
-
-export const locations = [
-  { id: 1, name: "fsn1", description: "Falkenstein DC Park 1", country: "DE", city: "Falkenstein" },
-  { id: 2, name: "nbg1", description: "Nuremberg DC Park 1", country: "DE", city: "Nuremberg" },
-  { id: 3, name: "hel1", description: "Helsinki DC Park 1", country: "FI", city: "Helsinki" },
-  { id: 4, name: "ash", description: "Ashburn, VA", country: "US", city: "Ashburn, VA" },
-];
-
 export function hetznerError(
   status: number,
   code: string,
@@ -265,16 +251,6 @@ export function renderAction(action: FakeHetznerAction) {
     resources: action.resources,
     error: action.error,
   };
-}
-
-export function renderLocation(name: string) {
-  const location = locations.find((candidate) => candidate.name === name) ?? locations[0];
-  return { ...location, latitude: 50.47612, longitude: 12.370071, network_zone: "eu-central" };
-}
-
-export function renderServerType(name: string) {
-  const type = serverTypes.find((candidate) => candidate.name === name) ?? serverTypes[0];
-  return { ...type, storage_type: "local", cpu_type: "shared", architecture: "x86", prices: [] };
 }
 
 /** `firewalls`: the ones applied to it, as `public_net.firewalls` lists them. */

@@ -8,6 +8,13 @@ import {
 } from "./fake-http.ts";
 import { createServerBody, createVolumeBody, refuseBody } from "./hetzner-bodies.ts";
 import { firewallRoutes, firewallsOnServer } from "./hetzner-firewalls.ts";
+import {
+  locations,
+  refusalOf,
+  renderPricing,
+  renderServerType,
+  serverTypes,
+} from "./hetzner-catalogue.ts";
 import { images } from "./hetzner-images.ts";
 import {
   createActionBook,
@@ -15,13 +22,11 @@ import {
   hetznerError,
   invalidInput,
   isStringRecord,
-  locations,
   notFound,
   pageOf,
   renderAction,
   renderServer,
   renderVolume,
-  serverTypes,
   type ActionError,
   type FakeHetznerServer,
   type FakeHetznerState,
@@ -122,6 +127,7 @@ const routes: Route[] = [
   ["GET", /^\/v1\/firewalls\/(\d+)\/actions$/, (c, r, id) => listActionsOf(c, r, id, "firewall")],
   ["GET", /^\/v1\/server_types$/, (_c, r) => pageOf("server_types", serverTypes, r.query)],
   ["GET", /^\/v1\/locations$/, (_c, r) => pageOf("locations", locations, r.query)],
+  ["GET", /^\/v1\/pricing$/, () => ({ status: 200, body: renderPricing() })],
 ];
 
 function route(context: RouteContext, request: FakeRequest): Reply {
@@ -160,6 +166,8 @@ function readServerInput(context: RouteContext, body: unknown): Parsed<FakeHetzn
     return fail(invalidInput("server_type", "unknown server type"));
   if (!locations.some((candidate) => candidate.name === location))
     return fail(invalidInput("location", "unknown location"));
+  const refusal = refusalOf(renderServerType(String(server_type)), String(location));
+  if (refusal) return fail(invalidInput("location", refusal));
   if (typeof image !== "string" || !images.includes(image))
     return fail(invalidInput("image", "unknown image"));
   if (typeof user_data !== "string") return fail(invalidInput("user_data", "must be a string"));
