@@ -91,32 +91,45 @@ type TypeSpec = {
   deprecation?: Deprecation;
 };
 
+// Hetzner's current lineup (ids are the fake's own). cx22 stands for a retired type: still
+// listed, deprecated with an `unavailable_after` in the past, refused on POST /servers.
 const specs: TypeSpec[] = [
-  { id: 1, name: "cx23", cores: 2, memory: 4, disk: 40, monthlyNet: 2.99, line: costOptimized },
-  { id: 2, name: "cx33", cores: 4, memory: 8, disk: 80, monthlyNet: 4.99, line: costOptimized },
-  { id: 3, name: "cx43", cores: 8, memory: 16, disk: 160, monthlyNet: 8.99, line: costOptimized },
-  { id: 4, name: "cax11", cores: 2, memory: 4, disk: 40, monthlyNet: 3.79, line: arm },
-  {
-    id: 5,
-    name: "cx22",
-    cores: 2,
-    memory: 4,
-    disk: 40,
-    monthlyNet: 3.79,
-    line: costOptimized,
-    deprecation: { announced: "2025-10-16T06:00:00Z", unavailable_after: "2026-03-31T23:59:59Z" },
-  },
-  { id: 6, name: "cx53", cores: 16, memory: 32, disk: 320, monthlyNet: 16.99, line: costOptimized },
-  { id: 7, name: "cax21", cores: 4, memory: 8, disk: 80, monthlyNet: 6.49, line: arm },
-  { id: 8, name: "cax31", cores: 8, memory: 16, disk: 160, monthlyNet: 12.49, line: arm },
-  { id: 9, name: "cax41", cores: 16, memory: 32, disk: 320, monthlyNet: 24.49, line: arm },
-  { id: 10, name: "cpx22", cores: 2, memory: 4, disk: 80, monthlyNet: 7.99, line: regular },
-  { id: 11, name: "cpx32", cores: 4, memory: 8, disk: 160, monthlyNet: 13.99, line: regular },
-  { id: 12, name: "cpx42", cores: 8, memory: 16, disk: 320, monthlyNet: 25.49, line: regular },
-  { id: 13, name: "ccx13", cores: 2, memory: 8, disk: 80, monthlyNet: 12.49, line: dedicated },
-  { id: 14, name: "ccx23", cores: 4, memory: 16, disk: 160, monthlyNet: 24.49, line: dedicated },
-  { id: 15, name: "ccx33", cores: 8, memory: 32, disk: 240, monthlyNet: 48.49, line: dedicated },
+  spec(1, "cx23", [2, 4, 40], 2.99, costOptimized),
+  spec(2, "cx33", [4, 8, 80], 4.99, costOptimized),
+  spec(3, "cx43", [8, 16, 160], 8.99, costOptimized),
+  spec(4, "cx53", [16, 32, 320], 16.99, costOptimized),
+  spec(5, "cax11", [2, 4, 40], 3.79, arm),
+  spec(6, "cax21", [4, 8, 80], 6.49, arm),
+  spec(7, "cax31", [8, 16, 160], 12.49, arm),
+  spec(8, "cax41", [16, 32, 320], 24.49, arm),
+  spec(9, "cpx12", [1, 2, 40], 4.49, regular),
+  spec(10, "cpx22", [2, 4, 80], 7.99, regular),
+  spec(11, "cpx32", [4, 8, 160], 13.99, regular),
+  spec(12, "cpx42", [8, 16, 320], 25.49, regular),
+  spec(13, "cpx52", [12, 24, 480], 36.49, regular),
+  spec(14, "cpx62", [16, 32, 640], 49.99, regular),
+  spec(15, "ccx13", [2, 8, 80], 12.49, dedicated),
+  spec(16, "ccx23", [4, 16, 160], 24.49, dedicated),
+  spec(17, "ccx33", [8, 32, 240], 48.49, dedicated),
+  spec(18, "ccx43", [16, 64, 360], 96.49, dedicated),
+  spec(19, "ccx53", [32, 128, 600], 192.49, dedicated),
+  spec(20, "ccx63", [48, 192, 960], 288.49, dedicated),
+  spec(21, "cx22", [2, 4, 40], 3.79, costOptimized, {
+    announced: "2025-10-16T06:00:00Z",
+    unavailable_after: "2026-01-01T00:00:00Z",
+  }),
 ];
+
+function spec(
+  id: number,
+  name: string,
+  [cores, memory, disk]: [number, number, number],
+  monthlyNet: number,
+  line: Line,
+  deprecation: Deprecation = null,
+): TypeSpec {
+  return { id, name, cores, memory, disk, monthlyNet, line, deprecation };
+}
 
 const amount = (net: number, digits: number) => ({
   net: net.toFixed(digits),

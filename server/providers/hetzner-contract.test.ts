@@ -148,8 +148,7 @@ async function playOurClients(hetzner: FakeHetzner) {
     firewall: { installId, sourceIps: async () => cloudflareIps },
   });
   await provider.validateToken();
-  await provider.listServerTypes();
-  await provider.listLocations();
+  await provider.getCatalogue();
   const volume = await provider.createVolume(volumeInput("a"));
   await provider.getVolume(volume.id);
   await provider.listVolumes(labelsOf("a"));

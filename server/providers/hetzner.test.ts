@@ -70,10 +70,14 @@ describe("Hetzner provider: token and catalogue", () => {
 
   it("lists current server types and locations", async () => {
     const { provider } = await setUp();
-    const types = await provider.listServerTypes();
-    expect(types).toContainEqual({ name: "cx23", cores: 2, memoryGb: 4, diskGb: 40 });
-    expect(types.map((type) => type.name)).not.toContain("cx22");
-    expect(await provider.listLocations()).toContainEqual({
+    const catalogue = await provider.getCatalogue();
+    expect(catalogue.serverTypes).toContainEqual(
+      expect.objectContaining({ name: "cx23", cores: 2, memoryGb: 4, diskGb: 40 }),
+    );
+    const offered = catalogue.offers.map((offer) => offer.serverType);
+    expect(offered).toContain("cx23");
+    expect(offered).not.toContain("cx22");
+    expect(catalogue.locations).toContainEqual({
       name: "fsn1",
       city: "Falkenstein",
       country: "DE",
@@ -256,7 +260,7 @@ describe("Hetzner provider: rate limits and failures", () => {
   it("gives up on endless 429s with a TOO_MANY_REQUESTS error", async () => {
     const { fake, provider } = await setUp({ rateLimitAttempts: 3 });
     fake.faults.add({ kind: "rate-limit", retryAfterSeconds: 1, times: Infinity });
-    const error = await errorOf(provider.listLocations());
+    const error = await errorOf(provider.getCatalogue());
     expect((error as AppError).code).toBe("TOO_MANY_REQUESTS");
     expect(requestsTo(fake, "GET", "/v1/locations")).toHaveLength(3);
   });
@@ -305,7 +309,7 @@ describe("Hetzner provider: rate limits and failures", () => {
     await provider.deleteServer(server.id);
     expect(fake.state.servers.size).toBe(0);
     fake.faults.add({ kind: "slow", delayMs: 2000, path: "/v1/locations" });
-    expect(await provider.listLocations()).not.toHaveLength(0);
+    expect((await provider.getCatalogue()).locations).not.toHaveLength(0);
     expect(requestsTo(fake, "GET", "/v1/locations")).toHaveLength(2);
   });
 });

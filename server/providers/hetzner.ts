@@ -10,6 +10,7 @@ import {
   type HetznerAction,
   type HetznerTiming,
 } from "./hetzner-api.ts";
+import { readHetznerCatalogue } from "./hetzner-catalogue.ts";
 import { createHetznerFirewalls } from "./hetzner-firewall.ts";
 import {
   hasLabels,
@@ -65,16 +66,6 @@ const volumeSchema = z.object({
   labels: labelsSchema,
 });
 type HetznerVolume = z.infer<typeof volumeSchema>;
-
-const serverTypeSchema = z.object({
-  name: z.string(),
-  cores: z.number(),
-  memory: z.number(),
-  disk: z.number(),
-  deprecated: z.boolean().nullish(),
-});
-
-const locationSchema = z.object({ name: z.string(), city: z.string(), country: z.string() });
 
 const createdServerSchema = z.object({
   server: serverSchema,
@@ -246,16 +237,7 @@ export function createHetznerProvider(options: HetznerProviderOptions): Provider
         throw refusedTokenError(error);
       }
     },
-    listServerTypes: async () => {
-      const types = await api.listAll("/server_types", "server_types", serverTypeSchema);
-      return types
-        .filter((type) => !type.deprecated)
-        .map(({ name, cores, memory, disk }) => ({ name, cores, memoryGb: memory, diskGb: disk }));
-    },
-    listLocations: async () => {
-      const found = await api.listAll("/locations", "locations", locationSchema);
-      return found.map(({ name, city, country }) => ({ name, city, country }));
-    },
+    getCatalogue: () => readHetznerCatalogue(api),
     createServer,
     getServer: fetchServer,
     deleteServer,

@@ -16,6 +16,7 @@ import {
   workspaceAccountName,
   type WorkspaceAccount,
 } from "./local-accounts.ts";
+import { localCatalogue } from "./local-catalogue.ts";
 import { prepareLocalFolders, type LocalFolders } from "./local-folders.ts";
 import {
   createLocalRecords,
@@ -64,8 +65,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   const local: Local = { options, isolate, records, folders };
   return {
     validateToken: async () => {},
-    listServerTypes: async () => [{ name: "local", cores: 1, memoryGb: 1, diskGb: 1 }],
-    listLocations: async () => [{ name: "local", city: "This machine", country: "—" }],
+    getCatalogue: async () => localCatalogue,
     createServer: (input) => createServer(local, input),
     getServer: async (id) => {
       const record = await records.readServer(id);

@@ -35,8 +35,44 @@ export type ProviderVolume = {
   labels: Labels;
 };
 
-export type ServerType = { name: string; cores: number; memoryGb: number; diskGb: number };
+/** Hetzner's notice that a type is being retired: no new servers after `unavailableAfter`. */
+export type Deprecation = { announced: string; unavailableAfter: string };
+
+export type ServerType = {
+  name: string;
+  /** e.g. "CX23"; the local provider's says what it is. */
+  description: string;
+  architecture: "x86" | "arm";
+  cpuType: "shared" | "dedicated";
+  cores: number;
+  memoryGb: number;
+  diskGb: number;
+  /** Retired everywhere (Hetzner's type-wide notice); per location see `Offer`. */
+  deprecation: Deprecation | null;
+};
+
 export type Location = { name: string; city: string; country: string };
+
+/** Amounts in the catalogue's currency, VAT included (what the Hetzner Console shows). */
+export type Price = { hourly: number; monthly: number };
+
+/** One server type that can be ordered in one location now, and what it costs there. */
+export type Offer = { serverType: string; location: string; price: Price | null };
+
+/**
+ * What the account can order (SPEC §8): every type and location the provider lists, and the
+ * combinations it takes orders for today. Prices change with the order date on Hetzner, so
+ * a catalogue is only good for a few minutes (server/services/catalogue.ts caches it).
+ */
+export type Catalogue = {
+  serverTypes: ServerType[];
+  locations: Location[];
+  offers: Offer[];
+  /** ISO 4217 (e.g. "EUR"); null: nothing here has a price (the local provider). */
+  currency: string | null;
+  /** A volume's price per GB and month; null when there is none. */
+  volumePricePerGbMonth: number | null;
+};
 
 export type CreateServerInput = {
   /** `ws-{workspace id}`. */
@@ -60,8 +96,8 @@ export type CreateVolumeInput = {
 export interface Provider {
   /** Throws an AppError (BAD_REQUEST) with a reason when the token is not accepted. */
   validateToken(): Promise<void>;
-  listServerTypes(): Promise<ServerType[]>;
-  listLocations(): Promise<Location[]>;
+  /** The account's catalogue now; the provider's answer, not cached. */
+  getCatalogue(): Promise<Catalogue>;
   /** Resolves once the provider has accepted the server and finished its create action. */
   createServer(input: CreateServerInput): Promise<ProviderServer>;
   getServer(id: string): Promise<ProviderServer | null>;
