@@ -4,6 +4,7 @@ import type { StandInContext } from "./context.ts";
 import { documentationUrl, parseTokenAuth, sendJson, sendNotFound } from "./http-io.ts";
 import {
   canSeeRepository,
+  compareText,
   fullName,
   listBranches,
   listRepositoryNames,
@@ -38,6 +39,7 @@ export async function handleApiRequest(
     return;
   }
   res.setHeader("x-oauth-scopes", grant.scope.split(",").join(", "));
+  if (!context.rateLimits.admit(grant.user.login, grant.user.id, res)) return;
   const path = url.pathname.slice("/api/v3".length).replace(/\/+$/, "");
   const request: ApiRequest = { context, url, user: grant.user, res };
   if (req.method !== "GET") return sendNotFound(res);
@@ -57,19 +59,52 @@ export async function handleApiRequest(
 }
 
 async function listUserRepositories({ context, url, user, res }: ApiRequest): Promise<void> {
-  const names: RepositoryName[] = [];
+  const order = readRepositoryOrder(url);
+  if (!order) return sendValidationFailed(res, "sort");
+  const visible: RepositoryName[] = [];
   for (const repo of await listRepositoryNames(context.reposDir))
-    if (await canSeeRepository(context.reposDir, repo, user)) names.push(repo);
-  const page = selectPage(context, url, names);
+    if (await canSeeRepository(context.reposDir, repo, user)) visible.push(repo);
   const facts = await Promise.all(
-    page.items.map((repo) => readRepositoryFacts(context.reposDir, repo)),
+    visible.map((repo) => readRepositoryFacts(context.reposDir, repo)),
   );
+  const page = selectPage(context, url, facts.sort(order));
   sendJson(
     res,
     200,
-    facts.map((repo) => describeRepository(context, repo, user)),
+    page.items.map((repo) => describeRepository(context, repo, user)),
     page.headers,
   );
+}
+
+const sortKeys = {
+  created: (repo: RepositoryFacts) => repo.createdAt.getTime(),
+  updated: (repo: RepositoryFacts) => repo.pushedAt.getTime(),
+  pushed: (repo: RepositoryFacts) => repo.pushedAt.getTime(),
+} as const;
+
+/**
+ * GitHub's order for GET /user/repos: `sort` is created, updated, pushed or full_name (the
+ * default); `direction` defaults to asc for full_name and desc otherwise. Ties go by name.
+ */
+function readRepositoryOrder(url: URL) {
+  const sort = url.searchParams.get("sort") ?? "full_name";
+  const direction = url.searchParams.get("direction") ?? (sort === "full_name" ? "asc" : "desc");
+  if (direction !== "asc" && direction !== "desc") return undefined;
+  const sign = direction === "asc" ? 1 : -1;
+  const byName = (a: RepositoryFacts, b: RepositoryFacts) => compareText(fullName(a), fullName(b));
+  if (sort === "full_name") return (a: RepositoryFacts, b: RepositoryFacts) => sign * byName(a, b);
+  if (!(sort in sortKeys)) return undefined;
+  const key = sortKeys[sort as keyof typeof sortKeys];
+  return (a: RepositoryFacts, b: RepositoryFacts) => sign * (key(a) - key(b)) || byName(a, b);
+}
+
+/** GitHub's 422 for a query parameter outside its enum. */
+function sendValidationFailed(res: ServerResponse, field: string): void {
+  sendJson(res, 422, {
+    message: "Validation Failed",
+    errors: [{ resource: "Search", field, code: "invalid" }],
+    documentation_url: documentationUrl,
+  });
 }
 
 async function listRepositoryBranches(

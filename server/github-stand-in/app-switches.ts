@@ -1,8 +1,10 @@
 import { createPublicKey } from "node:crypto";
 import type { StandInApp, StandInContext } from "./context.ts";
+import type { StandInRateLimits } from "./rate-limits.ts";
 
 // The stand-in's GitHub App (one per stand-in; its client is the stand-in's client) and the
-// switches tests use to make tokens expire, uninstall the App or take away push access.
+// switches tests use to make tokens expire, uninstall the App, take away push access or
+// use up the rate limit.
 
 export type StandInAppOptions = {
   /** The App's public key (PEM); the control plane signs its JWTs with the private key. */
@@ -38,6 +40,10 @@ export type StandInSwitches = {
   setAppInstalled: (owner: string, installed: boolean) => void;
   /** Makes `login` a reader only (or a writer again) of `owner/name`. */
   setReadOnly: (login: string, repository: string, readOnly: boolean) => void;
+  /** Sets a user's remaining primary rate limit budget (rate-limits.ts). */
+  setRateLimitBudget: StandInRateLimits["setBudget"];
+  /** Makes the next REST requests hit a secondary rate limit (rate-limits.ts). */
+  addSecondaryRateLimit: StandInRateLimits["addSecondaryLimit"];
   /** What an installation token reaches and until when (epoch ms); undefined if dead. */
   describeInstallationToken: (
     token: string,
@@ -58,6 +64,8 @@ export function createSwitches(context: StandInContext): StandInSwitches {
       if (readOnly) context.readOnly.add(key);
       else context.readOnly.delete(key);
     },
+    setRateLimitBudget: (login, budget) => context.rateLimits.setBudget(login, budget),
+    addSecondaryRateLimit: (limit) => context.rateLimits.addSecondaryLimit(limit),
     describeInstallationToken: (token) => {
       const grant = context.store.findInstallationToken(token);
       return grant && { ...grant };

@@ -1,5 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import type { Logger } from "../logger.ts";
+import type { StandInRateLimits } from "./rate-limits.ts";
 import type { StandInStore } from "./store.ts";
 
 /** What every request handler of the stand-in needs. */
@@ -11,6 +12,8 @@ export type StandInContext = {
   logger: Logger;
   /** `login:owner/name` (lower case) where that user may only read (a test switch). */
   readOnly: Set<string>;
+  /** The REST rate limits of users (headers on every answer, 403/429 past them). */
+  rateLimits: StandInRateLimits;
   /** Set when the stand-in plays a GitHub App (its client is then the App's). */
   app?: StandInApp;
 };

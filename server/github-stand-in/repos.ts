@@ -15,6 +15,8 @@ export type RepositoryFacts = RepositoryName & {
   private: boolean;
   defaultBranch: string;
   pushedAt: Date;
+  /** When `git init` made it: its HEAD file is written then and rarely after. */
+  createdAt: Date;
 };
 
 export type Branch = { name: string; sha: string };
@@ -81,10 +83,45 @@ export async function canSeeRepository(
   );
 }
 
+// Facts by git folder, with the stamp they were read at: listing sorts every repository, and
+// one git process per repository per page would make a list of hundreds slow.
+const factsCache = new Map<string, { stamp: string; facts: RepositoryFacts }>();
+
 export async function readRepositoryFacts(
   reposDir: string,
   repo: RepositoryName,
 ): Promise<RepositoryFacts> {
+  const gitDir = repositoryPath(reposDir, repo);
+  const stamp = await stampOf(gitDir);
+  const cached = factsCache.get(gitDir);
+  if (cached?.stamp === stamp) return { ...cached.facts, ...repo };
+  const facts = await readFreshFacts(reposDir, repo);
+  factsCache.set(gitDir, { stamp, facts });
+  return facts;
+}
+
+/**
+ * What changes whenever a fact may change: git replaces a ref by renaming a lock file over
+ * it, so every push, new branch or deletion gives some file under refs/heads (or packed-refs)
+ * a new modification time; HEAD, the description and the private marker the same.
+ */
+async function stampOf(gitDir: string): Promise<string> {
+  const files = ["HEAD", "description", "packed-refs", markerOfPrivateRepository, "refs/heads"];
+  const refs = await readdir(path.join(gitDir, "refs", "heads"), { recursive: true }).catch(
+    () => [] as string[],
+  );
+  const times = await Promise.all(
+    [...files, ...refs.map((ref) => path.join("refs", "heads", ref))].map((file) =>
+      stat(path.join(gitDir, file)).then(
+        (info) => `${file}:${info.mtimeMs}:${info.size}`,
+        () => `${file}:-`,
+      ),
+    ),
+  );
+  return times.join("|");
+}
+
+async function readFreshFacts(reposDir: string, repo: RepositoryName): Promise<RepositoryFacts> {
   const gitDir = repositoryPath(reposDir, repo);
   const head = await readFile(path.join(gitDir, "HEAD"), "utf8");
   const description = (await readOptionalFile(path.join(gitDir, "description"))).trim();
@@ -96,13 +133,15 @@ export async function readRepositoryFacts(
     "--format=%(committerdate:iso-strict)",
     "refs/heads",
   ]);
+  const createdAt = (await stat(path.join(gitDir, "HEAD"))).mtime;
   return {
     ...repo,
     description: description && !defaultDescription.test(description) ? description : null,
     private: await isPrivateRepository(reposDir, repo),
     defaultBranch: /^ref: refs\/heads\/(.+)$/m.exec(head)?.[1] ?? "main",
-    // An empty repository has no commits to date it; its folder's age stands in.
-    pushedAt: newest.trim() ? new Date(newest.trim()) : (await stat(gitDir)).mtime,
+    // An empty repository has no commits to date it; its creation stands in.
+    pushedAt: newest.trim() ? new Date(newest.trim()) : createdAt,
+    createdAt,
   };
 }
 
@@ -133,7 +172,7 @@ export function stableId(text: string): number {
 }
 
 // Case-insensitive and independent of the machine's locale, so every run lists the same order.
-function compareText(a: string, b: string): number {
+export function compareText(a: string, b: string): number {
   const [left, right] = [a.toLowerCase(), b.toLowerCase()];
   return left < right ? -1 : left > right ? 1 : 0;
 }

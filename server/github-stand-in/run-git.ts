@@ -1,12 +1,17 @@
 import { execFile } from "node:child_process";
 import { childEnvironment } from "../env.ts";
 
-export type GitOptions = { cwd?: string; env?: Record<string, string> };
+export type GitOptions = {
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Written to git's standard input (e.g. a fast-import stream). */
+  input?: string;
+};
 
 /** Runs the git CLI and resolves with its stdout; rejects with its stderr in the message. */
 export async function runGit(args: string[], options: GitOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       "git",
       args,
       {
@@ -27,5 +32,9 @@ export async function runGit(args: string[], options: GitOptions = {}): Promise<
         else resolve(stdout);
       },
     );
+    if (options.input === undefined) return;
+    // A git that fails early closes its input; its exit status reports why, not EPIPE.
+    child.stdin?.on("error", () => {});
+    child.stdin?.end(options.input);
   });
 }

@@ -1,5 +1,5 @@
 /* eslint-disable security/detect-non-literal-fs-filename -- seeds fixed sample repositories into the stand-in's own folder */
-import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { listRepositoryNames, markerOfPrivateRepository, repositoryPath } from "./repos.ts";
@@ -66,4 +66,59 @@ async function pushFirstCommit(bareRepository: string, commitSubject: string): P
   } finally {
     await rm(workTree, { recursive: true, force: true });
   }
+}
+
+export type SeededRepository = {
+  name: string;
+  description: string;
+  /** The date of its one commit, which is what GitHub reports as pushed_at. */
+  pushedAt: Date;
+  private?: boolean;
+};
+
+/**
+ * Many repositories of `owner` at once, for tests of paging and order: one `git init` for a
+ * template, then one `git fast-import` per repository (its one commit dated `pushedAt`).
+ */
+export async function createRepositories(
+  reposDir: string,
+  owner: string,
+  repositories: SeededRepository[],
+): Promise<void> {
+  const scratch = await mkdtemp(path.join(os.tmpdir(), "github-stand-in-template-"));
+  const template = path.join(scratch, "template.git");
+  await runGit(["init", "--quiet", "--bare", "--initial-branch=main", template]);
+  await runGit([`--git-dir=${template}`, "config", "http.receivepack", "true"]);
+  try {
+    await mkdir(path.join(reposDir, owner), { recursive: true });
+    for (const repository of repositories) {
+      const target = repositoryPath(reposDir, { owner, name: repository.name });
+      const building = `${target}.partial`;
+      await rm(building, { recursive: true, force: true });
+      await cp(template, building, { recursive: true });
+      await writeFile(path.join(building, "description"), `${repository.description}\n`);
+      if (repository.private) await writeFile(path.join(building, markerOfPrivateRepository), "");
+      await runGit([`--git-dir=${building}`, "fast-import", "--quiet"], {
+        input: fastImportCommit(repository),
+      });
+      await rename(building, target);
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+function fastImportCommit(repository: SeededRepository): string {
+  const seconds = Math.floor(repository.pushedAt.getTime() / 1000);
+  const message = `Start ${repository.name}\n`;
+  const content = `# ${repository.name}\n\n${repository.description}\n`;
+  const data = (text: string) => `data ${Buffer.byteLength(text)}\n${text}\n`;
+  return [
+    "commit refs/heads/main\n",
+    `author Stand-in <stand-in@example.invalid> ${seconds} +0000\n`,
+    `committer Stand-in <stand-in@example.invalid> ${seconds} +0000\n`,
+    data(message),
+    "M 100644 inline README.md\n",
+    data(content),
+  ].join("");
 }

@@ -17,6 +17,7 @@ import {
   type StandInAppOptions,
   type StandInSwitches,
 } from "./app-switches.ts";
+import { createRateLimits } from "./rate-limits.ts";
 import { openStandInStore } from "./store.ts";
 
 // A stand-in for the parts of GitHub the control plane uses (OAuth web flow, a few REST
@@ -78,6 +79,7 @@ export async function startGitHubStandIn(options: {
     store,
     logger,
     readOnly: new Set(),
+    rateLimits: createRateLimits(),
     app: options.app && createStandInApp(options.app),
   };
   const children = new Set<ChildProcess>();

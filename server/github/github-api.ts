@@ -2,6 +2,7 @@ import { Octokit } from "@octokit/core";
 import { z } from "zod";
 import type { GitHubSettings } from "../env.ts";
 import { AppError, type AppErrorCode } from "../errors.ts";
+import { handleRateLimits, type GitHubRateLimitOptions } from "./github-rate-limit.ts";
 
 // The one place that turns GitHub's HTTP answers into our AppError, and the one call of
 // `GET /repos/{owner}/{repo}` (the create check and the git credential's owner permission).
@@ -40,9 +41,23 @@ export function toAppError(error: unknown, answers: GitHubAnswers): AppError {
   );
 }
 
-/** An Octokit for GITHUB_API_URL speaking as `token` (a user's, or the App's JWT). */
-export const githubClient = (github: GitHubSettings, token: string) =>
-  new Octokit({ baseUrl: github.apiUrl, auth: token });
+/**
+ * An Octokit for GITHUB_API_URL speaking as `token` (a user's, or the App's JWT), waiting out
+ * short rate limits and refusing long ones with the time to try again (github-rate-limit.ts).
+ */
+export function githubClient(
+  github: GitHubSettings,
+  token: string,
+  options: GitHubRateLimitOptions = {},
+): Octokit {
+  const octokit = new Octokit({
+    baseUrl: github.apiUrl,
+    auth: token,
+    ...(options.signal ? { request: { signal: options.signal } } : {}),
+  });
+  handleRateLimits(octokit, options);
+  return octokit;
+}
 
 /** `owner/name` as the owner and repo path parameters of GitHub's REST API. */
 export function repositoryParams(repository: string): { owner: string; repo: string } {

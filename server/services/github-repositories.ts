@@ -1,3 +1,4 @@
+import type { Octokit } from "@octokit/core";
 import type { Database } from "../../db/client.ts";
 import type { Keyring } from "../crypto/envelope.ts";
 import type { GitHubSettings } from "../env.ts";
@@ -5,10 +6,12 @@ import {
   githubClient,
   readRepository,
   repositoryParams,
+  statusOf,
   toAppError,
   type GitHubAnswers,
 } from "../github/github-api.ts";
-import { readGitHubToken } from "./github-tokens.ts";
+import { listAllPages } from "../github/github-paging.ts";
+import { readGitHubToken, renewRejectedGitHubToken } from "./github-tokens.ts";
 import type { Owner } from "./owner.ts";
 import type { Logger } from "../logger.ts";
 
@@ -20,6 +23,20 @@ export type GitHubRepository = {
   pushedAt: string | null;
 };
 
+/**
+ * At most this many pages of 100 for the picker: ten requests, one after another, keep the
+ * form quick; past a thousand, the most recently pushed ones are the ones worth offering.
+ */
+export const maxRepositoryPages = 10;
+
+type ListedRepository = {
+  full_name: string;
+  default_branch?: string;
+  private: boolean;
+  description: string | null;
+  pushed_at: string | null;
+};
+
 /** The repositories the user can reach on GitHub, most recently pushed first (SPEC §5). */
 export async function listGitHubRepositories(
   db: Database,
@@ -28,20 +45,60 @@ export async function listGitHubRepositories(
   github: GitHubSettings,
   logger: Logger,
 ): Promise<GitHubRepository[]> {
+  const listed = await asGitHubUser({ db, keyring, github, owner, logger }, (octokit) =>
+    listAllPages<ListedRepository>(
+      octokit,
+      "GET /user/repos",
+      { sort: "pushed", direction: "desc", per_page: 100 },
+      maxRepositoryPages,
+    ).catch((error: unknown) => {
+      throw toAppError(error, unexpected("list your repositories"));
+    }),
+  );
+  if (listed.truncated)
+    logger.warn(
+      { userId: owner.userId, listed: listed.items.length },
+      "the user has more GitHub repositories than the picker lists; it offers the most recently pushed",
+    );
+  return listed.items.map((repository) => ({
+    fullName: repository.full_name,
+    defaultBranch: repository.default_branch ?? "main",
+    private: repository.private,
+    description: repository.description ?? null,
+    pushedAt: repository.pushed_at ?? null,
+  }));
+}
+
+type GitHubUserDeps = {
+  db: Database;
+  keyring: Keyring;
+  github: GitHubSettings;
+  owner: Owner;
+  logger: Logger;
+};
+
+/**
+ * Runs `work` with a client speaking as the user. When GitHub refuses the token (401) before
+ * its recorded expiry, it is renewed once with the refresh token and `work` runs again; a
+ * token that cannot be renewed asks the user to sign in again.
+ */
+async function asGitHubUser<T>(
+  deps: GitHubUserDeps,
+  work: (octokit: Octokit) => Promise<T>,
+): Promise<T> {
+  const { db, keyring, github, owner, logger } = deps;
   // Refreshed first when a GitHub App user token is about to expire.
   const token = await readGitHubToken(db, keyring, github, owner.userId, { logger });
-  const octokit = githubClient(github, token);
   try {
-    const { data } = await octokit.request("GET /user/repos", { sort: "pushed", per_page: 100 });
-    return data.map((repository) => ({
-      fullName: repository.full_name,
-      defaultBranch: repository.default_branch ?? "main",
-      private: repository.private,
-      description: repository.description ?? null,
-      pushedAt: repository.pushed_at ?? null,
-    }));
+    return await work(githubClient(github, token, { logger }));
   } catch (error) {
-    throw toAppError(error, unexpected("list your repositories"));
+    const cause = (error as { cause?: unknown }).cause;
+    if (statusOf(cause ?? error) !== 401) throw error;
+    logger.info({ userId: owner.userId }, "GitHub refused a live user token; renewing it once");
+    const renewed = await renewRejectedGitHubToken(db, keyring, github, owner.userId, token, {
+      logger,
+    });
+    return work(githubClient(github, renewed, { logger }));
   }
 }
 
@@ -59,29 +116,29 @@ export async function checkRepositoryAccess(
   target: { repository: string; branch: string },
   logger: Logger,
 ): Promise<void> {
-  const token = await readGitHubToken(db, keyring, github, owner.userId, { logger });
-  const octokit = githubClient(github, token);
   const pick = "Pick one from the list of your repositories (github.repos, or the create form).";
-  await readRepository(
-    octokit,
-    target.repository,
-    notFound(
-      `You have no access to ${target.repository} on GitHub: it does not exist, or it is private and your GitHub account cannot read it. ${pick}`,
-    ),
-  );
-  try {
-    await octokit.request("GET /repos/{owner}/{repo}/git/ref/{ref}", {
-      ...repositoryParams(target.repository),
-      ref: `heads/${target.branch}`,
-    });
-  } catch (error) {
-    throw toAppError(
-      error,
+  await asGitHubUser({ db, keyring, github, owner, logger }, async (octokit) => {
+    await readRepository(
+      octokit,
+      target.repository,
       notFound(
-        `${target.repository} has no branch "${target.branch}" on GitHub. Name an existing branch (the repository list shows each default branch), or push the branch first.`,
+        `You have no access to ${target.repository} on GitHub: it does not exist, or it is private and your GitHub account cannot read it. ${pick}`,
       ),
     );
-  }
+    await octokit
+      .request("GET /repos/{owner}/{repo}/git/ref/{ref}", {
+        ...repositoryParams(target.repository),
+        ref: `heads/${target.branch}`,
+      })
+      .catch((error: unknown) => {
+        throw toAppError(
+          error,
+          notFound(
+            `${target.repository} has no branch "${target.branch}" on GitHub. Name an existing branch (the repository list shows each default branch), or push the branch first.`,
+          ),
+        );
+      });
+  });
 }
 
 /** GitHub's answers while checking access, with 404 (and 409, an empty repository) `message`. */
@@ -98,7 +155,7 @@ function unexpected(doing: string): GitHubAnswers {
       401: ["UNAUTHORIZED", "GitHub no longer accepts your sign-in. Sign out and in again."],
       403: [
         "FORBIDDEN",
-        `GitHub refused to ${doing} (403: your organisation may require SSO authorisation, or the rate limit is used up). Authorise the app for the organisation on GitHub, or try again later.`,
+        `GitHub refused to ${doing} (403: your organisation may require SSO authorisation). Authorise the app for the organisation on GitHub, then try again.`,
       ],
     },
     otherwise: `GitHub did not ${doing}`,

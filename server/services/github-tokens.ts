@@ -100,13 +100,46 @@ export async function readGitHubToken(
 ): Promise<string> {
   const current = await selectTokens(db, userId, false);
   if (!needsRefresh(current)) return decryptAccessToken(keyring, userId, current);
+  return refreshUnderLock(db, keyring, github, userId, options, async (row) => !needsRefresh(row));
+}
+
+/**
+ * A new token after GitHub refused `rejected` (401) although it should still live: revoked,
+ * expired early, or a clock apart. With a refresh token it is renewed once (unless another
+ * request renewed it meanwhile); without one the user must sign in again.
+ */
+export async function renewRejectedGitHubToken(
+  db: Database,
+  keyring: Keyring,
+  github: GitHubSettings,
+  userId: string,
+  rejected: string,
+  options: ReadTokenOptions = {},
+): Promise<string> {
+  return refreshUnderLock(db, keyring, github, userId, options, async (row) => {
+    if ((await decryptAccessToken(keyring, userId, row)) !== rejected) return true;
+    if (!row.githubRefreshTokenEncrypted)
+      throw signInAgain("GitHub no longer accepts your sign-in");
+    return false;
+  });
+}
+
+/** Refreshes under the user's row lock unless `settled` says the stored token will do. */
+async function refreshUnderLock(
+  db: Database,
+  keyring: Keyring,
+  github: GitHubSettings,
+  userId: string,
+  options: ReadTokenOptions,
+  settled: (row: TokenColumns) => Promise<boolean>,
+): Promise<string> {
   // Set once GitHub has rotated the tokens: from then on the old refresh token is spent.
   let renewed = false;
   try {
     return await db.transaction(async (tx) => {
       // Whoever holds the lock refreshes; the others wait and then read the new token.
       const locked = await selectTokens(tx, userId, true);
-      if (!needsRefresh(locked)) return decryptAccessToken(keyring, userId, locked);
+      if (await settled(locked)) return decryptAccessToken(keyring, userId, locked);
       const refreshToken = await decryptRefreshToken(keyring, userId, locked);
       const timeoutMs = options.refreshTimeoutMs ?? defaultRefreshTimeoutMs;
       const tokens = await refreshUserToken(github, refreshToken, timeoutMs, () =>
