@@ -4,6 +4,7 @@ import {
   index,
   integer,
   jsonb,
+  numeric,
   pgTable,
   primaryKey,
   text,
@@ -238,6 +239,47 @@ export const workspaceEvents = pgTable(
     actor: text("actor").notNull(),
   },
   (table) => [index("workspace_events_workspace_id_index").on(table.workspaceId, table.id)],
+);
+
+export const costResources = ["server", "volume"] as const;
+export type CostResource = (typeof costResources)[number];
+
+/**
+ * What a workspace costs (issue #13): one row per server (from its creation to its deletion;
+ * every start orders a new one, at that day's price) and per volume, with the price the
+ * catalogue named when the worker ordered it.
+ */
+export const workspaceCostPeriods = pgTable(
+  "workspace_cost_periods",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    resource: text("resource", { enum: costResources }).notNull(),
+    /** The provider's id of the server or volume. */
+    resourceId: text("resource_id").notNull(),
+    serverType: text("server_type"),
+    location: text("location").notNull(),
+    /** A volume's size; null for a server. */
+    sizeGb: integer("size_gb"),
+    /** A server's price per hour, VAT included; null: unknown (or a volume). */
+    priceHourly: numeric("price_hourly", { mode: "number" }),
+    /** A server's monthly cap, or a volume's price per GB and month; null: unknown. */
+    priceMonthly: numeric("price_monthly", { mode: "number" }),
+    /** ISO 4217; null: the provider has no prices (local). */
+    currency: text("currency"),
+    startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
+    /** When it was deleted; null: still there (and billed). */
+    endedAt: timestamp("ended_at", { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex("workspace_cost_periods_resource_unique").on(
+      table.workspaceId,
+      table.resource,
+      table.resourceId,
+    ),
+  ],
 );
 
 export const jobStatuses = ["queued", "running", "succeeded", "failed", "canceled"] as const;

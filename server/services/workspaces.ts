@@ -14,7 +14,9 @@ import { AppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { assertMayCreateWorkspace, describeWorkspaceAccess } from "../providers/local-isolation.ts";
 import { enqueueJob } from "../jobs/queue.ts";
+import { hetznerApiUrl as defaultHetznerApiUrl } from "../providers/hetzner.ts";
 import { recordAuditEvent, type DatabaseExecutor } from "./audit.ts";
+import { findOffer, listCatalogue } from "./catalogue.ts";
 import { checkRepositoryAccess } from "./github-repositories.ts";
 import { recordStateNotification } from "./notifications.ts";
 import type { Owner } from "./owner.ts";
@@ -43,6 +45,8 @@ export type WorkspaceSettings = {
   provider: WorkspaceProvider;
   limit: number;
   maxAttempts: number;
+  /** Where the owner's Hetzner catalogue is asked (HETZNER_API_URL); Hetzner's unless set. */
+  hetznerApiUrl?: string;
 };
 
 /** What the repository check needs to ask GitHub as the user. */
@@ -158,6 +162,24 @@ export async function readCurrentJobLog(db: Database, owner: Owner, id: string) 
   return { ...job, lines };
 }
 
+/**
+ * Hetzner refuses a type in a location it does not offer it in (and every start orders a
+ * new server), so a workspace asks only for what the owner's catalogue offers. The local
+ * provider runs every workspace on this machine: its type and location only label it.
+ */
+async function assertOffered(
+  db: Database,
+  owner: Owner,
+  input: Pick<CreateWorkspaceInput, "serverType" | "location">,
+  settings: WorkspaceSettings,
+  keyring: Keyring,
+) {
+  if (settings.provider !== "hetzner") return;
+  const hetznerApiUrl = settings.hetznerApiUrl ?? defaultHetznerApiUrl;
+  const catalogue = await listCatalogue(db, keyring, owner, { provider: "hetzner", hetznerApiUrl });
+  findOffer(catalogue, input.serverType, input.location);
+}
+
 /** Without root, only admins may have local workspaces (server/providers/local-isolation.ts). */
 async function assertOwnerMayRun(db: Database, owner: Owner, provider: WorkspaceProvider) {
   const access = describeWorkspaceAccess(provider);
@@ -173,6 +195,7 @@ export async function createWorkspace(
   access: GitHubAccess,
 ) {
   await assertOwnerMayRun(db, owner, settings.provider);
+  await assertOffered(db, owner, input, settings, access.keyring);
   // Before anything is written: no workspace, job or audit entry for code the user cannot read.
   await checkRepositoryAccess(db, access.keyring, access.github, owner, input, access.logger);
   const secretNames = uniqueNames(input.secretNames);

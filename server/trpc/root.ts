@@ -3,6 +3,7 @@ import { accountRouter } from "./routers/account.ts";
 import { adminRouter } from "./routers/admin.ts";
 import { auditRouter } from "./routers/audit.ts";
 import { authRouter } from "./routers/auth.ts";
+import { catalogueRouter } from "./routers/catalogue.ts";
 import { credentialsRouter } from "./routers/credentials.ts";
 import { githubRouter } from "./routers/github.ts";
 import { notificationsRouter } from "./routers/notifications.ts";
@@ -21,6 +22,7 @@ export const appRouter = router({
   audit: auditRouter,
   credentials: credentialsRouter,
   workspaces: workspacesRouter,
+  catalogue: catalogueRouter,
   github: githubRouter,
   admin: adminRouter,
   terminal: terminalRouter,

@@ -21,6 +21,7 @@ import type { LocalUserData } from "../providers/local-agent.ts";
 import type { Provider } from "../providers/provider.ts";
 import { installRoot } from "../process/version.ts";
 import { readCredentialSecret } from "../services/credentials.ts";
+import { recordCostsOf } from "../services/workspace-costs.ts";
 import {
   bringUpWorkspace,
   deleteWorkspace,
@@ -150,7 +151,11 @@ function createProviderResolver({ db, keyring, env, logger, installId }: WorkerD
           createServer: () => Promise.reject(new PermanentJobError(access.notice ?? "")),
         };
   const resolve = async (workspace: Workspace) =>
-    workspace.provider === "local" ? localFor(workspace) : forUser(workspace.userId);
+    recordCostsOf(
+      db,
+      workspace,
+      workspace.provider === "local" ? await localFor(workspace) : await forUser(workspace.userId),
+    );
   return Object.assign(resolve, { forUser, firewallFor, cloudflareRanges });
 }
 

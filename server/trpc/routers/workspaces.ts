@@ -87,6 +87,7 @@ const settingsOf = (env: Env) => ({
   provider: env.WORKSPACE_PROVIDER,
   limit: env.WORKSPACE_LIMIT,
   maxAttempts: env.JOB_MAX_ATTEMPTS,
+  hetznerApiUrl: env.HETZNER_API_URL,
 });
 
 const action = (name: UserAction) =>
