@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { createFakeCloudflareAccess, type FakeCloudflareAccess } from "./cloudflare-access.ts";
 import { createFakeCloudflareIps, type FakeCloudflareIps } from "./cloudflare-ips.ts";
 import { createFakeCloudflareTls, type FakeCloudflareTls } from "./cloudflare-tls.ts";
 import {
@@ -50,6 +51,8 @@ export type FakeCloudflare = {
   /** Every request in order: method, path (no query), and the status answered. */
   requests: LoggedRequest[];
   faults: FaultSwitches;
+  /** Tokens with fewer permissions, and the five-minute rate limit block (cloudflare-access.ts). */
+  access: Pick<FakeCloudflareAccess, "addToken" | "blockRateLimit" | "unblock">;
   /** `GET /ips`: Cloudflare's published ranges (cloudflare-ips.ts). */
   ips: FakeCloudflareIps;
   /** The zone's SSL/TLS mode, edge certificates and Origin CA (cloudflare-tls.ts). */
@@ -63,6 +66,8 @@ export type FakeCloudflare = {
 const errorCodes: Record<string, number> = {
   rate_limit_exceeded: 971,
   authentication: 10000,
+  unauthorized_resource: 9109,
+  record_name_conflict: 81053,
   service_error: 10002,
   json_error: 9207,
   no_route: 7003,
@@ -105,15 +110,17 @@ export async function startFakeCloudflare(
   const requests: LoggedRequest[] = [];
   const ips = createFakeCloudflareIps();
   const tls = createFakeCloudflareTls(zone, cloudflareError);
+  const access = createFakeCloudflareAccess(token, zone.id, cloudflareError);
   const server = await startFakeServer({
     faults,
     requests,
     errorReply: cloudflareError,
     handle: (request) =>
+      access.rateLimited() ??
       ips.answer(request) ??
-      (readBearerToken(request.headers) === token
-        ? (tls.answer(request) ?? route(zone, request))
-        : cloudflareError(403, "authentication", "Authentication error")),
+      access.refusal(request, readBearerToken(request.headers)) ??
+      tls.answer(request) ??
+      route(zone, request),
   });
   return {
     url: `${server.origin}/client/v4`,
@@ -123,6 +130,11 @@ export async function startFakeCloudflare(
     records: zone.records,
     requests,
     faults: { add: faults.add, clear: faults.clear, pending: faults.pending },
+    access: {
+      addToken: access.addToken,
+      blockRateLimit: access.blockRateLimit,
+      unblock: access.unblock,
+    },
     ips,
     tls,
     originCaCertificatePem: tls.originCa.certificatePem,
@@ -208,6 +220,18 @@ function checkRecord(zone: Zone, record: FakeDnsRecord): Reply | undefined {
     return cloudflareError(400, "invalid_content", "Content for A record must be an IPv4 address");
   if (!Number.isInteger(record.ttl) || (record.ttl !== 1 && record.ttl < 60))
     return cloudflareError(400, "invalid_input", "TTL must be 1 (automatic) or at least 60");
+  const conflict = [...zone.records.values()].some(
+    (other) =>
+      other.id !== record.id &&
+      other.name === record.name &&
+      conflictsWithCname(record.type, other.type),
+  );
+  if (conflict)
+    return cloudflareError(
+      400,
+      "record_name_conflict",
+      "An A, AAAA, or CNAME record with that host already exists.",
+    );
   const identical = [...zone.records.values()].some(
     (other) =>
       other.id !== record.id &&
@@ -218,6 +242,16 @@ function checkRecord(zone: Zone, record: FakeDnsRecord): Reply | undefined {
   if (identical)
     return cloudflareError(400, "identical_record", "An identical record already exists.");
   return undefined;
+}
+
+/**
+ * Cloudflare's rule for names ("Records with the same name"): a CNAME cannot share its name
+ * with an A, AAAA or CNAME record, nor an A or AAAA with a CNAME.
+ */
+function conflictsWithCname(type: string, other: string): boolean {
+  const address = (kind: string) => kind === "A" || kind === "AAAA";
+  if (type === "CNAME") return address(other) || other === "CNAME";
+  return address(type) && other === "CNAME";
 }
 
 function writeRecord(zone: Zone, current: FakeDnsRecord, input: RecordInput): Reply {

@@ -1,11 +1,13 @@
 import Cloudflare, { APIError } from "cloudflare";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import type { DnsProvider, DnsRecordInput } from "./dns.ts";
+import { CloudflarePermanentError, codesOf } from "./cloudflare-calls.ts";
+import { createCloudflareRecords } from "./cloudflare-records.ts";
+import type { DnsProvider } from "./dns.ts";
 
 // The Cloudflare DNS provider (SPEC §8) through the official SDK: one proxied A record per
 // workspace, `ws-{id}.{BASE_DOMAIN}`. Cloudflare terminates TLS for visitors and the agent
-// serves TLS behind it. The SDK retries 429 (honouring Retry-After) and 5xx on its own.
+// serves TLS behind it. Retries follow cloudflare-calls.ts, not the SDK's own (ADR 0017).
 
 /** How to reach Cloudflare's API; shared by the DNS provider and the zone's TLS checks. */
 export type CloudflareClientOptions = {
@@ -24,12 +26,16 @@ export type CloudflareDnsOptions = CloudflareClientOptions & {
   baseDomain: string;
   /** Records per listed page; 100 unless given. */
   pageSize?: number;
+  /** The longest wait inside one call (a short 429, a 5xx backoff); 10 s unless given. */
+  maxWaitMs?: number;
+  /**
+   * Aborts every request in flight and every wait of this client (the worker passes the
+   * job's signal, so a drained or re-taken job leaves no DNS call behind).
+   */
+  signal?: AbortSignal;
 };
 
 export const cloudflareApiUrl = "https://api.cloudflare.com/client/v4";
-
-// Cloudflare's "An identical record already exists.": a retried create that had worked.
-const identicalRecordCodes = new Set([81057, 81058]);
 
 /** The official SDK's client, authenticated by the API token alone. */
 export function createCloudflareClient(options: CloudflareClientOptions): Cloudflare {
@@ -49,86 +55,55 @@ export function createCloudflareClient(options: CloudflareClientOptions): Cloudf
 }
 
 export function createCloudflareDns(options: CloudflareDnsOptions): DnsProvider {
-  const { zoneId } = options;
-  const client = createCloudflareClient(options);
+  // Retries are ours (cloudflare-calls.ts): the SDK's would sleep out a five-minute block.
+  const client = createCloudflareClient({ ...options, maxRetries: 0 });
+  const records = createCloudflareRecords(client, options);
   const hostnameOf = (name: string) => `${name}.${options.baseDomain}`;
-
-  async function findRecords(hostname: string) {
-    const found = [];
-    const pages = client.dns.records.list({
-      zone_id: zoneId,
-      type: "A",
-      name: { exact: hostname },
-      per_page: options.pageSize ?? 100,
-    });
-    for await (const record of pages) found.push(record);
-    return found;
-  }
-
-  async function deleteById(id: string): Promise<void> {
-    try {
-      await client.dns.records.delete(id, { zone_id: zoneId });
-    } catch (error) {
-      if (!(error instanceof APIError && error.status === 404)) throw error;
-    }
-  }
-
-  async function upsertRecord(input: DnsRecordInput): Promise<{ hostname: string }> {
-    const hostname = hostnameOf(input.name);
-    const found = await findRecords(hostname);
-    // Keep one record (preferably one that is right already) and drop strays first, so
-    // the update never collides with an identical record.
-    const keep = found.find((record) => record.content === input.ipv4) ?? found[0];
-    for (const record of found) if (record !== keep) await deleteById(record.id);
-    const record = {
-      zone_id: zoneId,
-      type: "A" as const,
-      name: hostname,
-      content: input.ipv4,
-      proxied: true,
-      ttl: 1,
-      comment: "cloud-ai-workspaces",
-    };
-    if (!keep) await createRecord(record);
-    else if (keep.content !== input.ipv4 || !keep.proxied)
-      await client.dns.records.update(keep.id, record);
-    return { hostname };
-  }
-
-  async function createRecord(record: Cloudflare.DNS.RecordCreateParams.ARecord) {
-    try {
-      await client.dns.records.create(record);
-    } catch (error) {
-      const identical =
-        error instanceof APIError &&
-        error.errors.some((detail) => identicalRecordCodes.has(detail.code ?? 0));
-      if (!identical) throw error;
-    }
-  }
-
+  const readable = <T>(work: () => Promise<T>) => withReadableErrors(options, work);
   return {
-    upsertRecord: (input) => withReadableErrors(() => upsertRecord(input)),
-    deleteRecord: (name) =>
-      withReadableErrors(async () => {
-        for (const record of await findRecords(hostnameOf(name))) await deleteById(record.id);
-      }),
+    upsertRecord: (input) => readable(() => records.upsert(hostnameOf(input.name), input.ipv4)),
+    deleteRecord: (name) => readable(() => records.remove(hostnameOf(name))),
   };
 }
 
-async function withReadableErrors<T>(work: () => Promise<T>): Promise<T> {
+async function withReadableErrors<T>(
+  options: CloudflareDnsOptions,
+  work: () => Promise<T>,
+): Promise<T> {
   try {
     return await work();
   } catch (error) {
+    if (error instanceof AppError || options.signal?.aborted) throw error;
     if (error instanceof APIError && (error.status === 401 || error.status === 403))
-      throw new AppError(
-        "BAD_REQUEST",
-        `Cloudflare refused the API token (${error.status}). Create a token with the Zone → DNS → Edit permission for this zone and check CLOUDFLARE_ZONE_ID.`,
+      throw missingPermission(options, error);
+    const codes = codesOf(error);
+    const detail = codes.length ? ` (Cloudflare code ${codes.join(", ")})` : "";
+    // Any other 4xx is Cloudflare refusing what we asked: asking again cannot help (ADR 0004).
+    if (error instanceof APIError && error.status && error.status < 500 && error.status !== 429)
+      throw new CloudflarePermanentError(
+        `Cloudflare DNS request failed: ${error.message}${detail}`,
+        codes,
         { cause: error },
       );
     if (error instanceof Error)
-      throw new Error(`Cloudflare DNS request failed: ${error.message}`, { cause: error });
+      throw new Error(`Cloudflare DNS request failed: ${error.message}${detail}`, { cause: error });
     throw error;
   }
+}
+
+/** Which permission is missing, for which zone: a token refusal is never retried. */
+function missingPermission(options: CloudflareDnsOptions, error: APIError): AppError {
+  const codes = codesOf(error);
+  const zone = `zone ${options.zoneId} (${options.baseDomain})`;
+  // 9109: the token's resources do not include the zone; 10000: it lacks the permission.
+  const what = codes.includes(9109)
+    ? `does not cover ${zone}`
+    : `lacks the Zone → DNS → Edit permission for ${zone}`;
+  return new CloudflarePermanentError(
+    `Cloudflare refused the API token (${error.status}${codes.length ? `, code ${codes.join(", ")}` : ""}): it ${what}. Edit the token at dash.cloudflare.com → My Profile → API Tokens to grant Zone → DNS → Edit for that zone, and check CLOUDFLARE_ZONE_ID.`,
+    codes,
+    { cause: error },
+  );
 }
 
 function toSdkLogger(logger: Logger) {
