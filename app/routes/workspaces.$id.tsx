@@ -6,6 +6,7 @@ import { SignedInPage } from "../components/signed-in-page.tsx";
 import { TerminalSessionsSection } from "../components/terminal-sessions-section.tsx";
 import { AgentStatusBadge } from "../components/terminal-sessions-status.tsx";
 import { WorkspaceActions } from "../components/workspace-actions.tsx";
+import { WorkspaceCostFacts } from "../components/workspace-cost.tsx";
 import { pollWhileBusy, WorkspaceState } from "../components/workspace-state.tsx";
 import { useTRPC } from "../lib/trpc.ts";
 
@@ -51,6 +52,7 @@ function WorkspaceDetail({ id }: { id: string }) {
           <dd>
             {data.serverType} in {data.location} ({data.provider})
           </dd>
+          <WorkspaceCostFacts id={id} provider={data.provider} />
           <dt>Stops after</dt>
           <dd>{data.idleTimeoutMinutes} idle minutes</dd>
           {data.stateReason ? (

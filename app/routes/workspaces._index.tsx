@@ -4,6 +4,7 @@ import { useQueries, useQuery } from "@tanstack/react-query";
 import { ErrorAlert } from "../components/error-alert.tsx";
 import { SignedInPage } from "../components/signed-in-page.tsx";
 import { AgentStatusBadge } from "../components/terminal-sessions-status.tsx";
+import { useWorkspaceCosts, WorkspaceCost } from "../components/workspace-cost.tsx";
 import { WorkspaceState } from "../components/workspace-state.tsx";
 import { workspaceAgentStatus } from "../lib/session-status.ts";
 import { useTRPC } from "../lib/trpc.ts";
@@ -49,6 +50,7 @@ function WorkspaceList() {
       refetchInterval: 5_000,
     })),
   });
+  const costs = useWorkspaceCosts();
   const sessionsOf = new Map(running.map((row, index) => [row.id, sessions[index]?.data ?? []]));
   if (workspaces.isPending) return <p aria-busy="true">Loading your workspaces…</p>;
   if (workspaces.isError) return <ErrorAlert error={workspaces.error} />;
@@ -75,7 +77,8 @@ function WorkspaceList() {
             </Link>{" "}
             <span className="hint">
               {workspace.repository} · {workspace.branch}
-            </span>
+            </span>{" "}
+            <WorkspaceCost cost={costs.get(workspace.id)} provider={workspace.provider} />
           </span>
           <span className="row">
             {workspace.state === "running" ? (

@@ -3,6 +3,7 @@ import { useNavigate } from "@remix-run/react";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { ErrorAlert } from "../components/error-alert.tsx";
+import { ServerChoice } from "../components/server-choice.tsx";
 import { SignedInPage } from "../components/signed-in-page.tsx";
 import {
   WorkspaceAccessNotice,
@@ -11,9 +12,6 @@ import {
 import { useTRPC } from "../lib/trpc.ts";
 
 export const meta: MetaFunction = () => [{ title: "New workspace · Cloud AI Workspaces" }];
-
-const serverTypes = ["cx23", "cx33", "cx43", "cax11"];
-const locations = ["fsn1", "nbg1", "hel1", "ash", "hil", "sin"];
 
 // The same rules the API enforces, checked as people type so they see them at once.
 // eslint-disable-next-line security/detect-unsafe-regex -- bounded ({0,38}): linear, at most 40 characters
@@ -49,11 +47,12 @@ function NewWorkspaceForm({ role }: { role: "admin" | "member" }) {
     name: "",
     repository: "",
     branch: "",
-    serverType: serverTypes[0]!,
-    location: locations[0]!,
+    serverType: "",
+    location: "",
     idleTimeoutMinutes: 30,
     maxWorkingHours: 8,
   });
+  const [catalogueReady, setCatalogueReady] = useState(false);
   // null: all of the user's secrets, now and later; a list: only these.
   const [secretNames, setSecretNames] = useState<string[] | null>(null);
   const set = (field: keyof typeof form) => (value: string | number) =>
@@ -114,30 +113,11 @@ function NewWorkspaceForm({ role }: { role: "admin" | "member" }) {
         name="name"
         problem={nameProblem}
       />
-      <label>
-        Server type
-        <select
-          name="serverType"
-          value={form.serverType}
-          onChange={(event) => set("serverType")(event.target.value)}
-        >
-          {serverTypes.map((type) => (
-            <option key={type}>{type}</option>
-          ))}
-        </select>
-      </label>
-      <label>
-        Location
-        <select
-          name="location"
-          value={form.location}
-          onChange={(event) => set("location")(event.target.value)}
-        >
-          {locations.map((location) => (
-            <option key={location}>{location}</option>
-          ))}
-        </select>
-      </label>
+      <ServerChoice
+        value={{ serverType: form.serverType, location: form.location }}
+        onChange={(choice) => setForm((current) => ({ ...current, ...choice }))}
+        onReady={setCatalogueReady}
+      />
       <label>
         Stop after idle (minutes)
         <input
@@ -173,7 +153,7 @@ function NewWorkspaceForm({ role }: { role: "admin" | "member" }) {
       <button
         type="submit"
         className="primary"
-        disabled={create.isPending || !form.repository || blocked}
+        disabled={create.isPending || !form.repository || !catalogueReady || blocked}
       >
         {create.isPending ? "Creating…" : "Create workspace"}
       </button>
