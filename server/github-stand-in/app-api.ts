@@ -147,8 +147,9 @@ async function createAccessToken(
   });
 }
 
+// The description's "Validation Error" has no `status` field (Basic Error has).
 function unprocessable(res: ServerResponse, message: string): void {
-  sendJson(res, 422, { message, documentation_url, status: "422" });
+  sendJson(res, 422, { message, documentation_url });
 }
 
 function describeApp(context: StandInContext, app: StandInApp) {
