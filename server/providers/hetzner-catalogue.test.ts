@@ -87,6 +87,32 @@ describe("the Hetzner catalogue", () => {
     expect(catalogue.volumePricePerGbMonth).toBeCloseTo(0.044 * 1.19, 4);
   });
 
+  it("leaves out a location where the type alone is deprecated or out of stock", () => {
+    const amount = { net: "1.0000", gross: "1.1900" };
+    const price = (location: string) => ({ location, price_hourly: amount, price_monthly: amount });
+    const retiring = {
+      announced: "2026-01-01T00:00:00Z",
+      unavailable_after: "2027-01-01T00:00:00Z",
+    };
+    const catalogue = toCatalogue(
+      [
+        {
+          ...{ name: "cpx22", description: "CPX22", cores: 2, memory: 4, disk: 80 },
+          ...{ cpu_type: "shared", architecture: "x86", deprecation: null },
+          prices: ["fsn1", "ash", "sin"].map(price),
+          locations: [
+            { name: "fsn1", deprecation: null },
+            { name: "ash", deprecation: retiring },
+            { name: "sin", deprecation: null, available: false },
+          ],
+        },
+      ],
+      ["fsn1", "ash", "sin"].map((name) => ({ name, city: name, country: "XX" })),
+      { currency: "EUR", volume: { price_per_gb_month: amount }, server_types: [] },
+    );
+    expect(catalogue.offers.map((entry) => entry.location)).toEqual(["fsn1"]);
+  });
+
   it("reads an answer from before per-location types: the prices name the locations", () => {
     const amount = { net: "1.0000", gross: "1.1900" };
     const price = (location: string) => ({
