@@ -20,8 +20,6 @@ import {
 
 export type FakeDnsRecord = {
   id: string;
-  zone_id: string;
-  zone_name: string;
   /** Always the full name, e.g. `ws-1.example.test`. */
   name: string;
   type: string;
@@ -30,7 +28,8 @@ export type FakeDnsRecord = {
   proxied: boolean;
   /** 1 means "automatic". */
   ttl: number;
-  comment: string | null;
+  /** Absent when none: the SDK's RecordResponse has `comment?: string`, never null. */
+  comment?: string;
   tags: string[];
   settings: Record<string, unknown>;
   meta: Record<string, unknown>;
@@ -262,7 +261,7 @@ function writeRecord(zone: Zone, current: FakeDnsRecord, input: RecordInput): Re
     content: String(input.content ?? ""),
     ttl: input.ttl ?? 1,
     proxied: input.proxied ?? false,
-    comment: input.comment ?? null,
+    comment: input.comment || undefined,
     modified_on: new Date().toISOString(),
   };
   const problem = checkRecord(zone, record);
@@ -275,15 +274,12 @@ function createRecord(zone: Zone, body: unknown): Reply {
   const now = new Date().toISOString();
   const blank: FakeDnsRecord = {
     id: randomBytes(16).toString("hex"),
-    zone_id: zone.id,
-    zone_name: zone.name,
     name: "",
     type: "",
     content: "",
     proxiable: true,
     proxied: false,
     ttl: 1,
-    comment: null,
     tags: [],
     settings: {},
     meta: {},
