@@ -2,7 +2,7 @@ import { APIConnectionError, APIError, APIUserAbortError } from "cloudflare";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 
-// One Cloudflare API call with our retry policy (ADR 0017), in place of the SDK's: the SDK
+// One Cloudflare API call with our retry policy (ADR 0018), in place of the SDK's: the SDK
 // sleeps whatever retry-after says, and Cloudflare's global rate limit blocks a token for
 // five minutes, so one DNS call could hold a job for minutes. Here a 429 is waited out only
 // when Cloudflare asks for at most `maxWaitMs`; otherwise the step fails as retryable with

@@ -7,7 +7,7 @@ import type { DnsProvider } from "./dns.ts";
 
 // The Cloudflare DNS provider (SPEC §8) through the official SDK: one proxied A record per
 // workspace, `ws-{id}.{BASE_DOMAIN}`. Cloudflare terminates TLS for visitors and the agent
-// serves TLS behind it. Retries follow cloudflare-calls.ts, not the SDK's own (ADR 0017).
+// serves TLS behind it. Retries follow cloudflare-calls.ts, not the SDK's own (ADR 0018).
 
 /** How to reach Cloudflare's API; shared by the DNS provider and the zone's TLS checks. */
 export type CloudflareClientOptions = {

@@ -59,7 +59,7 @@ beforeAll(async () => {
     startTestStandIn({ app: {} }),
     loadOpenApiDocument(
       "@octokit/openapi/generated/api.github.com.deref.json",
-      "run npm ci (it is a devDependency, ADR 0017)",
+      "run npm ci (it is a devDependency, ADR 0018)",
     ),
   ]);
   checker = createContractChecker({ document, basePath: "/api/v3" });

@@ -8,7 +8,7 @@ import type { Logger } from "../logger.ts";
 // message names a secondary rate limit, is a secondary limit ("otherwise wait at least one
 // minute"). Any other 403 is a permission refusal and is never retried. A request waits only
 // as long as GitHub asks, and only while that fits `maxWaitMs`: a user is waiting on the
-// answer, so a longer wait fails at once with the time to try again (ADR 0017).
+// answer, so a longer wait fails at once with the time to try again (ADR 0018).
 
 export type GitHubRateLimitOptions = {
   /** Where each wait is logged (status, kind, wait; never a token). */
