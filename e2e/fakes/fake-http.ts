@@ -40,7 +40,13 @@ export type Fault =
   /** Waits, then answers normally (the operation happens even if the client gave up). */
   | { kind: "slow"; delayMs: number }
   /** Performs the operation, then destroys the socket without answering. */
-  | { kind: "lost-response" };
+  | { kind: "lost-response" }
+  /**
+   * Never answers: holds the request open until the client hangs up (aborts or times out).
+   * With `performs`, the operation is carried out when the client has gone, as a request
+   * that reached the provider lands late; otherwise nothing happens. Logged as "lost".
+   */
+  | { kind: "hang"; performs?: boolean };
 
 export type FaultRule = Fault & {
   /** How many matching requests get this fault; 1 unless told, Infinity for "forever". */
@@ -142,6 +148,11 @@ async function serveRequest(
   const early = fault ? faultReply(fault, options.errorReply) : undefined;
   if (early) return finish(res, entry, early);
   if (fault?.kind === "slow") await sleep(fault.delayMs);
+  if (fault?.kind === "hang") {
+    entry.status = "lost";
+    await new Promise<void>((resolve) => res.once("close", resolve));
+    if (!fault.performs) return;
+  }
   let body: unknown;
   try {
     body = raw.length > 0 ? JSON.parse(raw.toString("utf8")) : undefined;
@@ -158,7 +169,7 @@ async function serveRequest(
     bodyBytes: raw.length,
   };
   const reply = await options.handle(request);
-  if (fault?.kind === "lost-response") {
+  if (fault?.kind === "lost-response" || fault?.kind === "hang") {
     entry.status = "lost";
     res.destroy();
     return;

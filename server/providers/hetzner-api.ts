@@ -20,8 +20,11 @@ export type HetznerTiming = {
   actionPollMs: number;
   /** Polls of one action before giving up on it. */
   actionMaxPolls: number;
-  /** How to wait; tests pass one that records the delay instead of sleeping. */
-  sleep: (ms: number) => Promise<void>;
+  /**
+   * How to wait; tests pass one that records the delay instead of sleeping. It should end
+   * early when `signal` aborts; the client checks the signal after every wait either way.
+   */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 };
 
 export const defaultHetznerTiming: HetznerTiming = {
@@ -33,8 +36,21 @@ export const defaultHetznerTiming: HetznerTiming = {
   requestTimeoutMs: 30_000,
   actionPollMs: 1_000,
   actionMaxPolls: 900,
-  sleep: (ms) => sleepFor(ms),
+  sleep: (ms, signal) => sleepFor(ms, undefined, { signal }),
 };
+
+/**
+ * The caller aborted (a drained worker, a job taken by another one): the request in flight
+ * was cut off and nothing is retried. Not marked permanent: whether the job runs again is the
+ * runner's decision, not ours.
+ */
+export class HetznerAbortedError extends Error {
+  override readonly name = "HetznerAbortedError";
+  constructor(what: string, reason: unknown) {
+    const why = reason instanceof Error && reason.message ? ` (${reason.message})` : "";
+    super(`Hetzner API ${what} was aborted${why}; it was not retried`, { cause: reason });
+  }
+}
 
 /** A 4xx answer other than 429: repeating the request would not help. */
 export class HetznerApiError extends Error {
@@ -112,9 +128,27 @@ export function createHetznerApi(options: {
   apiUrl: string;
   logger?: Logger;
   timing: HetznerTiming;
+  /** Aborts every request in flight, every retry wait and every action poll. */
+  signal?: AbortSignal;
 }): HetznerApi {
-  const { timing, logger } = options;
+  const { timing, logger, signal } = options;
   const base = options.apiUrl.replace(/\/+$/, "");
+
+  function throwIfAborted(what: string): void {
+    if (signal?.aborted) throw new HetznerAbortedError(what, signal.reason);
+  }
+
+  /** A wait that ends with HetznerAbortedError as soon as the caller aborts. */
+  async function wait(what: string, ms: number): Promise<void> {
+    throwIfAborted(what);
+    try {
+      await timing.sleep(ms, signal);
+    } catch (error) {
+      throwIfAborted(what);
+      throw error;
+    }
+    throwIfAborted(what);
+  }
 
   async function attemptOnce(method: string, path: string, init: RequestOptions<unknown>) {
     const url = new URL(`${base}${path}`);
@@ -131,10 +165,11 @@ export function createHetznerApi(options: {
           ...(init.body === undefined ? {} : { "content-type": "application/json" }),
         },
         body: init.body === undefined ? undefined : JSON.stringify(init.body),
-        signal: AbortSignal.timeout(timing.requestTimeoutMs),
+        signal: withTimeout(signal, timing.requestTimeoutMs),
       });
       text = await response.text();
     } catch (error) {
+      throwIfAborted(`${method} ${path}`);
       return { kind: "transient", detail: `did not answer (${describeFailure(error)})` } as const;
     }
     return classifyAnswer(method, path, response, text);
@@ -149,6 +184,7 @@ export function createHetznerApi(options: {
     let failures = 0;
     let rateLimits = 0;
     for (;;) {
+      throwIfAborted(`${method} ${path}`);
       const attempt: Attempt = await attemptOnce(method, path, init);
       if (attempt.kind === "ok") return parseAnswer(method, path, schema, attempt.body);
       if (attempt.kind === "conflict") {
@@ -176,7 +212,7 @@ export function createHetznerApi(options: {
 
   async function pause(method: string, path: string, reason: string, waitMs: number) {
     logger?.warn({ method, path, reason, waitMs }, "Hetzner API request failed; retrying");
-    await timing.sleep(waitMs);
+    await wait(`${method} ${path}`, waitMs);
   }
 
   async function listAll<S extends z.ZodType>(
@@ -204,7 +240,7 @@ export function createHetznerApi(options: {
         throw new Error(
           `Hetzner action ${current.command} (${current.id}) was still running after ${polls} polls`,
         );
-      await timing.sleep(timing.actionPollMs);
+      await wait(`wait for action ${current.command} (${current.id})`, timing.actionPollMs);
       const answer = await request(
         "GET",
         `/actions/${current.id}`,
@@ -282,6 +318,12 @@ export function readRateLimitWait(headers: Headers, now = Date.now()): number | 
   const reset = Number(headers.get("ratelimit-reset") ?? Number.NaN);
   if (Number.isFinite(reset)) return Math.max(0, reset * 1000 - now);
   return undefined;
+}
+
+/** The request's own timeout, cut short when the caller aborts. */
+function withTimeout(signal: AbortSignal | undefined, timeoutMs: number): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
 /** Exponential backoff with jitter, so retrying workers do not hit Hetzner in step. */

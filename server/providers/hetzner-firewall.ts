@@ -186,12 +186,15 @@ export function createHetznerFirewallClient(options: {
   installId: string;
   logger?: Logger;
   timing?: Partial<HetznerTiming>;
+  /** The job's signal: aborts every request in flight, retry wait and action poll. */
+  signal?: AbortSignal;
 }): HetznerFirewalls {
   const api = createHetznerApi({
     token: options.token,
     apiUrl: options.apiUrl,
     logger: options.logger,
     timing: { ...defaultHetznerTiming, ...options.timing },
+    signal: options.signal,
   });
   return createHetznerFirewalls(api, options.installId);
 }

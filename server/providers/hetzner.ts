@@ -34,6 +34,8 @@ export type HetznerProviderOptions = {
   logger?: Logger;
   /** Retry and polling timing; tests shorten it. */
   timing?: Partial<HetznerTiming>;
+  /** The job's signal: aborts every request in flight, retry wait and action poll. */
+  signal?: AbortSignal;
   /**
    * Our firewall (hetzner-firewall.ts), ensured before every server is created. `sourceIps`
    * is asked only when the project has none yet: Cloudflare's ranges, or it throws.
@@ -87,6 +89,7 @@ export function createHetznerProvider(options: HetznerProviderOptions): Provider
     apiUrl: options.apiUrl ?? hetznerApiUrl,
     logger: options.logger,
     timing: { ...defaultHetznerTiming, ...options.timing },
+    signal: options.signal,
   });
   const firewalls = options.firewall && createHetznerFirewalls(api, options.firewall.installId);
 
