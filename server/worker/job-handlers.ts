@@ -131,6 +131,7 @@ function createProviderResolver({ db, keyring, env, logger, installId }: WorkerD
     createHetznerProvider({
       token: await readCredentialSecret(db, keyring, userId, "hetzner"),
       apiUrl: env.HETZNER_API_URL,
+      logger,
       firewall: { installId, sourceIps },
     });
   const firewallFor = async (userId: string) =>
