@@ -33,8 +33,15 @@ export type LoggedRequest = {
 };
 
 export type Fault =
-  /** 429 with `Retry-After` (seconds) and `RateLimit-Reset` (unix seconds). */
-  | { kind: "rate-limit"; retryAfterSeconds?: number }
+  /**
+   * 429 as Hetzner sends it: `RateLimit-Limit` (per hour, 3600 unless told),
+   * `RateLimit-Remaining` (0 unless told) and `RateLimit-Reset` (unix seconds when the budget
+   * is full again, refilled one request per 3600/limit seconds) and no `Retry-After`, unless
+   * `retryAfterSeconds` asks for one.
+   */
+  | { kind: "rate-limit"; retryAfterSeconds?: number; limit?: number; remaining?: number }
+  /** Any error answer in the fake's own envelope, e.g. Hetzner's 403 `token_readonly`. */
+  | { kind: "error"; status: number; code: string; message?: string; details?: unknown }
   /** A server error: 500 unless told otherwise. */
   | { kind: "server-error"; status?: 500 | 502 | 503 }
   /** Waits, then answers normally (the operation happens even if the client gave up). */
@@ -92,7 +99,12 @@ export function createFaultSwitches(): FaultSwitches & {
   };
 }
 
-export type ErrorReplyFactory = (status: number, code: string, message: string) => Reply;
+export type ErrorReplyFactory = (
+  status: number,
+  code: string,
+  message: string,
+  details?: unknown,
+) => Reply;
 
 export type FakeServerOptions = {
   handle: (request: FakeRequest) => Reply | Promise<Reply>;
@@ -182,17 +194,28 @@ function faultReply(fault: Fault, errorReply: ErrorReplyFactory): Reply | undefi
     const status = fault.status ?? 500;
     return errorReply(status, "service_error", `Injected fault: ${status}`);
   }
+  if (fault.kind === "error")
+    return errorReply(
+      fault.status,
+      fault.code,
+      fault.message ?? `Injected ${fault.code}`,
+      fault.details,
+    );
   if (fault.kind !== "rate-limit") return undefined;
-  const seconds = fault.retryAfterSeconds ?? 1;
-  const reply = errorReply(429, "rate_limit_exceeded", "Rate limit exceeded");
+  const limit = fault.limit ?? 3600;
+  const remaining = fault.remaining ?? 0;
+  const fullInSeconds = Math.ceil(((limit - remaining) * 3600) / limit);
+  const reply = errorReply(429, "rate_limit_exceeded", "limit of 3600 requests per hour reached");
   return {
     ...reply,
     headers: {
       ...reply.headers,
-      "retry-after": String(seconds),
-      "ratelimit-limit": "3600",
-      "ratelimit-remaining": "0",
-      "ratelimit-reset": String(Math.ceil(Date.now() / 1000) + seconds),
+      ...(fault.retryAfterSeconds === undefined
+        ? {}
+        : { "retry-after": String(fault.retryAfterSeconds) }),
+      "ratelimit-limit": String(limit),
+      "ratelimit-remaining": String(remaining),
+      "ratelimit-reset": String(Math.ceil(Date.now() / 1000) + fullInSeconds),
     },
   };
 }

@@ -1,6 +1,5 @@
 import {
   createFaultSwitches,
-  readBearerToken,
   startFakeServer,
   type FakeRequest,
   type FaultSwitches,
@@ -16,6 +15,8 @@ import {
   serverTypes,
 } from "./hetzner-catalogue.ts";
 import { images } from "./hetzner-images.ts";
+import { behindOurBack, refuseToken } from "./hetzner-faults.ts";
+import { placementGroupRoutes, type FakePlacementGroup } from "./hetzner-placement-groups.ts";
 import {
   createActionBook,
   filterAndPage,
@@ -35,8 +36,10 @@ import {
 } from "./hetzner-model.ts";
 
 // A fake Hetzner Cloud API (https://docs.hetzner.cloud) on loopback: servers, volumes,
-// firewalls (hetzner-firewalls.ts) and actions that finish after a few polls, plus fault switches for rate limits, 5xx, slow and
-// lost responses. Tests drive server/providers/hetzner.ts against it.
+// firewalls (hetzner-firewalls.ts), placement groups (the token check) and actions that finish
+// after a few polls, plus fault switches (fake-http.ts): Hetzner's 429, any error answer, 5xx,
+// slow, lost and hanging requests; a Read-only token; servers switched off or deleted behind
+// our back. Tests drive server/providers/hetzner.ts against it.
 
 export type {
   FakeHetznerAction,
@@ -51,14 +54,27 @@ export type FakeHetznerOptions = {
   token?: string;
   /** How many polls of `GET /actions/{id}` answer `running` before the action ends; 1. */
   actionPolls?: number;
+  /**
+   * A second token with the Console's "Read" permission: GETs work, every other method gets
+   * Hetzner's 403 `token_readonly`. A random one unless given.
+   */
+  readOnlyToken?: string;
 };
 
 export type FakeHetzner = {
   /** Base URL including `/v1`, e.g. http://127.0.0.1:41234/v1. */
   url: string;
   token: string;
+  /** Accepted for GET only, as a Read token is (see FakeHetznerOptions). */
+  readOnlyToken: string;
   state: FakeHetznerState;
   faults: FaultSwitches;
+  /** Placement groups made and not yet deleted (the token check makes one and deletes it). */
+  placementGroups: Map<number, FakePlacementGroup>;
+  /** Powers a server off behind our back, as someone in the Hetzner Console might. */
+  switchOffServer: (id: number | string) => void;
+  /** Deletes a server behind our back (Console, another tool); its volumes are detached. */
+  deleteServerBehindOurBack: (id: number | string) => void;
   /** Makes the next action with this command (e.g. `create_server`) end in `error`. */
   failNextAction: (command: string, error?: ActionError) => void;
   /** Ends every running action now, as if it had been polled to the end. */
@@ -71,6 +87,7 @@ const hostnamePattern = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 
 export async function startFakeHetzner(options: FakeHetznerOptions = {}): Promise<FakeHetzner> {
   const token = options.token ?? `fake-hcloud-${crypto.randomUUID()}`;
+  const readOnlyToken = options.readOnlyToken ?? `fake-hcloud-read-${crypto.randomUUID()}`;
   const state: FakeHetznerState = {
     servers: new Map(),
     volumes: new Map(),
@@ -90,19 +107,22 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}): Promis
     endAction: actions.end,
   };
   const faults = createFaultSwitches();
+  const placementGroups = new Map<number, FakePlacementGroup>();
+  const extraRoutes = placementGroupRoutes(placementGroups);
   const server = await startFakeServer({
     faults,
     requests: state.requests,
     errorReply: hetznerError,
     handle: (request) =>
-      readBearerToken(request.headers) === token
-        ? route(context, request)
-        : hetznerError(401, "unauthorized", "unable to authenticate"),
+      refuseToken(request, { token, readOnlyToken }) ?? route(context, request, extraRoutes),
   });
   return {
     url: `${server.origin}/v1`,
     token,
+    readOnlyToken,
     state,
+    placementGroups,
+    ...behindOurBack(state),
     faults: { add: faults.add, clear: faults.clear, pending: faults.pending },
     failNextAction: actions.failNext,
     settleActions: actions.settle,
@@ -130,8 +150,8 @@ const routes: Route[] = [
   ["GET", /^\/v1\/pricing$/, () => ({ status: 200, body: renderPricing() })],
 ];
 
-function route(context: RouteContext, request: FakeRequest): Reply {
-  for (const [method, pattern, handler] of routes) {
+function route(context: RouteContext, request: FakeRequest, extra: Route[]): Reply {
+  for (const [method, pattern, handler] of [...routes, ...extra]) {
     const match = pattern.exec(request.path);
     if (match && method === request.method) return handler(context, request, match[1] ?? "");
   }

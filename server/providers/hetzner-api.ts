@@ -2,19 +2,30 @@ import { setTimeout as sleepFor } from "node:timers/promises";
 import { z } from "zod";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import {
+  describeAnswer,
+  errorFieldsOf,
+  type HetznerApiError,
+  rateLimitWaitMs,
+  toHetznerApiError,
+} from "./hetzner-errors.ts";
 
-// The HTTP side of the Hetzner provider: bearer auth, timeouts, rate limits (429 with
-// Retry-After or RateLimit-Reset), bounded retries with backoff for 5xx and lost responses,
-// paging, and waiting for actions. Error messages name the method and path, never the token.
+export { HetznerApiError } from "./hetzner-errors.ts";
+
+// The HTTP side of the Hetzner provider: bearer auth, timeouts, rate limits (429: wait until
+// the budget has room, from RateLimit-*), bounded retries with backoff for 5xx, lost responses,
+// `locked` and `conflict`; every other 4xx fails at once (ADR 0019). Paging, waiting for
+// actions, and the caller's AbortSignal. Messages and logs name the method and path, never
+// the token.
 
 export type HetznerTiming = {
-  /** Tries per request for 5xx and network failures, the first one included. */
+  /** Tries per request for 5xx, network failures, `locked` and `conflict`, the first included. */
   attempts: number;
   /** Tries per request while Hetzner answers 429. */
   rateLimitAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
-  /** The longest a Retry-After or RateLimit-Reset hint may make us wait at once. */
+  /** The longest one 429 may make us wait: the budget refills a request a second. */
   maxRateLimitWaitMs: number;
   requestTimeoutMs: number;
   actionPollMs: number;
@@ -32,7 +43,7 @@ export const defaultHetznerTiming: HetznerTiming = {
   rateLimitAttempts: 6,
   baseDelayMs: 500,
   maxDelayMs: 8_000,
-  maxRateLimitWaitMs: 60_000,
+  maxRateLimitWaitMs: 10_000,
   requestTimeoutMs: 30_000,
   actionPollMs: 1_000,
   actionMaxPolls: 900,
@@ -52,24 +63,18 @@ export class HetznerAbortedError extends Error {
   }
 }
 
-/** A 4xx answer other than 429: repeating the request would not help. */
-export class HetznerApiError extends Error {
+/** An action Hetzner ran ended in `error`, e.g. a server whose creation failed. */
+export class HetznerActionError extends Error {
+  override readonly name = "HetznerActionError";
   constructor(
-    readonly status: number,
+    readonly command: string,
+    readonly actionId: number,
     readonly code: string,
-    message: string,
+    readonly reason: string,
   ) {
-    super(message);
-    this.name = "HetznerApiError";
-  }
-
-  /** The job runner fails a job at once on this: asking again cannot change the answer. */
-  get retryable(): boolean {
-    return !permanentStatuses.has(this.status);
+    super(`Hetzner action ${command} (${actionId}) failed: ${code}: ${reason}`);
   }
 }
-
-const permanentStatuses = new Set([400, 401, 403, 404, 422]);
 
 export const actionSchema = z.object({
   id: z.number(),
@@ -79,7 +84,6 @@ export const actionSchema = z.object({
 });
 export type HetznerAction = z.infer<typeof actionSchema>;
 
-const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 const pageSchema = z
   .object({
     meta: z.object({ pagination: z.object({ next_page: z.number().nullable() }) }).optional(),
@@ -117,11 +121,13 @@ export type HetznerApi = {
   waitForActions: (actions: HetznerAction[]) => Promise<void>;
 };
 
+/** One try's outcome. `status`, `code` and `fields` are what a retry's log line reports. */
+type Failure = { detail: string; status?: number; code?: string; fields?: unknown };
 type Attempt =
   | { kind: "ok"; body: unknown }
-  | { kind: "rate-limited"; waitMs: number | undefined; detail: string }
-  | { kind: "transient"; detail: string }
-  | { kind: "conflict"; error: HetznerApiError };
+  | ({ kind: "rate-limited"; headers: Headers } & Failure)
+  | ({ kind: "transient" } & Failure)
+  | { kind: "refused"; error: HetznerApiError };
 
 export function createHetznerApi(options: {
   token: string;
@@ -187,16 +193,32 @@ export function createHetznerApi(options: {
       throwIfAborted(`${method} ${path}`);
       const attempt: Attempt = await attemptOnce(method, path, init);
       if (attempt.kind === "ok") return parseAnswer(method, path, schema, attempt.body);
-      if (attempt.kind === "conflict") {
-        const found = await init.recover?.();
-        if (found !== undefined) return found;
-        throw attempt.error;
+      if (attempt.kind === "refused") {
+        const { error } = attempt;
+        if (error.code === "uniqueness_error") {
+          const found = await init.recover?.();
+          if (found !== undefined) return found;
+        }
+        // Permanent refusals are never asked again (ADR 0019); `locked`/`conflict` briefly.
+        failures += 1;
+        if (!error.retryable || failures >= timing.attempts) throw error;
+        const failure = {
+          detail: `answered ${error.status}`,
+          status: error.status,
+          code: error.code,
+          fields: error.fields,
+        };
+        await pause(method, path, failure, failures, backoffMs(timing, failures));
+        continue;
       }
       if (attempt.kind === "rate-limited") {
         rateLimits += 1;
         if (rateLimits >= timing.rateLimitAttempts) throw rateLimitError(method, path, rateLimits);
-        const hinted = attempt.waitMs ?? backoffMs(timing, rateLimits);
-        await pause(method, path, attempt.detail, Math.min(hinted, timing.maxRateLimitWaitMs));
+        const waitMs = Math.min(
+          rateLimitWaitMs(attempt.headers, rateLimits),
+          timing.maxRateLimitWaitMs,
+        );
+        await pause(method, path, attempt, rateLimits, waitMs);
         continue;
       }
       failures += 1;
@@ -204,14 +226,25 @@ export function createHetznerApi(options: {
         throw new Error(
           `Hetzner API ${attempt.detail} to ${method} ${path} after ${failures} attempts`,
         );
-      await pause(method, path, attempt.detail, backoffMs(timing, failures));
+      await pause(method, path, attempt, failures, backoffMs(timing, failures));
       const found = await init.recover?.();
       if (found !== undefined) return found;
     }
   }
 
-  async function pause(method: string, path: string, reason: string, waitMs: number) {
-    logger?.warn({ method, path, reason, waitMs }, "Hetzner API request failed; retrying");
+  /** Every retry is logged: what failed, Hetzner's code and fields, and how long we wait. */
+  async function pause(
+    method: string,
+    path: string,
+    failure: Failure,
+    attempt: number,
+    waitMs: number,
+  ) {
+    const { detail: reason, status, code, fields } = failure;
+    logger?.warn(
+      { method, path, status, code, fields, reason, attempt, waitMs },
+      "Hetzner API request failed; retrying",
+    );
     await wait(`${method} ${path}`, waitMs);
   }
 
@@ -249,8 +282,11 @@ export function createHetznerApi(options: {
       current = answer.action;
     }
     if (current.status === "error")
-      throw new Error(
-        `Hetzner action ${current.command} (${current.id}) failed: ${current.error?.code ?? "error"}: ${current.error?.message ?? "no reason given"}`,
+      throw new HetznerActionError(
+        current.command,
+        current.id,
+        current.error?.code ?? "error",
+        current.error?.message ?? "no reason given",
       );
   }
 
@@ -271,20 +307,11 @@ function classifyAnswer(method: string, path: string, response: Response, text: 
     body = undefined;
   }
   if (response.ok) return { kind: "ok", body };
-  const parsed = errorSchema.safeParse(body);
-  const code = parsed.success ? parsed.data.error.code : "";
-  const reason = parsed.success ? ` (${code}: ${parsed.data.error.message})` : "";
-  const detail = `answered ${response.status}${reason}`;
-  if (response.status === 429)
-    return { kind: "rate-limited", waitMs: readRateLimitWait(response.headers), detail };
-  if (response.status >= 500) return { kind: "transient", detail };
-  const error = new HetznerApiError(
-    response.status,
-    code,
-    `Hetzner API ${detail} to ${method} ${path}`,
-  );
-  if (response.status === 409 && code === "uniqueness_error") return { kind: "conflict", error };
-  throw error;
+  const { status } = response;
+  const failure = { status, ...errorFieldsOf(body), detail: describeAnswer(status, body) };
+  if (status === 429) return { kind: "rate-limited", headers: response.headers, ...failure };
+  if (status >= 500) return { kind: "transient", ...failure };
+  return { kind: "refused", error: toHetznerApiError(method, path, status, body) };
 }
 
 function parseAnswer<S extends z.ZodType>(
@@ -304,20 +331,6 @@ function parseAnswer<S extends z.ZodType>(
 export function toLabelSelector(labels: Record<string, string>): string | undefined {
   const terms = Object.entries(labels).map(([key, value]) => `${key}=${value}`);
   return terms.length > 0 ? terms.join(",") : undefined;
-}
-
-/** How long Hetzner asks us to wait: Retry-After (seconds or a date), else RateLimit-Reset. */
-export function readRateLimitWait(headers: Headers, now = Date.now()): number | undefined {
-  const retryAfter = headers.get("retry-after");
-  if (retryAfter) {
-    const seconds = Number(retryAfter);
-    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-    const date = Date.parse(retryAfter);
-    if (Number.isFinite(date)) return Math.max(0, date - now);
-  }
-  const reset = Number(headers.get("ratelimit-reset") ?? Number.NaN);
-  if (Number.isFinite(reset)) return Math.max(0, reset * 1000 - now);
-  return undefined;
 }
 
 /** The request's own timeout, cut short when the caller aborts. */

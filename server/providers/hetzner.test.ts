@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { startFakeHetzner, type FakeHetzner } from "../../e2e/fakes/hetzner.ts";
 import { AppError } from "../errors.ts";
-import { readRateLimitWait, type HetznerTiming } from "./hetzner-api.ts";
+import type { HetznerTiming } from "./hetzner-api.ts";
+import { rateLimitWaitMs } from "./hetzner-errors.ts";
 import { createHetznerProvider } from "./hetzner.ts";
 import { managedByLabel, type CreateServerInput, type Provider } from "./provider.ts";
 
@@ -142,13 +143,28 @@ describe("Hetzner provider: servers", () => {
     await provider.deleteServer("424242");
   });
 
-  it("reports a failed create action", async () => {
+  it("deletes a server whose create action failed and makes it again, never reusing it", async () => {
     const { fake, provider } = await setUp();
     fake.failNextAction("create_server", { code: "server_error", message: "host is on fire" });
+    const server = await provider.createServer(serverInput("3"));
+    const posts = requestsTo(fake, "POST", "/v1/servers");
+    expect(posts.map((entry) => entry.status)).toEqual([201, 201]);
+    const firstId = (posts[0]?.response as { server: { id: number } }).server.id;
+    expect(server.id).not.toBe(String(firstId));
+    expect(requestsTo(fake, "DELETE", `/v1/servers/${firstId}`)).toHaveLength(1);
+    expect([...fake.state.servers.keys()]).toEqual([Number(server.id)]);
+  });
+
+  it("gives up after three failed create actions, with the reason and nothing left behind", async () => {
+    const { fake, provider } = await setUp();
+    for (let index = 0; index < 3; index += 1)
+      fake.failNextAction("create_server", { code: "server_error", message: "host is on fire" });
     const error = await errorOf(provider.createServer(serverInput("3")));
-    expect(error.message).toContain("create_server");
-    expect(error.message).toContain("host is on fire");
-    expect(error.message).not.toContain(fake.token);
+    expect(error.message).toBe(
+      "Hetzner could not create server ws-3 3 times (create_server: server_error: host is on fire); the failed servers were deleted. Try again later, or pick another location or server type.",
+    );
+    expect(requestsTo(fake, "POST", "/v1/servers")).toHaveLength(3);
+    expect(fake.state.servers.size).toBe(0);
   });
 
   it("refuses user data over 32 KiB with a clear error, as Hetzner does", async () => {
@@ -249,12 +265,21 @@ describe("Hetzner provider: rate limits and failures", () => {
     expect(fake.state.servers.size).toBe(1);
   });
 
-  it("reads RateLimit-Reset (unix seconds) when there is no Retry-After", () => {
+  it("waits for one refill of Hetzner's budget, not until RateLimit-Reset (when it is full)", () => {
     const now = Date.UTC(2025, 0, 1);
-    const headers = new Headers({ "ratelimit-reset": String(now / 1000 + 30) });
-    expect(readRateLimitWait(headers, now)).toBe(30_000);
-    expect(readRateLimitWait(new Headers({ "retry-after": "5" }), now)).toBe(5000);
-    expect(readRateLimitWait(new Headers(), now)).toBeUndefined();
+    const empty = (limit: number, resetIn: number) =>
+      new Headers({
+        "ratelimit-limit": String(limit),
+        "ratelimit-remaining": "0",
+        "ratelimit-reset": String(now / 1000 + resetIn),
+      });
+    // 3600 an hour refills one a second: a full budget is an hour away, one request 1 s.
+    expect(rateLimitWaitMs(empty(3600, 3600), 1, now)).toBe(1000);
+    expect(rateLimitWaitMs(empty(3600, 3600), 3, now)).toBe(3000);
+    expect(rateLimitWaitMs(empty(7200, 3600), 1, now)).toBe(500);
+    expect(rateLimitWaitMs(empty(3600, 0.2), 1, now)).toBe(200);
+    expect(rateLimitWaitMs(new Headers({ "retry-after": "5" }), 1, now)).toBe(5000);
+    expect(rateLimitWaitMs(new Headers(), 1, now)).toBe(1000);
   });
 
   it("gives up on endless 429s with a TOO_MANY_REQUESTS error", async () => {

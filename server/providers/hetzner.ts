@@ -5,6 +5,7 @@ import {
   actionSchema,
   createHetznerApi,
   defaultHetznerTiming,
+  HetznerActionError,
   HetznerApiError,
   toLabelSelector,
   type HetznerAction,
@@ -14,6 +15,7 @@ import { readHetznerCatalogue } from "./hetzner-catalogue.ts";
 import { createHetznerFirewalls } from "./hetzner-firewall.ts";
 import {
   hasLabels,
+  managedByLabel,
   type CreateServerInput,
   type CreateVolumeInput,
   type Labels,
@@ -82,6 +84,13 @@ const createdVolumeSchema = z.object({
 });
 
 const actionAnswerSchema = z.object({ action: actionSchema });
+const placementGroupSchema = z.object({ placement_group: z.object({ id: z.number() }) });
+
+/** Creates of one server, the first included, before a failing create action is final. */
+const createServerAttempts = 3;
+
+type CreateOutcome =
+  { ok: true; server: ProviderServer } | { ok: false; id: string; failure: HetznerActionError };
 
 export function createHetznerProvider(options: HetznerProviderOptions): Provider {
   const api = createHetznerApi({
@@ -150,9 +159,30 @@ export function createHetznerProvider(options: HetznerProviderOptions): Provider
     await firewalls.ensure(options.firewall.sourceIps);
   }
 
+  /**
+   * A server whose create action ended in error is broken (Hetzner's placement or boot
+   * failed): it is deleted and made again, a bounded number of times, never handed back.
+   */
   async function createServer(input: CreateServerInput): Promise<ProviderServer> {
     checkUserData(input.userData);
     await ensureFirewallFor(input);
+    for (let attempt = 1; ; attempt += 1) {
+      const made = await createServerOnce(input);
+      if (made.ok) return made.server;
+      await deleteServer(made.id);
+      const reason = `${made.failure.command}: ${made.failure.code}: ${made.failure.reason}`;
+      if (attempt >= createServerAttempts)
+        throw new Error(
+          `Hetzner could not create server ${input.name} ${attempt} times (${reason}); the failed servers were deleted. Try again later, or pick another location or server type.`,
+        );
+      options.logger?.warn(
+        { server: made.id, name: input.name, attempt, reason },
+        "Hetzner server creation failed; deleted it, creating it again",
+      );
+    }
+  }
+
+  async function createServerOnce(input: CreateServerInput): Promise<CreateOutcome> {
     const answer = await api.request("POST", "/servers", createdServerSchema, {
       body: {
         name: input.name,
@@ -172,12 +202,22 @@ export function createHetznerProvider(options: HetznerProviderOptions): Provider
         return server ? { server, action: null, next_actions: [] } : undefined;
       },
     });
-    if (answer.action) await api.waitForActions([answer.action, ...answer.next_actions]);
-    else await waitForRunningActions("servers", answer.server.id);
-    const server = await fetchServer(String(answer.server.id));
+    const id = String(answer.server.id);
+    try {
+      // Found again after a lost answer: its actions, failed ones too, say whether it worked.
+      if (answer.action) await api.waitForActions([answer.action, ...answer.next_actions]);
+      else
+        await api.waitForActions(
+          await api.listAll(`/servers/${id}/actions`, "actions", actionSchema),
+        );
+    } catch (error) {
+      if (error instanceof HetznerActionError) return { ok: false, id, failure: error };
+      throw error;
+    }
+    const server = await fetchServer(id);
     if (!server)
       throw new Error(`Hetzner server ${input.name} vanished right after it was created`);
-    return server;
+    return { ok: true, server };
   }
 
   async function deleteServer(id: string): Promise<void> {
@@ -232,10 +272,27 @@ export function createHetznerProvider(options: HetznerProviderOptions): Provider
     );
   }
 
+  /**
+   * Hetzner has no call that tells a token's permission, and a Read token "will only be allowed
+   * to perform GET requests" (the Console), answering 403 token_readonly to anything else. So
+   * the check is a write that costs nothing: a placement group made and deleted at once.
+   */
+  async function proveWriteAccess(): Promise<void> {
+    const answer = await api.request("POST", "/placement_groups", placementGroupSchema, {
+      body: {
+        name: `cloud-ai-workspaces-token-check-${crypto.randomUUID().slice(0, 8)}`,
+        type: "spread",
+        labels: { ...managedByLabel, purpose: "token-check" },
+      },
+    });
+    const path = `/placement_groups/${answer.placement_group.id}`;
+    await unlessGone(() => api.request("DELETE", path, z.unknown()));
+  }
+
   return {
     validateToken: async () => {
       try {
-        await api.request("GET", "/servers", z.unknown(), { query: { per_page: 1 } });
+        await proveWriteAccess();
       } catch (error) {
         throw refusedTokenError(error);
       }
@@ -273,11 +330,12 @@ function checkUserData(userData: string): void {
 function refusedTokenError(error: unknown): unknown {
   if (!(error instanceof HetznerApiError) || (error.status !== 401 && error.status !== 403))
     return error;
-  return new AppError(
-    "BAD_REQUEST",
-    `Hetzner refused this API token (${error.status} ${error.code || "unauthorized"}). Create a Read & Write token in the Hetzner Console → Security → API tokens and paste it here.`,
-    { cause: error },
-  );
+  const where = "the Hetzner Console (your project → Security → API tokens)";
+  const message =
+    error.code === "token_readonly"
+      ? `This token is Read only: workspaces need Read & Write. Create a Read & Write token in ${where} and paste it here.`
+      : `Hetzner refused this API token (${error.status} ${error.code || "unauthorized"}). Create a Read & Write token in ${where} and paste it here.`;
+  return new AppError("BAD_REQUEST", message, { cause: error });
 }
 
 const statusMap: Record<string, ServerStatus> = {
