@@ -62,7 +62,8 @@ export function toHetznerApiError(
   }));
   const limits = (error.details?.limits ?? []).map((limit) => limit.name);
   const what = `${status}${error.code ? ` ${error.code}` : ""}`;
-  const parts = [`Hetzner refused ${method} ${path} (${what}): ${error.message}`];
+  const said = /[.!?]$/.test(error.message) ? error.message : `${error.message}.`;
+  const parts = [`Hetzner refused ${method} ${path} (${what}): ${said}`];
   if (fields.length > 0) parts.push(`Fields: ${fields.map(describeField).join("; ")}.`);
   if (limits.length > 0) parts.push(`Limits reached: ${limits.join(", ")}.`);
   const hint = hintFor(status, error.code);

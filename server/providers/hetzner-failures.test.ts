@@ -124,7 +124,7 @@ const refusals: Refusal[] = [
     },
     status: 400,
     code: "json_error",
-    says: ["(400 json_error): invalid JSON input"],
+    says: ["(400 json_error): invalid JSON input."],
   },
   {
     rule: { kind: "error", status: 403, code: "forbidden", message: "insufficient permissions" },
@@ -136,7 +136,7 @@ const refusals: Refusal[] = [
     rule: { kind: "error", status: 404, code: "not_found", message: "image not found" },
     status: 404,
     code: "not_found",
-    says: ["(404 not_found): image not found"],
+    says: ["(404 not_found): image not found."],
   },
   {
     rule: { kind: "error", status: 409, code: "uniqueness_error", message: "name is used" },
@@ -173,7 +173,7 @@ describe("Hetzner failures: permanent refusals are never asked again", () => {
     // Real, not injected: the fake refuses a CX type outside the EU as Hetzner does.
     const error = await errorOf(provider.createServer({ ...input, location: "ash" }));
     expect(error.message).toBe(
-      "Hetzner refused POST /servers (422 invalid_input): invalid input in field 'location' Fields: location: unsupported location for server type. Correct the fields above and try again.",
+      "Hetzner refused POST /servers (422 invalid_input): invalid input in field 'location'. Fields: location: unsupported location for server type. Correct the fields above and try again.",
     );
     expect((error as HetznerApiError).fields).toEqual([
       { name: "location", messages: ["unsupported location for server type"] },

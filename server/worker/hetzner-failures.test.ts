@@ -52,7 +52,7 @@ const permanent: Permanent[] = [
       details: { limits: [{ name: "server_limit" }] },
     },
     reason:
-      "Could not provision the workspace after 1 attempt: Hetzner refused POST /servers (403 resource_limit_exceeded): server limit exceeded Limits reached: server_limit. Your Hetzner project is at its limit: delete servers or volumes you no longer need, or ask Hetzner to raise the limit (Console → your project → Limits).",
+      "Could not provision the workspace after 1 attempt: Hetzner refused POST /servers (403 resource_limit_exceeded): server limit exceeded. Limits reached: server_limit. Your Hetzner project is at its limit: delete servers or volumes you no longer need, or ask Hetzner to raise the limit (Console → your project → Limits).",
   },
   {
     name: "412 resource_unavailable",
@@ -63,7 +63,7 @@ const permanent: Permanent[] = [
       message: "server type cx23 is unavailable in fsn1",
     },
     reason:
-      "Could not provision the workspace after 1 attempt: Hetzner refused POST /servers (412 resource_unavailable): server type cx23 is unavailable in fsn1 Hetzner has none available there right now: pick another location or server type, or try again later.",
+      "Could not provision the workspace after 1 attempt: Hetzner refused POST /servers (412 resource_unavailable): server type cx23 is unavailable in fsn1. Hetzner has none available there right now: pick another location or server type, or try again later.",
   },
   {
     name: "422 invalid_input, unsupported location for the server type",
@@ -77,7 +77,7 @@ const permanent: Permanent[] = [
       },
     },
     reason:
-      "Could not provision the workspace after 1 attempt: Hetzner refused POST /servers (422 invalid_input): invalid input in field 'location' Fields: location: unsupported location for server type. Correct the fields above and try again.",
+      "Could not provision the workspace after 1 attempt: Hetzner refused POST /servers (422 invalid_input): invalid input in field 'location'. Fields: location: unsupported location for server type. Correct the fields above and try again.",
   },
   {
     name: "403 token_readonly (the saved token lost its write permission)",
@@ -88,7 +88,7 @@ const permanent: Permanent[] = [
       message: "The token is only allowed to perform GET requests",
     },
     reason:
-      "Could not provision the workspace after 1 attempt: Hetzner refused POST /servers (403 token_readonly): The token is only allowed to perform GET requests This token is Read only, and creating servers needs Read & Write: create a Read & Write token in the Hetzner Console (your project → Security → API tokens) and save it in Settings.",
+      "Could not provision the workspace after 1 attempt: Hetzner refused POST /servers (403 token_readonly): The token is only allowed to perform GET requests. This token is Read only, and creating servers needs Read & Write: create a Read & Write token in the Hetzner Console (your project → Security → API tokens) and save it in Settings.",
   },
 ];
 
