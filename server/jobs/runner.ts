@@ -14,9 +14,14 @@ import {
   type JobEventLevel,
 } from "./queue.ts";
 import { describeError, describeFailure } from "./job-errors.ts";
+import { keepLease, type LeaseLoss } from "./lease-keeper.ts";
 
 export type JobContext = {
-  /** Aborted when the job is canceled, its lease is lost, or the worker drains. */
+  /**
+   * Aborted when the job is canceled, its lease is lost or about to run out unrenewed, or the
+   * worker drains past its grace. Pass it to every provider and DNS client: the job is handed
+   * on only after the handler settled, so no request of an aborted job lands later.
+   */
   signal: AbortSignal;
   /** Adds a line to the job's log (job_events), shown to users and admins. */
   log: (level: JobEventLevel, message: string) => Promise<void>;
@@ -46,7 +51,10 @@ export type JobRunnerOptions = {
   logger: Logger;
   /** Called once when a job fails for good (out of attempts or not retryable). */
   onFinalFailure?: (job: Job, error: unknown) => Promise<void> | void;
-  /** How long drain() lets running handlers finish before aborting and releasing them. */
+  /**
+   * How long drain() lets running handlers finish before aborting them; each job is released
+   * once its handler has settled, so another worker never runs it alongside.
+   */
   drainGraceMs?: number;
   /** Pause before trying again after a database error. */
   retryPauseMs?: number;
@@ -57,11 +65,19 @@ export type JobRunner = { start: () => Promise<void>; drain: () => Promise<void>
 
 type RunningJob = {
   job: Job;
+  /** By our clock, before the job was taken: its lease ends no earlier than this + lease. */
+  takenAt: number;
   log: Logger;
   controller: AbortController;
-  /** Set by drain: a handler that ends in an error hands the job back instead of failing it. */
+  /**
+   * Set by drain and by an unrenewable lease: a handler that ends in an error hands the job
+   * back instead of failing it (the attempt was cut short, it did not fail).
+   */
   releasing: boolean;
+  stopLease: () => void;
 };
+
+type Taken = { job: Job; takenAt: number };
 
 type Outcome = { ok: true } | { ok: false; error: unknown };
 
@@ -97,8 +113,9 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     }
   }
 
-  async function takeJob(): Promise<Job | null | "error"> {
+  async function takeJob(): Promise<Taken | null | "error"> {
     try {
+      const takenAt = Date.now();
       const job = await acquireJob(db, { workerId, leaseSeconds });
       if (!healthy) logger.info("job queue reachable again");
       healthy = true;
@@ -108,7 +125,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         await releaseJob(db, job.id, workerId);
         return null;
       }
-      return job;
+      return job && { job, takenAt };
     } catch (error) {
       // Log the first failure of an outage loudly and the rest quietly, then keep trying.
       logger[healthy ? "error" : "debug"](describeError(error), "job queue unreachable; retrying");
@@ -128,12 +145,14 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     }
   }
 
-  async function runJob(job: Job): Promise<void> {
+  async function runJob({ job, takenAt }: Taken): Promise<void> {
     const entry: RunningJob = {
       job,
+      takenAt,
       log: logger.child({ jobId: job.id, kind: job.kind, attempt: job.attempts }),
       controller: new AbortController(),
       releasing: false,
+      stopLease: () => {},
     };
     running.set(job.id, entry);
     try {
@@ -148,7 +167,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   async function executeJob(entry: RunningJob): Promise<void> {
     const startedAt = performance.now();
     entry.log.debug("job started");
-    const stopRenewing = keepLease(entry);
+    entry.stopLease = keepJobLease(entry);
     let outcome: Outcome;
     try {
       await runHandler(entry);
@@ -156,7 +175,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     } catch (error) {
       outcome = { ok: false, error };
     } finally {
-      stopRenewing();
+      entry.stopLease();
     }
     const durationMs = Math.round(performance.now() - startedAt);
     await recordOutcome(entry, outcome, durationMs);
@@ -182,8 +201,9 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       if (kept) log.info({ durationMs }, "job succeeded");
       else log.warn({ durationMs }, "job finished after it was canceled or taken over");
     } else if (entry.releasing) {
-      await persist(entry, () => releaseJob(db, job.id, workerId));
-      log.info({ durationMs }, "job released for another worker");
+      const kept = await persist(entry, () => releaseJob(db, job.id, workerId));
+      if (kept) log.info({ durationMs }, "job released for another worker");
+      else log.warn({ durationMs }, "job stopped after it was canceled or taken over");
     } else {
       await recordFailure(entry, outcome.error, durationMs);
     }
@@ -229,29 +249,22 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     }
   }
 
-  function keepLease(entry: RunningJob): () => void {
-    const leaseMs = leaseSeconds * 1000;
-    let leaseEnds = Date.now() + leaseMs;
-    let renewing = false;
-    const renew = async () => {
-      if (renewing) return;
-      renewing = true;
-      const askedAt = Date.now();
-      try {
-        if (await renewLease(db, entry.job.id, workerId, leaseSeconds))
-          leaseEnds = askedAt + leaseMs;
-        else abortJob(entry, "the job was canceled or another worker took it over");
-      } catch (error) {
-        entry.log.warn(describeError(error), "could not renew the job's lease");
-        // Past the lease another worker may take the job; stop rather than run it twice.
-        if (Date.now() > leaseEnds)
-          abortJob(entry, "its lease ran out while the database was away");
-      } finally {
-        renewing = false;
-      }
-    };
-    const timer = setInterval(() => void renew(), leaseMs / 3);
-    return () => clearInterval(timer);
+  function keepJobLease(entry: RunningJob): () => void {
+    return keepLease({
+      leaseSeconds,
+      takenAt: entry.takenAt,
+      renew: () => renewLease(db, entry.job.id, workerId, leaseSeconds),
+      onRenewError: (error) =>
+        entry.log.warn(describeError(error), "could not renew the job's lease"),
+      onLost: (loss: LeaseLoss) => {
+        if (loss === "not-ours")
+          return abortJob(entry, "the job was canceled or another worker took it over");
+        // Still ours until the lease ends: stop now, so the handler settles before anyone
+        // else may take the job, and hand it back if nobody has.
+        entry.releasing = true;
+        abortJob(entry, "its lease could not be renewed and is about to run out");
+      },
+    });
   }
 
   function abortJob(entry: RunningJob, reason: string): void {
@@ -284,7 +297,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         entry.releasing = true;
         abortJob(entry, "the worker is shutting down");
       }
-      if (!(await settlesWithin(stopped, 5_000))) await abandonJobs();
+      if (!(await settlesWithin(stopped, 5_000))) abandonJobs();
     }
     if (unlisten)
       await settlesWithin(
@@ -294,14 +307,16 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     logger.info({ workerId }, "job runner drained");
   }
 
-  /** Handlers that ignore their abort signal are left behind; their jobs go back to the queue. */
-  async function abandonJobs(): Promise<void> {
+  /**
+   * Handlers that ignore their abort signal are left behind. Their jobs are not released: the
+   * handler may still act, so the job is taken again only once its lease has run out (this
+   * process exits meanwhile), never while a request of ours may still land.
+   */
+  function abandonJobs(): void {
     abandoned = true;
-    for (const { job, log } of running.values()) {
-      log.warn("handler ignored the abort; releasing its job anyway");
-      await releaseJob(db, job.id, workerId).catch((error: unknown) =>
-        log.error(describeError(error), "could not release the job; it runs again after its lease"),
-      );
+    for (const entry of running.values()) {
+      entry.stopLease();
+      entry.log.warn("handler ignored the abort; its job is taken again once its lease runs out");
     }
   }
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { eq } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { workspaces, type WorkspaceState } from "../../db/schema.ts";
@@ -27,7 +28,13 @@ export type WorkspaceJobDependencies = {
   renderUserData: (workspace: Workspace, bootstrapToken: string) => Promise<string>;
   volumeSizeGb: number;
   log: (message: string) => Promise<void>;
+  /** How a server still being created is waited for; tests shorten it. */
+  serverWait?: ServerWait;
 };
+
+export type ServerWait = { pollMs: number; maxWaitMs: number };
+// A Hetzner create takes well under a minute; one still initializing after ten is broken.
+const defaultServerWait: ServerWait = { pollMs: 2_000, maxWaitMs: 10 * 60_000 };
 
 export const serverNameOf = (workspaceId: string) => `ws-${workspaceId}`;
 const labelsOf = (deps: WorkspaceJobDependencies, workspaceId: string) => ({
@@ -108,24 +115,69 @@ async function ensureServer(
     await deps.log(`Deleting server ${stale.id}, left from an earlier run; a new one replaces it.`);
     await provider.deleteServer(stale.id);
   }
-  let server = servers.find((candidate) => candidate.labels.job === job);
-  if (server) await deps.log(`Server ${server.id} exists already (an earlier attempt made it).`);
-  else {
-    const bootstrapToken = await issueBootstrapToken(deps.db, workspace.id);
-    await deps.log(
-      `Creating server ${serverNameOf(workspace.id)} (${workspace.serverType}, ${workspace.location}).`,
-    );
-    server = await provider.createServer({
-      name: serverNameOf(workspace.id),
-      serverType: workspace.serverType,
-      location: workspace.location,
-      userData: await deps.renderUserData(workspace, bootstrapToken),
-      labels: { ...labelsOf(deps, workspace.id), job },
-      volumeIds: [workspace.volumeId],
-    });
-  }
+  const earlier = servers.find((candidate) => candidate.labels.job === job);
+  const server =
+    (earlier && (await settleEarlierServer(deps, provider, earlier))) ??
+    (await createServer(deps, provider, workspace, job));
   if (!server.ipv4) throw new Error(`Server ${server.id} has no public IPv4 address yet.`);
   return { ...server, ipv4: server.ipv4 };
+}
+
+async function createServer(
+  deps: WorkspaceJobDependencies,
+  provider: Provider,
+  workspace: Workspace & { volumeId: string },
+  job: string,
+): Promise<ProviderServer> {
+  const bootstrapToken = await issueBootstrapToken(deps.db, workspace.id);
+  await deps.log(
+    `Creating server ${serverNameOf(workspace.id)} (${workspace.serverType}, ${workspace.location}).`,
+  );
+  return provider.createServer({
+    name: serverNameOf(workspace.id),
+    serverType: workspace.serverType,
+    location: workspace.location,
+    userData: await deps.renderUserData(workspace, bootstrapToken),
+    labels: { ...labelsOf(deps, workspace.id), job },
+    volumeIds: [workspace.volumeId],
+  });
+}
+
+/**
+ * A server an earlier attempt of this job made: that attempt may have been cut off (a drained
+ * worker, a lost lease) while Hetzner was still creating it, or the creation failed. It is
+ * reused once created — its user data carries this job's bootstrap token, still valid since
+ * no new one was issued. Null when it is gone or broken (deleted here): make a new one.
+ */
+async function settleEarlierServer(
+  deps: WorkspaceJobDependencies,
+  provider: Provider,
+  found: ProviderServer,
+): Promise<ProviderServer | null> {
+  const wait = deps.serverWait ?? defaultServerWait;
+  let server: ProviderServer | null = found;
+  if (server.status === "initializing")
+    await deps.log(`Server ${found.id} is still being created (an earlier attempt began it).`);
+  for (let waited = 0; server?.status === "initializing"; waited += wait.pollMs) {
+    if (waited >= wait.maxWaitMs) break;
+    await sleep(wait.pollMs, undefined, { signal: deps.signal });
+    server = await provider.getServer(found.id);
+  }
+  if (!server) {
+    await deps.log(`Server ${found.id}, made by an earlier attempt, is gone; making a new one.`);
+    return null;
+  }
+  if (server.status === "running" || server.status === "starting") {
+    await deps.log(`Server ${server.id} exists already (an earlier attempt made it).`);
+    return server;
+  }
+  // Off or never done initializing: its create action failed (Hetzner leaves such a server
+  // off), or it was switched off. Either way its boot is lost; a fresh server replaces it.
+  await deps.log(
+    `Server ${server.id}, made by an earlier attempt, is ${server.status}: its creation did not finish. Deleting it; a new one replaces it.`,
+  );
+  await provider.deleteServer(server.id);
+  return null;
 }
 
 async function ensureVolume(

@@ -60,15 +60,16 @@ const jobStates: Record<string, WorkspaceState[]> = {
 export function createJobHandlers(deps: WorkerDependencies): Record<string, JobHandler> {
   const { db, env } = deps;
   const providerFor = createProviderResolver(deps);
-  const dns = createDns(env);
   const renderFor = createUserDataRenderer(deps);
+  // Clients are made per job with the job's signal: when the job is aborted (drain, lost
+  // lease) every request in flight is cut off before another worker may take the job.
   const jobDependencies = (job: Job, context: JobContext): WorkspaceJobDependencies => ({
     db,
     installId: deps.installId,
     jobId: job.id,
     signal: context.signal,
-    providerFor,
-    dns,
+    providerFor: (workspace) => providerFor(workspace, context.signal),
+    dns: createDns(env, context.signal, deps.logger),
     renderUserData: renderFor,
     volumeSizeGb: env.WORKSPACE_VOLUME_GB,
     log: (message) => context.log("info", message),
@@ -127,19 +128,21 @@ function createProviderResolver({ db, keyring, env, logger, installId }: WorkerD
   // Every Hetzner server gets our firewall: 443 from Cloudflare only (hetzner-firewall.ts).
   const cloudflareRanges = createCloudflareRangesReader({ apiUrl: env.CLOUDFLARE_API_URL, logger });
   const sourceIps = async () => sourceIpsOf(await cloudflareRanges.readOrLastKnown());
-  const forUser = async (userId: string): Promise<Provider> =>
+  const forUser = async (userId: string, signal?: AbortSignal): Promise<Provider> =>
     createHetznerProvider({
       token: await readCredentialSecret(db, keyring, userId, "hetzner"),
       apiUrl: env.HETZNER_API_URL,
       logger,
+      signal,
       firewall: { installId, sourceIps },
     });
-  const firewallFor = async (userId: string) =>
+  const firewallFor = async (userId: string, signal?: AbortSignal) =>
     createHetznerFirewallClient({
       token: await readCredentialSecret(db, keyring, userId, "hetzner"),
       apiUrl: env.HETZNER_API_URL,
       installId,
       logger,
+      signal,
     });
   const access = describeWorkspaceAccess("local");
   // Without root a local server would run as this worker's own user: only an admin's may start
@@ -151,22 +154,27 @@ function createProviderResolver({ db, keyring, env, logger, installId }: WorkerD
           ...local,
           createServer: () => Promise.reject(new PermanentJobError(access.notice ?? "")),
         };
-  const resolve = async (workspace: Workspace) =>
+  // The local provider's calls are local processes and files: it ignores the signal.
+  const resolve = async (workspace: Workspace, signal?: AbortSignal) =>
     recordCostsOf(
       db,
       workspace,
-      workspace.provider === "local" ? await localFor(workspace) : await forUser(workspace.userId),
+      workspace.provider === "local"
+        ? await localFor(workspace)
+        : await forUser(workspace.userId, signal),
     );
   return Object.assign(resolve, { forUser, firewallFor, cloudflareRanges });
 }
 
-function createDns(env: Env): DnsProvider {
+function createDns(env: Env, signal: AbortSignal, logger?: Logger): DnsProvider {
   if (env.DNS_PROVIDER === "local") return createLocalDns();
   return createCloudflareDns({
     apiToken: env.CLOUDFLARE_API_TOKEN!,
     zoneId: env.CLOUDFLARE_ZONE_ID!,
     baseDomain: env.BASE_DOMAIN!,
     apiUrl: env.CLOUDFLARE_API_URL,
+    logger,
+    signal,
   });
 }
 

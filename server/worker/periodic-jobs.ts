@@ -55,8 +55,9 @@ export function createPeriodicHandlers(deps: {
   env: Env;
   keyring: Keyring;
   installId: string;
-  hetznerProviderFor: (userId: string) => Promise<Provider>;
-  hetznerFirewallFor: (userId: string) => Promise<HetznerFirewalls>;
+  /** `signal`: the job's, so a drained worker's sweep leaves no request in flight. */
+  hetznerProviderFor: (userId: string, signal?: AbortSignal) => Promise<Provider>;
+  hetznerFirewallFor: (userId: string, signal?: AbortSignal) => Promise<HetznerFirewalls>;
   cloudflareRanges: CloudflareRangesReader;
 }): Record<PeriodicJobKind, JobHandler> {
   const { db, env } = deps;
@@ -72,9 +73,10 @@ export function createPeriodicHandlers(deps: {
     "servers.sweep_orphans": async (_job, context) => {
       const log = (message: string) => context.log("warn", message);
       for (const userId of await listCredentialOwners(db)) {
+        context.signal.throwIfAborted();
         // One user's revoked token must not stop the sweep of everyone else's account.
         try {
-          const provider = await deps.hetznerProviderFor(userId);
+          const provider = await deps.hetznerProviderFor(userId, context.signal);
           await sweepOrphanServers(db, provider, deps.installId, log);
         } catch (error) {
           await log(`Could not sweep one user's Hetzner account: ${describeFailure(error)}`);
@@ -107,7 +109,11 @@ export function createPeriodicHandlers(deps: {
     },
     "firewalls.refresh_rules": async (_job, context) => {
       if (env.WORKSPACE_PROVIDER !== "hetzner") return;
-      await refreshFirewallRules(deps, (level, message) => context.log(level, message));
+      await refreshFirewallRules(
+        deps,
+        (level, message) => context.log(level, message),
+        context.signal,
+      );
     },
   };
 }
@@ -120,12 +126,14 @@ export function createPeriodicHandlers(deps: {
 async function refreshFirewallRules(
   deps: Parameters<typeof createPeriodicHandlers>[0],
   log: (level: "info" | "warn", message: string) => Promise<void>,
+  signal: AbortSignal,
 ): Promise<void> {
   const sourceIps = sourceIpsOf(await deps.cloudflareRanges.readFresh());
   const counts = { updated: 0, unchanged: 0, absent: 0, failed: 0 };
   for (const userId of await listCredentialOwners(deps.db)) {
+    signal.throwIfAborted();
     try {
-      const firewalls = await deps.hetznerFirewallFor(userId);
+      const firewalls = await deps.hetznerFirewallFor(userId, signal);
       counts[await firewalls.syncRules(sourceIps)] += 1;
     } catch (error) {
       counts.failed += 1;
