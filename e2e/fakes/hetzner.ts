@@ -168,6 +168,11 @@ function listServers(context: RouteContext, request: FakeRequest): Reply {
 function getServer(context: RouteContext, _request: FakeRequest, id: string): Reply {
   const server = context.state.servers.get(Number(id));
   if (!server) return notFound("server", id);
+  // Hetzner's actions run whether or not anyone polls them: a client that watches the server
+  // instead of its action (a re-taken job whose first worker died) sees it finish too.
+  for (const action of context.state.actions.values())
+    if (action.resources.some((resource) => resource.type === "server" && resource.id === server.id))
+      advanceAction(context, action);
   return {
     status: 200,
     body: { server: renderServer(server, firewallsOnServer(context.state, server)) },
@@ -383,12 +388,16 @@ function listActionsOf(
   return pageOf("actions", actions.map(renderAction), request.query);
 }
 
+/** One look at a running action: it answers `running` for its polls, then ends. */
+function advanceAction(context: RouteContext, action: FakeHetznerAction): void {
+  if (action.status !== "running") return;
+  if (action.pollsLeft > 0) action.pollsLeft -= 1;
+  else context.endAction(action);
+}
+
 function pollAction(context: RouteContext, _request: FakeRequest, id: string): Reply {
   const action = context.state.actions.get(Number(id));
   if (!action) return notFound("action", id);
-  if (action.status === "running") {
-    if (action.pollsLeft > 0) action.pollsLeft -= 1;
-    else context.endAction(action);
-  }
+  advanceAction(context, action);
   return { status: 200, body: { action: renderAction(action) } };
 }

@@ -203,6 +203,13 @@ async function playRefusals(
   await expect(
     createHetznerProvider({ token: "not-a-token", apiUrl: hetzner.url, timing }).validateToken(),
   ).rejects.toThrow(/refused this API token/);
+  await expect(
+    createHetznerProvider({
+      token: hetzner.readOnlyToken,
+      apiUrl: hetzner.url,
+      timing,
+    }).validateToken(),
+  ).rejects.toThrow(/Read only|read-only|Read & Write/i);
   expect(await provider.getServer("999999")).toBeNull();
   expect(await provider.getVolume("999999")).toBeNull();
   await expect(provider.createServer({ ...serverInput("d"), serverType: "cx0" })).rejects.toThrow(
@@ -272,7 +279,11 @@ describe("our Hetzner clients and the fake Hetzner match Hetzner's OpenAPI descr
   it("covers every operation our clients use, with the answers they must understand", () => {
     const expected = [
       "GET /servers 200",
-      "GET /servers 401",
+      // The token check: a placement group made and deleted; refused when bad or Read-only.
+      "POST /placement_groups 201",
+      "POST /placement_groups 401",
+      "POST /placement_groups 403",
+      "DELETE /placement_groups/{id} 204",
       "GET /servers 429",
       "POST /servers 201",
       "POST /servers 409",
