@@ -25,3 +25,18 @@ export function describeFailure(error: unknown): string {
 export function describeError(error: unknown): { code?: string; reason: string } {
   return { code: databaseErrorCode(error), reason: describeFailure(error) };
 }
+
+/**
+ * How long a provider asked us to wait before trying again (`retryAfterMs` on the error or
+ * any error it wraps, as CloudflareRetryLaterError carries): the job's next attempt runs no
+ * earlier, so a five-minute block is not met with attempts that each burn one.
+ */
+export function retryAfterOf(error: unknown): number | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 8; depth += 1) {
+    const retryAfterMs = (current as { retryAfterMs?: unknown }).retryAfterMs;
+    if (typeof retryAfterMs === "number" && Number.isFinite(retryAfterMs) && retryAfterMs > 0)
+      return retryAfterMs;
+    current = current.cause;
+  }
+  return undefined;
+}

@@ -218,7 +218,12 @@ export async function failJob(
   jobId: number,
   workerId: string,
   message: string,
-  options: { retryable?: boolean; backoff?: BackoffSettings } = {},
+  options: {
+    retryable?: boolean;
+    backoff?: BackoffSettings;
+    /** The earliest the next attempt may run (a provider's Retry-After); backoff if later. */
+    minDelayMs?: number;
+  } = {},
 ): Promise<FailJobResult | null> {
   const lastError = message.slice(0, maxErrorLength);
   return db.transaction(async (tx) => {
@@ -229,7 +234,10 @@ export async function failJob(
       .for("update");
     if (!job) return null;
     if ((options.retryable ?? true) && job.attempts < job.maxAttempts) {
-      const delayMs = computeBackoffMs(job.attempts, options.backoff);
+      const delayMs = Math.max(
+        computeBackoffMs(job.attempts, options.backoff),
+        options.minDelayMs ?? 0,
+      );
       const [queued] = await tx
         .update(jobs)
         .set({

@@ -61,6 +61,24 @@ describe("a runner in this process", () => {
     expect(reported).toEqual([job.id]);
   });
 
+  it("runs the next attempt no earlier than the provider's retry-after, wrapped or not", async () => {
+    const retryLater = Object.assign(new Error("Cloudflare blocks this token for a while"), {
+      retryAfterMs: 300_000,
+    });
+    await startRunner({
+      limited: async () => Promise.reject(new Error("DNS step failed", { cause: retryLater })),
+    });
+    const job = await enqueueJob(database.db, { kind: "limited", maxAttempts: 3 });
+    const queued = await waitFor(
+      () => readJob(database.db, job.id),
+      (row) => row.attempts === 1 && row.status === "queued",
+      "the first attempt to fail",
+    );
+    const [clock] = await database.sql<{ now: string }[]>`select now()::text as now`;
+    // The runner's own backoff here is at most 50 ms; the five-minute block wins.
+    expect(queued.runAt.getTime() - new Date(clock!.now).getTime()).toBeGreaterThan(290_000);
+  });
+
   it("fails and reports a job whose worker died on its last attempt", async () => {
     const reported: number[] = [];
     const job = await enqueueJob(database.db, { kind: "crashy", maxAttempts: 1 });

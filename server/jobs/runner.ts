@@ -13,7 +13,7 @@ import {
   type Job,
   type JobEventLevel,
 } from "./queue.ts";
-import { describeError, describeFailure } from "./job-errors.ts";
+import { describeError, describeFailure, retryAfterOf } from "./job-errors.ts";
 import { keepLease, type LeaseLoss } from "./lease-keeper.ts";
 
 export type JobContext = {
@@ -216,6 +216,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       failJob(db, job.id, workerId, reason, {
         retryable: isRetryable(error),
         backoff: options.backoff,
+        minDelayMs: retryAfterOf(error),
       }),
     );
     if (!result) {
