@@ -89,6 +89,8 @@ const envSchema = z.object({
   LOCAL_AGENT_IDLE_TIMEOUT_SECONDS: positiveIntegerSchema.optional(),
   WORKER_CONCURRENCY: positiveIntegerSchema.default(4),
   JOB_LEASE_SECONDS: positiveIntegerSchema.default(60),
+  /** How long a draining worker lets running jobs finish before aborting and handing them back. */
+  WORKER_DRAIN_GRACE_SECONDS: positiveIntegerSchema.default(15),
   JOB_MAX_ATTEMPTS: positiveIntegerSchema.default(5),
   JOB_BACKOFF_BASE_MS: positiveIntegerSchema.default(2000),
   HEARTBEAT_TIMEOUT_SECONDS: positiveIntegerSchema.default(180),

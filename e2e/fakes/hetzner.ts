@@ -29,6 +29,7 @@ import {
   renderServer,
   renderVolume,
   type ActionError,
+  type FakeHetznerAction,
   type FakeHetznerServer,
   type FakeHetznerState,
   type Route,
@@ -171,7 +172,9 @@ function getServer(context: RouteContext, _request: FakeRequest, id: string): Re
   // Hetzner's actions run whether or not anyone polls them: a client that watches the server
   // instead of its action (a re-taken job whose first worker died) sees it finish too.
   for (const action of context.state.actions.values())
-    if (action.resources.some((resource) => resource.type === "server" && resource.id === server.id))
+    if (
+      action.resources.some((resource) => resource.type === "server" && resource.id === server.id)
+    )
       advanceAction(context, action);
   return {
     status: 200,

@@ -58,6 +58,7 @@ async function startRunner() {
     }),
     concurrency: env.WORKER_CONCURRENCY,
     leaseSeconds: env.JOB_LEASE_SECONDS,
+    drainGraceMs: env.WORKER_DRAIN_GRACE_SECONDS * 1000,
     pollIntervalMs: 5_000,
     logger,
     backoff: { ...defaultBackoff, baseMs: env.JOB_BACKOFF_BASE_MS },
