@@ -3,6 +3,7 @@ import Cloudflare from "cloudflare";
 import { z } from "zod";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { callCloudflare } from "./cloudflare-calls.ts";
 import { cloudflareApiUrl } from "./cloudflare.ts";
 
 // Cloudflare's published address ranges (https://www.cloudflare.com/ips/, `GET /ips`) through
@@ -79,7 +80,9 @@ export function createCloudflareRangesReader(
     apiEmail: null,
     userServiceKey: null,
     baseURL: apiUrl,
-    maxRetries: options.maxRetries ?? 2,
+    // Our own retry policy (cloudflare-calls.ts): the SDK's would sleep out a five-minute
+    // block inside a job; ours fails it as retryable with the wait, for the queue to honour.
+    maxRetries: 0,
     timeout: options.timeoutMs ?? 15_000,
     logLevel: "off",
   });
@@ -88,7 +91,12 @@ export function createCloudflareRangesReader(
   async function readFresh(): Promise<CloudflareRanges> {
     let answer: unknown;
     try {
-      answer = await client.ips.list(null, { headers: { authorization: null } });
+      answer = await callCloudflare(
+        "read Cloudflare's IP ranges",
+        { logger: options.logger, maxRetries: options.maxRetries ?? 2 },
+        (requestOptions) =>
+          client.ips.list(null, { ...requestOptions, headers: { authorization: null } }),
+      );
     } catch (error) {
       throw new Error(
         `Could not read Cloudflare's IP ranges (GET ${apiUrl}/ips): ${reasonOf(error)}`,
