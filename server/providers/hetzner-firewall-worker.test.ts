@@ -1,6 +1,10 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { startEngineHarness, type EngineHarness } from "../../e2e/support/engine.ts";
 import { firewallNameOf } from "./hetzner-firewall.ts";
+
+// These tests start worker programs (node + tsx, seconds each on a busy machine) and wait
+// for them across several jobs: a generous cap, well above the unit project's 30 s.
+vi.setConfig({ testTimeout: 120_000 });
 
 // The firewall through a real worker program, as a user creates a workspace: fake Hetzner and
 // Cloudflare on loopback, the worker started from source.

@@ -1,5 +1,9 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { startEngineHarness, type EngineHarness } from "../../e2e/support/engine.ts";
+
+// These tests start worker programs (node + tsx, seconds each on a busy machine) and wait
+// for them across several jobs: a generous cap, well above the unit project's 30 s.
+vi.setConfig({ testTimeout: 120_000 });
 
 // Issue #13's acceptance for Cloudflare: for each failure the fake Cloudflare injects, the
 // state the workspace ends in and the message its owner sees, with a real worker process,

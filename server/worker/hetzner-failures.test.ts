@@ -1,7 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { FaultRule } from "../../e2e/fakes/fake-http.ts";
 import { startEngineHarness, type EngineHarness } from "../../e2e/support/engine.ts";
 import { reconcileStaleWorkspaces } from "../services/maintenance.ts";
+
+// These tests start worker programs (node + tsx, seconds each on a busy machine) and wait
+// for them across several jobs: a generous cap, well above the unit project's 30 s.
+vi.setConfig({ testTimeout: 120_000 });
 
 // Issue #13's acceptance: for every failure the fake Hetzner injects, the state a workspace
 // ends in and the message its owner sees, with a real worker process, the real database and

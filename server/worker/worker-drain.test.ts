@@ -1,5 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { startEngineHarness, type EngineHarness } from "../../e2e/support/engine.ts";
+
+// These tests start worker programs (node + tsx, seconds each on a busy machine) and wait
+// for them across several jobs: a generous cap, well above the unit project's 30 s.
+vi.setConfig({ testTimeout: 120_000 });
 
 // Issue #13's drain-with-slow-Hetzner case: a worker is drained while its create-server
 // request hangs at Hetzner, and another worker takes the job. Before, the hung request landed

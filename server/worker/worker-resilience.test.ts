@@ -1,5 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { startEngineHarness, type EngineHarness } from "../../e2e/support/engine.ts";
+
+// These tests start worker programs (node + tsx, seconds each on a busy machine) and wait
+// for them across several jobs: a generous cap, well above the unit project's 30 s.
+vi.setConfig({ testTimeout: 120_000 });
 
 // How the engine behaves when things go wrong: a worker killed mid-job, a rate-limited
 // provider, a provider that only fails. Each test gets its own fakes and database.

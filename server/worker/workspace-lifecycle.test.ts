@@ -1,7 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startEngineHarness, type EngineHarness } from "../../e2e/support/engine.ts";
 import { readGitHubToken } from "../services/github-tokens.ts";
 import { transitionWorkspace } from "../services/workspaces.ts";
+
+// These tests start worker programs (node + tsx, seconds each on a busy machine) and wait
+// for them across several jobs: a generous cap, well above the unit project's 30 s.
+vi.setConfig({ testTimeout: 120_000 });
 
 // SPEC §5 end to end against fake Hetzner and Cloudflare, with a real worker program and
 // the agent played by the test over the real callback endpoints.
