@@ -61,7 +61,8 @@ export function createLiveUpdates(options: LiveUpdatesOptions): LiveUpdates {
   let retry: ReturnType<typeof setTimeout> | undefined;
 
   const broadcast = (signal: LiveSignal) => {
-    for (const listeners of subscribers.values()) for (const listener of listeners) listener(signal);
+    for (const listeners of subscribers.values())
+      for (const listener of listeners) listener(signal);
   };
   const deliver = (payload: string) => {
     const parsed = payloadSchema.safeParse(safeJson(payload));
@@ -89,7 +90,9 @@ export function createLiveUpdates(options: LiveUpdatesOptions): LiveUpdates {
       scheduleListen(0);
     },
     // Undocumented in the types but what sql.listen itself is built on (postgres 3.4).
-    ...({ onnotify: (channel: string, payload: string) => channel === liveChannel && deliver(payload) } as object),
+    ...({
+      onnotify: (channel: string, payload: string) => channel === liveChannel && deliver(payload),
+    } as object),
   });
 
   async function listen(attempt: number): Promise<void> {
@@ -156,7 +159,9 @@ export async function* streamLiveSignals(
   abort: AbortSignal,
   pingMs = 25_000,
 ): AsyncGenerator<LiveStreamItem> {
-  const queue: (LiveSignal | { type: "ping" })[] = [hub.isListening() ? { type: "resync" } : { type: "down" }];
+  const queue: (LiveSignal | { type: "ping" })[] = [
+    hub.isListening() ? { type: "resync" } : { type: "down" },
+  ];
   let wake: (() => void) | undefined;
   const nudge = () => {
     wake?.();

@@ -10,8 +10,9 @@ import { toTrpcError } from "../init.ts";
 
 export const liveRouter = router({
   /** `resync` when the feed is (again) up, `down` when it is not, `change` per change. */
-  updates: protectedProcedure.input(z.object({}).strict().optional()).subscription(
-    async function* ({ ctx, signal }) {
+  updates: protectedProcedure
+    .input(z.object({}).strict().optional())
+    .subscription(async function* ({ ctx, signal }) {
       if (!ctx.liveUpdates)
         throw toTrpcError(
           new AppError(
@@ -19,7 +20,10 @@ export const liveRouter = router({
             "Live updates are off in this process; pages refresh by polling instead.",
           ),
         );
-      yield* streamLiveSignals(ctx.liveUpdates, ctx.user.id, signal ?? new AbortController().signal);
-    },
-  ),
+      yield* streamLiveSignals(
+        ctx.liveUpdates,
+        ctx.user.id,
+        signal ?? new AbortController().signal,
+      );
+    }),
 });
