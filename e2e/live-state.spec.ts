@@ -11,7 +11,7 @@ import { signUpWithApiToken, type WorkspaceApi } from "./support/workspace-api.t
 // Issue #14, deliverable 1, in the one-machine mode: a change made elsewhere (here through
 // the SDK) shows on the open list and workspace page by server push, with no reload; the
 // timeline ends with the state shown; with the push cut the pages still get there by polling;
-// an unknown id is said once and not asked again.
+// an unknown id is said once and not asked again; open streams do not hold up a shutdown.
 
 const login = "live-state";
 const name = "live-state";
@@ -115,6 +115,22 @@ describe("live state", () => {
     expect(asked.length).toBe(afterAnswer);
     expect(afterAnswer).toBeLessThanOrEqual(1);
     await expect(live.notFound().textContent()).resolves.toContain("No such workspace");
+    await page.close();
+  });
+
+  it("the web program still stops cleanly while a page holds a live stream", async () => {
+    await api.workspaces.delete.mutate({ id: workspaceId! });
+    await waitForWorkspace(api, workspaceId!, "deleted", { timeoutMs: 60_000 });
+    workspaceId = undefined;
+    const { page, live } = await openPage();
+    await live.openList(app.baseUrl);
+    await live.waitForLive("on");
+
+    expect(await app.launcher.stop("SIGTERM")).toEqual({ code: 0, signal: null });
+    expect(app.launcher.output()).toContain("web server stopped");
+    expect(app.launcher.output()).not.toContain("shutdown took too long");
+    // The page noticed, and polls until the server is back.
+    await live.waitForLive("off");
     await page.close();
   });
 });

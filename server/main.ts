@@ -97,14 +97,16 @@ server.listen(env.PORT, env.HOST, () => {
 
 onShutdownSignal(logger, async () => {
   server.close();
-  // Open live streams end first (browsers fall back to polling, then reconnect elsewhere);
-  // their connections go idle a moment later and are closed then, not after the grace.
-  await liveUpdates.close();
-  server.closeIdleConnections();
-  const closeIdle = setInterval(() => server.closeIdleConnections(), 200);
+  // Listened for at once: with no connection open, "close" comes before any await below ends.
+  const closed = once(server, "close");
   // Requests still running get a grace period, then their connections are cut.
   const cut = setTimeout(() => server.closeAllConnections(), 10_000);
-  await once(server, "close");
+  // Open live streams end first (browsers fall back to polling, then reconnect elsewhere);
+  // their connections go idle a moment later and are closed then, not after the grace.
+  await Promise.race([liveUpdates.close(), new Promise((resolve) => setTimeout(resolve, 3_000))]);
+  server.closeIdleConnections();
+  const closeIdle = setInterval(() => server.closeIdleConnections(), 200);
+  await closed;
   clearTimeout(cut);
   clearInterval(closeIdle);
   await database.close();
