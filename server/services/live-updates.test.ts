@@ -1,3 +1,5 @@
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import type { AddressInfo } from "node:net";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { workspaces } from "../../db/schema.ts";
@@ -129,5 +131,67 @@ describe("live updates", () => {
 
   it("refuses a caller who is not signed in", async () => {
     await expect(callerFor(context, null).live.updates()).rejects.toThrow(/not signed in/);
+  });
+});
+
+/** A TCP relay to the database that can go away for a while, as a restarting server does. */
+async function startRelay(target: URL) {
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  let port = 0;
+  const listen = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((client) => {
+        const upstream = createConnection(Number(target.port), target.hostname);
+        for (const socket of [client, upstream]) {
+          sockets.add(socket);
+          socket.on("close", () => sockets.delete(socket));
+          socket.on("error", () => {});
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      server.listen(port, "127.0.0.1", () => {
+        port = (server!.address() as AddressInfo).port;
+        resolve();
+      });
+    });
+  await listen();
+  return {
+    url: () => Object.assign(new URL(target), { hostname: "127.0.0.1", port: String(port) }).href,
+    /** Refuses connections (and cuts the open ones) until `up()`. */
+    down: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server!.close(() => resolve());
+      }),
+    up: listen,
+  };
+}
+
+describe("live updates across a database outage", () => {
+  it("keeps trying while the database refuses connections, then listens again", async () => {
+    const relay = await startRelay(new URL(database.url));
+    const outageHub = createLiveUpdates({
+      databaseUrl: relay.url(),
+      logger: createLogger({ level: "silent", service: "test" }),
+      retryDelaysMs: [50, 100, 200],
+    });
+    try {
+      await until(() => outageHub.isListening());
+      const heard: LiveSignal[] = [];
+      outageHub.subscribe(alice.id, (signal) => heard.push(signal));
+      await relay.down();
+      await until(() => heard.some((signal) => signal.type === "down"));
+      // Several refused attempts: postgres.js alone would have tried once and given up.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(outageHub.isListening()).toBe(false);
+      await relay.up();
+      await until(() => heard.some((signal) => signal.type === "resync"));
+      const workspace = await newWorkspace(alice, "live-after-outage");
+      await until(() => changesOf(heard, workspace.id).length > 0);
+    } finally {
+      await outageHub.close();
+      await relay.down().catch(() => {});
+    }
   });
 });
