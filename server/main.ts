@@ -24,6 +24,7 @@ import { createLogger } from "./logger.ts";
 import { describeWorkspaceAccess } from "./providers/local-isolation.ts";
 import { installRoot, readVersion } from "./process/version.ts";
 import { readEngineStats } from "./services/engine-stats.ts";
+import { createLiveUpdates } from "./services/live-updates.ts";
 import { ensureSigningKeys } from "./services/signing-keys.ts";
 import { onShutdownSignal } from "./process/shutdown.ts";
 import { createReadinessCheck } from "./services/health.ts";
@@ -53,6 +54,8 @@ const keyring = await createKeyring(encryptionKeys);
 await ensureSigningKeys(database.db, keyring).catch((error: unknown) =>
   logger.warn({ err: error }, "could not make the terminal signing keys yet"),
 );
+// One LISTEN connection for the whole process, outside the pool (ADR 0021).
+const liveUpdates = createLiveUpdates({ databaseUrl, logger });
 const metrics = createHttpMetrics();
 registerEngineMetrics(metrics.registry, () => readEngineStats(database.db));
 const server = createAppServer({
@@ -64,6 +67,7 @@ const server = createAppServer({
     keyring,
     github,
     secureCookies: shouldUseSecureCookies(env.PUBLIC_URL),
+    liveUpdates,
     limitApiRequests: createApiRateLimiter(database.db, {
       perCaller: env.API_RATE_LIMIT_PER_MINUTE,
       perUser: env.API_USER_RATE_LIMIT_PER_MINUTE,
@@ -93,11 +97,18 @@ server.listen(env.PORT, env.HOST, () => {
 
 onShutdownSignal(logger, async () => {
   server.close();
-  server.closeIdleConnections();
+  // Listened for at once: with no connection open, "close" comes before any await below ends.
+  const closed = once(server, "close");
   // Requests still running get a grace period, then their connections are cut.
   const cut = setTimeout(() => server.closeAllConnections(), 10_000);
-  await once(server, "close");
+  // Open live streams end first (browsers fall back to polling, then reconnect elsewhere);
+  // their connections go idle a moment later and are closed then, not after the grace.
+  await Promise.race([liveUpdates.close(), new Promise((resolve) => setTimeout(resolve, 3_000))]);
+  server.closeIdleConnections();
+  const closeIdle = setInterval(() => server.closeIdleConnections(), 200);
+  await closed;
   clearTimeout(cut);
+  clearInterval(closeIdle);
   await database.close();
   logger.info("web server stopped");
 });

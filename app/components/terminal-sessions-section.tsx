@@ -1,18 +1,21 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { pollUnlessLive } from "../lib/live-updates.ts";
 import { useTRPC } from "../lib/trpc.ts";
 import { ErrorAlert } from "./error-alert.tsx";
+import { useLive } from "./live-updates.tsx";
 import { TerminalSessionRow } from "./terminal-sessions-row.tsx";
 
 /**
  * SPEC §14: a running workspace's terminal (tmux) sessions as its agent last reported them,
- * asked again every 2 s while the page is open so statuses and last output stay live.
+ * refetched on each live change of the workspace (or every 2 s while the push is down).
  */
 export function TerminalSessionsSection({ workspaceId }: { workspaceId: string }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
+  const live = useLive();
   const sessions = useQuery({
     ...trpc.sessions.list.queryOptions({ workspaceId }),
-    refetchInterval: 2_000,
+    refetchInterval: pollUnlessLive(live, 2_000),
   });
   const refresh = () =>
     queryClient.invalidateQueries({ queryKey: trpc.sessions.list.queryKey({ workspaceId }) });

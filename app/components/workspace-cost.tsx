@@ -58,3 +58,23 @@ export function WorkspaceCostFacts({ id, provider }: { id: string; provider: str
     </>
   );
 }
+
+/** The list's footer line: this month's total, or why there is none (one-machine mode). */
+export function MonthCost({ allLocal }: { allLocal: boolean }) {
+  const trpc = useTRPC();
+  const month = useQuery({ ...trpc.catalogue.monthCost.queryOptions(), refetchInterval: 60_000 });
+  if (!month.data) return null;
+  const { currency, total, complete, since } = month.data;
+  const name = since.toLocaleDateString(undefined, { month: "long", timeZone: "UTC" });
+  const text =
+    allLocal && !currency
+      ? "nothing: workspaces run on this machine (one-machine mode), no cloud charges"
+      : currency
+        ? `${formatMoney(total, currency)}${complete ? "" : " at least (a price was unknown)"}`
+        : "nothing yet";
+  return (
+    <p className="hint" data-testid="month-cost">
+      This month ({name}): {text}
+    </p>
+  );
+}

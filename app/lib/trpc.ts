@@ -1,4 +1,4 @@
-import { createTRPCClient, httpBatchLink } from "@trpc/client";
+import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
 import superjson from "superjson";
 import type { AppRouter } from "../../server/trpc/root.ts";
@@ -7,7 +7,14 @@ export const { TRPCProvider, useTRPC } = createTRPCContext<AppRouter>();
 
 export function createBrowserTrpcClient() {
   return createTRPCClient<AppRouter>({
-    // The API refuses batches of more than API_MAX_BATCH_CALLS (20 by default).
-    links: [httpBatchLink({ url: "/api/trpc", transformer: superjson, maxItems: 10 })],
+    links: [
+      splitLink({
+        // Subscriptions (live.updates) are one long SSE request each (ADR 0021).
+        condition: (op) => op.type === "subscription",
+        true: httpSubscriptionLink({ url: "/api/trpc", transformer: superjson }),
+        // The API refuses batches of more than API_MAX_BATCH_CALLS (20 by default).
+        false: httpBatchLink({ url: "/api/trpc", transformer: superjson, maxItems: 10 }),
+      }),
+    ],
   });
 }

@@ -1,34 +1,78 @@
 import type { MetaFunction } from "@remix-run/node";
-import { useParams } from "@remix-run/react";
+import { Link, useParams } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
+import type { inferRouterOutputs } from "@trpc/server";
 import { ErrorAlert } from "../components/error-alert.tsx";
+import { LiveUpdates, useLive } from "../components/live-updates.tsx";
 import { SignedInPage } from "../components/signed-in-page.tsx";
 import { TerminalSessionsSection } from "../components/terminal-sessions-section.tsx";
 import { AgentStatusBadge } from "../components/terminal-sessions-status.tsx";
 import { WorkspaceActions } from "../components/workspace-actions.tsx";
 import { WorkspaceCostFacts } from "../components/workspace-cost.tsx";
+import { JobLog, Timeline, useHistoryFollowsState } from "../components/workspace-history.tsx";
 import { pollWhileBusy, WorkspaceState } from "../components/workspace-state.tsx";
+import { pollUnlessLive } from "../lib/live-updates.ts";
+import { isNotFound, retryUnlessRefused } from "../lib/query-errors.ts";
 import { useTRPC } from "../lib/trpc.ts";
+import type { AppRouter } from "../../server/trpc/root.ts";
 
 export const meta: MetaFunction = () => [{ title: "Workspace · Cloud AI Workspaces" }];
 
 export default function WorkspacePage() {
   const { id = "" } = useParams();
-  return <SignedInPage what="see this workspace">{() => <WorkspaceDetail id={id} />}</SignedInPage>;
+  return (
+    <SignedInPage what="see this workspace">
+      {() => (
+        <LiveUpdates>
+          <WorkspaceDetail id={id} />
+        </LiveUpdates>
+      )}
+    </SignedInPage>
+  );
 }
 
 function WorkspaceDetail({ id }: { id: string }) {
   const trpc = useTRPC();
+  const live = useLive();
   const workspace = useQuery({
     ...trpc.workspaces.get.queryOptions({ id }),
-    // While running, every 5 s too: the agent's coming idle stop (idleStopAt) shows live.
+    retry: retryUnlessRefused,
+    // Polling only while the push is down; while running, every 5 s too: the agent's coming
+    // idle stop (idleStopAt) shows live. An id that is not (or no longer) ours: never again.
     refetchInterval: (query) =>
-      pollWhileBusy(query.state.data?.state) ||
-      (query.state.data?.state === "running" ? 5_000 : false),
+      isNotFound(query.state.error)
+        ? false
+        : pollUnlessLive(
+            live,
+            pollWhileBusy(query.state.data?.state) ||
+              (query.state.data?.state === "running" ? 5_000 : false),
+          ),
   });
   if (workspace.isPending) return <p aria-busy="true">Loading the workspace…</p>;
+  if (isNotFound(workspace.error)) return <WorkspaceNotFound />;
   if (workspace.isError) return <ErrorAlert error={workspace.error} />;
-  const { data } = workspace;
+  return <WorkspaceView id={id} data={workspace.data} />;
+}
+
+function WorkspaceNotFound() {
+  return (
+    <section className="card empty" data-testid="workspace-not-found">
+      <h1>No such workspace</h1>
+      <p>
+        There is no workspace of yours at this address: it may have been deleted, or the link is
+        mistyped.
+      </p>
+      <Link to="/workspaces" className="button primary">
+        Back to your workspaces
+      </Link>
+    </section>
+  );
+}
+
+type Workspace = inferRouterOutputs<AppRouter>["workspaces"]["get"];
+
+function WorkspaceView({ id, data }: { id: string; data: Workspace }) {
+  useHistoryFollowsState(id, data.state);
   return (
     <>
       <header className="page-header row">
@@ -70,53 +114,5 @@ function WorkspaceDetail({ id }: { id: string }) {
       <JobLog id={id} state={data.state} />
       <Timeline id={id} state={data.state} />
     </>
-  );
-}
-
-function JobLog({ id, state }: { id: string; state: string }) {
-  const trpc = useTRPC();
-  const log = useQuery({
-    ...trpc.workspaces.jobLog.queryOptions({ id }),
-    refetchInterval: (query) =>
-      pollWhileBusy(state) || (query.state.data?.status === "running" ? 2_000 : false),
-  });
-  if (!log.data) return <ErrorAlert error={log.error} />;
-  const { data } = log;
-  return (
-    <section className="card" aria-labelledby="job-heading">
-      <h2 id="job-heading">
-        Latest job: {data.kind} ({data.status}, attempt {data.attempts} of {data.maxAttempts})
-      </h2>
-      {data.lastError ? <p className="bad">{data.lastError}</p> : null}
-      <ol className="log" aria-live="polite" data-testid="job-log">
-        {data.lines.map((line) => (
-          <li key={line.id} className={`log-${line.level}`}>
-            <time>{line.occurredAt.toLocaleTimeString()}</time> {line.message}
-          </li>
-        ))}
-      </ol>
-    </section>
-  );
-}
-
-function Timeline({ id, state }: { id: string; state: string }) {
-  const trpc = useTRPC();
-  const events = useQuery({
-    ...trpc.workspaces.events.queryOptions({ id }),
-    refetchInterval: pollWhileBusy(state),
-  });
-  return (
-    <section className="card" aria-labelledby="timeline-heading">
-      <h2 id="timeline-heading">Timeline</h2>
-      <ErrorAlert error={events.error} />
-      <ol className="timeline" data-testid="timeline">
-        {events.data?.map((event) => (
-          <li key={event.id}>
-            <time>{event.occurredAt.toLocaleString()}</time> <strong>{event.toState}</strong> —{" "}
-            {event.reason} <span className="hint">({event.actor})</span>
-          </li>
-        ))}
-      </ol>
-    </section>
   );
 }

@@ -2,10 +2,12 @@ import type { MetaFunction } from "@remix-run/node";
 import { Link } from "@remix-run/react";
 import { useQueries, useQuery } from "@tanstack/react-query";
 import { ErrorAlert } from "../components/error-alert.tsx";
+import { LiveUpdates, useLive } from "../components/live-updates.tsx";
 import { SignedInPage } from "../components/signed-in-page.tsx";
 import { AgentStatusBadge } from "../components/terminal-sessions-status.tsx";
-import { useWorkspaceCosts, WorkspaceCost } from "../components/workspace-cost.tsx";
+import { MonthCost, useWorkspaceCosts, WorkspaceCost } from "../components/workspace-cost.tsx";
 import { WorkspaceState } from "../components/workspace-state.tsx";
+import { pollUnlessLive } from "../lib/live-updates.ts";
 import { workspaceAgentStatus } from "../lib/session-status.ts";
 import { useTRPC } from "../lib/trpc.ts";
 
@@ -22,7 +24,9 @@ export default function Workspaces() {
               New workspace
             </Link>
           </header>
-          <WorkspaceList />
+          <LiveUpdates>
+            <WorkspaceList />
+          </LiveUpdates>
         </>
       )}
     </SignedInPage>
@@ -31,23 +35,27 @@ export default function Workspaces() {
 
 function WorkspaceList() {
   const trpc = useTRPC();
-  // Live status: while any workspace is on its way somewhere, ask again every 2 s; while one
-  // runs, every 5 s (its agent may announce an idle stop).
+  const live = useLive();
+  // Changes arrive by push; only while it is down: while any workspace is on its way
+  // somewhere, ask again every 2 s; while one runs, every 5 s (an idle stop may be announced).
   const workspaces = useQuery({
     ...trpc.workspaces.list.queryOptions(),
     refetchInterval: (query) =>
-      query.state.data?.some((row) => !["running", "stopped", "error"].includes(row.state))
-        ? 2_000
-        : query.state.data?.some((row) => row.state === "running")
-          ? 5_000
-          : 15_000,
+      pollUnlessLive(
+        live,
+        query.state.data?.some((row) => !["running", "stopped", "error"].includes(row.state))
+          ? 2_000
+          : query.state.data?.some((row) => row.state === "running")
+            ? 5_000
+            : 15_000,
+      ),
   });
   const running = workspaces.data?.filter((row) => row.state === "running") ?? [];
   // One sessions.list per running workspace until the list carries its sessions itself.
   const sessions = useQueries({
     queries: running.map((row) => ({
       ...trpc.sessions.list.queryOptions({ workspaceId: row.id }),
-      refetchInterval: 5_000,
+      refetchInterval: pollUnlessLive(live, 5_000),
     })),
   });
   const costs = useWorkspaceCosts();
@@ -68,29 +76,32 @@ function WorkspaceList() {
       </section>
     );
   return (
-    <ul className="row-list workspace-list">
-      {workspaces.data.map((workspace) => (
-        <li key={workspace.id} className="card" data-testid="workspace-row">
-          <span>
-            <Link to={`/workspaces/${workspace.id}`}>
-              <strong>{workspace.name}</strong>
-            </Link>{" "}
-            <span className="hint">
-              {workspace.repository} · {workspace.branch}
-            </span>{" "}
-            <WorkspaceCost cost={costs.get(workspace.id)} provider={workspace.provider} />
-          </span>
-          <span className="row">
-            {workspace.state === "running" ? (
-              <AgentStatusBadge
-                status={workspaceAgentStatus(workspace, sessionsOf.get(workspace.id) ?? [])}
-                hideNone
-              />
-            ) : null}
-            <WorkspaceState state={workspace.state} />
-          </span>
-        </li>
-      ))}
-    </ul>
+    <>
+      <ul className="row-list workspace-list">
+        {workspaces.data.map((workspace) => (
+          <li key={workspace.id} className="card" data-testid="workspace-row">
+            <span>
+              <Link to={`/workspaces/${workspace.id}`}>
+                <strong>{workspace.name}</strong>
+              </Link>{" "}
+              <span className="hint">
+                {workspace.repository} · {workspace.branch}
+              </span>{" "}
+              <WorkspaceCost cost={costs.get(workspace.id)} provider={workspace.provider} />
+            </span>
+            <span className="row">
+              {workspace.state === "running" ? (
+                <AgentStatusBadge
+                  status={workspaceAgentStatus(workspace, sessionsOf.get(workspace.id) ?? [])}
+                  hideNone
+                />
+              ) : null}
+              <WorkspaceState state={workspace.state} />
+            </span>
+          </li>
+        ))}
+      </ul>
+      <MonthCost allLocal={workspaces.data.every((row) => row.provider === "local")} />
+    </>
   );
 }

@@ -3,6 +3,7 @@ import type { Keyring } from "../crypto/envelope.ts";
 import type { Env, GitHubSettings } from "../env.ts";
 import type { Logger } from "../logger.ts";
 import type { ReadinessCheck } from "../services/health.ts";
+import type { LiveUpdates } from "../services/live-updates.ts";
 import type { ApiRateLimiter } from "./request-guards.ts";
 
 /**
@@ -28,6 +29,8 @@ export type AppLoadContextValue = {
   keyring: Keyring;
   github: GitHubSettings;
   secureCookies: boolean;
+  /** The process's push feed (ADR 0021); absent, pages fall back to polling. */
+  liveUpdates?: LiveUpdates;
 };
 
 declare module "@remix-run/server-runtime" {

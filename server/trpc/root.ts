@@ -6,6 +6,7 @@ import { authRouter } from "./routers/auth.ts";
 import { catalogueRouter } from "./routers/catalogue.ts";
 import { credentialsRouter } from "./routers/credentials.ts";
 import { githubRouter } from "./routers/github.ts";
+import { liveRouter } from "./routers/live.ts";
 import { notificationsRouter } from "./routers/notifications.ts";
 import { secretsRouter } from "./routers/secrets.ts";
 import { sessionsRouter } from "./routers/sessions.ts";
@@ -29,6 +30,7 @@ export const appRouter = router({
   secrets: secretsRouter,
   sessions: sessionsRouter,
   notifications: notificationsRouter,
+  live: liveRouter,
 });
 
 export type AppRouter = typeof appRouter;

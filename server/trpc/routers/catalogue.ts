@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { listCatalogue } from "../../services/catalogue.ts";
+import { summarizeMonthCost } from "../../services/month-costs.ts";
 import { listWorkspaceCosts } from "../../services/workspace-costs.ts";
 import { protectedProcedure, router } from "../init.ts";
 import { ownerOf } from "../owner.ts";
@@ -57,4 +58,15 @@ export const catalogueRouter = router({
   costs: protectedProcedure
     .output(z.array(workspaceCostSchema))
     .query(({ ctx }) => listWorkspaceCosts(ctx.db, ownerOf(ctx))),
+  /** What all of the user's workspaces cost since the first of this month (UTC). */
+  monthCost: protectedProcedure
+    .output(
+      z.object({
+        since: z.date(),
+        currency: z.string().nullable(),
+        total: z.number(),
+        complete: z.boolean(),
+      }),
+    )
+    .query(({ ctx }) => summarizeMonthCost(ctx.db, ownerOf(ctx))),
 });
