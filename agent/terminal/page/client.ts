@@ -98,8 +98,13 @@ function startFollower(
       startButton.hidden = !view.startable;
       startButton.disabled = false;
       const ended = view.state === "access-ended";
-      back.textContent = ended ? "Open the terminal again" : "Workspace page";
-      back.href = ended ? follower.launcherUrl() : follower.workspaceUrl();
+      const deleted = view.state === "deleted";
+      back.textContent = ended
+        ? "Open the terminal again"
+        : deleted
+          ? "Your workspaces"
+          : "Workspace page";
+      back.href = ended ? follower.launcherUrl() : follower.workspaceUrl(view.state);
     },
     setStatus,
     hold: (held) => connection().hold(held),

@@ -71,7 +71,8 @@ export function createWorkspaceFollower(config: TerminalPageConfig, ui: Follower
     }
     wentDown = true;
     ui.hold(true);
-    ui.setStatus("closed", describeState(status));
+    // The panel says it all; the status line would only repeat it.
+    ui.setStatus("closed", "");
     ui.show({ message: describeState(status), startable: status.startable, state: status.state });
     return status.state === "deleted";
   };
@@ -106,7 +107,11 @@ export function createWorkspaceFollower(config: TerminalPageConfig, ui: Follower
       handleStatus(answer.status);
     },
     launcherUrl: () => `${base}${terminalLauncherPath(config.workspaceId, ui.currentSession())}`,
-    workspaceUrl: () => `${base}/workspaces/${encodeURIComponent(config.workspaceId)}`,
+    /** The workspace's page; the list once it is deleted. */
+    workspaceUrl: (state: string) =>
+      state === "deleted"
+        ? `${base}/workspaces`
+        : `${base}/workspaces/${encodeURIComponent(config.workspaceId)}`,
   };
 }
 
@@ -127,6 +132,8 @@ function describeState(status: TerminalStatus): string {
       return "Deleted. This workspace and its files are gone.";
     case "error":
       return `Error${why}`;
+    case "starting":
+      return "Starting…";
     default:
       return `Starting… (${status.state})`;
   }
