@@ -173,3 +173,44 @@ describe("the terminal status endpoint", () => {
     expect(own.headers.get("access-control-allow-origin")).toBe(agentOrigin);
   });
 });
+
+describe("the touch keys", () => {
+  it("send Esc, Tab, a sticky Ctrl and the arrows on a narrow screen, and hide on a wide one", async () => {
+    // The follow test left it running, or stopped again for idleness meanwhile.
+    const { state } = await api.workspaces.get.query({ id: workspaceId });
+    if (state !== "running") {
+      await waitForWorkspace(api, workspaceId, "stopped");
+      await api.workspaces.start.mutate({ id: workspaceId });
+      await waitForWorkspace(api, workspaceId, "running");
+    }
+    const page = await context.newPage();
+    await page.setViewportSize({ width: 375, height: 667 });
+    const terminal = new TerminalPage(page);
+    await terminal.open(`${app.baseUrl}${terminalLauncherPath(workspaceId, "keys")}`);
+    expect(await terminal.keys.isVisible()).toBe(true);
+    // cat -A shows each byte it gets: Esc ^[, Tab ^I, Ctrl-A ^A, Left ^[[D, the line's end $.
+    await terminal.run("cat -A");
+    for (const key of ["Esc", "Tab", "Ctrl"]) await terminal.tapKey(key);
+    expect(
+      await terminal.keys.getByRole("button", { name: "Ctrl" }).getAttribute("aria-pressed"),
+    ).toBe("true");
+    await page.keyboard.type("a");
+    expect(
+      await terminal.keys.getByRole("button", { name: "Ctrl" }).getAttribute("aria-pressed"),
+    ).toBe("false");
+    await terminal.tapKey("Left");
+    await page.keyboard.press("Enter");
+    await terminal
+      .waitForText("^[^I^A^[[D$")
+      .catch((error: unknown) => showFailure(page, "terminal-touch-keys-failed", error));
+    await page.screenshot({ path: await screenshotPath("terminal-touch-keys"), fullPage: true });
+    // Ctrl then c is Ctrl-C: cat ends and the shell answers again.
+    await terminal.tapKey("Ctrl");
+    await page.keyboard.type("c");
+    await terminal.run("echo after-$((40+2))");
+    await terminal.waitForText("after-42");
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await expect.poll(() => terminal.keys.isVisible()).toBe(false);
+    await page.close();
+  }, 120_000);
+});

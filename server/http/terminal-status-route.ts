@@ -83,7 +83,11 @@ function grantIdOf(req: IncomingMessage): string {
  * `http://ws-{id}.localhost:<any port>` in the one-machine mode, where each start of the agent
  * may get another port and the page of the one before must still be answered.
  */
-export function isAgentOrigin(env: Context["env"], workspaceId: string, origin: string): boolean {
+export function isAgentOrigin(
+  env: Pick<Context["env"], "DNS_PROVIDER" | "BASE_DOMAIN">,
+  workspaceId: string,
+  origin: string,
+): boolean {
   let url: URL;
   try {
     url = new URL(origin);
