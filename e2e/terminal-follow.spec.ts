@@ -108,6 +108,15 @@ describe("a terminal tab when its workspace stops for idleness", () => {
       terminal: false,
     });
 
+    // The launcher, opened meanwhile, says the same and offers Start too.
+    const launcher = await context.newPage();
+    await launcher.goto(`${app.baseUrl}${terminalLauncherPath(workspaceId, session)}`);
+    const card = launcher.getByTestId("terminal-launcher");
+    expect(await card.getAttribute("data-state")).toBe("stopped");
+    expect(await card.innerText()).toContain(`idle for ${idleSeconds} s`);
+    expect(await card.getByRole("button", { name: "Start" }).isVisible()).toBe(true);
+    await launcher.close();
+
     // Typing while disconnected is refused where it can be seen, not kept or dropped silently.
     await terminal.terminal.click();
     await page.keyboard.type("ls");

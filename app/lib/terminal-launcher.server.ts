@@ -5,6 +5,7 @@ import { sessionNameSchema } from "../../protocol/agent-sessions.ts";
 import { authenticateRequest } from "../../server/auth/request-auth.ts";
 import { AppError } from "../../server/errors.ts";
 import { createTerminalUrl } from "../../server/services/terminal-access.ts";
+import { explainState } from "../../server/services/terminal-status.ts";
 import { getWorkspace } from "../../server/services/workspaces.ts";
 
 // The terminal launcher (ADR 0022): `/workspaces/:id/terminal?session=<name>` sends its owner
@@ -62,7 +63,7 @@ export async function openCurrentTerminal(
     id: workspace.id,
     name: workspace.name,
     state: workspace.state,
-    reason: workspace.stateReason,
+    reason: await explainState(context.db, workspace.id, workspace.state, workspace.stateReason),
     session,
   };
 }

@@ -66,7 +66,7 @@ export async function readTerminalStatus(
  * A stop says why at `stopping` ("Stopped: idle for 30 min"); `stopped` itself only says the
  * server is gone, so a stopped workspace answers the stop's reason (as its notification does).
  */
-async function explainState(
+export async function explainState(
   db: Database,
   workspaceId: string,
   state: TerminalStatus["state"],
