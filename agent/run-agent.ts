@@ -22,7 +22,7 @@ import os from "node:os";
 import path from "node:path";
 import type https from "node:https";
 import { createWorkspaceShells, type ShellChoice } from "./devcontainer.ts";
-import { renderTerminalPage } from "./terminal/page/terminal-page.ts";
+import { renderTerminalPage, terminalPageCspFor } from "./terminal/page/terminal-page.ts";
 import { createSessionApi } from "./sessions/session-api.ts";
 import { createTmux, tmuxSocketPathOf, writeTmuxConfig } from "./sessions/tmux.ts";
 import { createWorkspaceSessions, type WorkspaceSessions } from "./sessions/workspace-sessions.ts";
@@ -274,7 +274,19 @@ function terminalServerOptions(
     onSocket: (ws, user) => {
       if (user.grantId) grants.track(user.grantId, ws);
     },
-    renderPage: () => renderTerminalPage({ title, assetPrefix: "/assets/" }),
+    // Where the page asks why its socket closed, and the grant it asks with (ADR 0022).
+    renderPage: (req) =>
+      renderTerminalPage({
+        title,
+        assetPrefix: "/assets/",
+        config: {
+          // The public URL browsers use (the terminal links' issuer).
+          controlPlaneUrl: state.bootstrap.issuer,
+          workspaceId: config.WORKSPACE_ID,
+          grantId: auth.readCookie(req.headers.cookie)?.grantId ?? null,
+        },
+      }),
+    pageCsp: terminalPageCspFor(state.bootstrap.issuer),
     readAsset: readAgentAsset,
     // The pid tells a restarted agent from the one before (the durable-sessions test).
     health: () => ({

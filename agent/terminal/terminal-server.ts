@@ -25,7 +25,10 @@ export interface TerminalServerOptions {
   sessions: TerminalSessionSource;
   /** The signed-in user of a request (the session cookie), or null. */
   authenticate: (req: IncomingMessage) => Promise<TerminalUser | null>;
-  renderPage: () => string;
+  /** The terminal page for this (signed-in) request. */
+  renderPage: (req: IncomingMessage) => string;
+  /** The page's Content-Security-Policy (it names the control plane); terminalPageCsp by default. */
+  pageCsp?: string;
   readAsset: (name: string) => Buffer | null;
   health: () => unknown;
   /**
@@ -133,11 +136,11 @@ async function serveEntry(
       "content-type": "text/html; charset=utf-8",
       "cache-control": "no-store",
       // The page is only ever opened on its own; frame-ancestors works only as a header.
-      "content-security-policy": `${terminalPageCsp}; frame-ancestors 'none'`,
+      "content-security-policy": `${options.pageCsp ?? terminalPageCsp}; frame-ancestors 'none'`,
       "referrer-policy": "no-referrer",
       "x-content-type-options": "nosniff",
     });
-    res.end(options.renderPage());
+    res.end(options.renderPage(req));
   };
   if (options.handleEntry) return options.handleEntry(req, res, sendPage);
   if (await options.authenticate(req)) return sendPage();

@@ -15,6 +15,7 @@ import { closeAfterResponse, createRemixHandler, type SharedLoadContext } from "
 import { checkRequestOrigin, type AuthRateLimiter } from "./request-guards.ts";
 import { createMcpRoute, mcpPath } from "../mcp/mcp-route.ts";
 import { setSecurityHeaders } from "./security-headers.ts";
+import { createTerminalStatusRoutes } from "./terminal-status-route.ts";
 import { createToolchainDownloadRoutes } from "./toolchain-download.ts";
 import { defaultToolchainDistDir } from "../worker/toolchain-release.ts";
 
@@ -53,6 +54,7 @@ export function createAppServer(options: AppServerOptions): http.Server {
       distDir: options.toolchainDistDir ?? defaultToolchainDistDir,
     }),
     ...createJwksRoutes(context),
+    ...createTerminalStatusRoutes(context),
     "/healthz": async (_req, res) => sendJson(res, 200, { status: "ok" }),
     "/readyz": async (_req, res) => {
       const readiness = await context.checkReadiness();
