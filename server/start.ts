@@ -50,6 +50,8 @@ let failed = false;
 let stopSignal: NodeJS.Signals | undefined;
 let record: LauncherRecord | undefined;
 const children = new Map<Program, ChildProcess>();
+// Each child's "close" (after "exit"): its last lines, e.g. "worker stopped", are forwarded.
+const closed: Promise<void>[] = [];
 // The message each program logs once it serves; the launcher reads their output for it.
 const readyMessages: Record<Program, string> = {
   web: "web server listening",
@@ -78,7 +80,7 @@ try {
   for (const program of programs) {
     const child = startProgram(program, settings);
     children.set(program, child);
-    await record.add({ program, pid: child.pid!, marker: entries[program] });
+    if (child.pid) await record.add({ program, pid: child.pid, marker: entries[program] });
   }
   if (programs.includes("web"))
     logger.info({ url: env.PUBLIC_URL }, `Cloud AI Workspaces is starting at ${env.PUBLIC_URL}`);
@@ -207,6 +209,12 @@ function startProgram(program: Program, settings: Record<string, string>): Child
     env: childEnvironment(settings),
   });
   forwardOutput(program, child);
+  closed.push(
+    new Promise((resolve) => {
+      child.once("close", () => resolve());
+      child.once("error", () => resolve());
+    }),
+  );
   child.once("exit", (code, signal) => {
     children.delete(program);
     ready.get(program)?.resolve(false);
@@ -234,14 +242,7 @@ function forwardOutput(program: Program, child: ChildProcess): void {
 }
 
 async function stopWhenChildrenExit(): Promise<number> {
-  await Promise.all(
-    [...children.values()].map(
-      (child) =>
-        new Promise<void>((resolve) =>
-          child.exitCode !== null ? resolve() : child.once("exit", () => resolve()),
-        ),
-    ),
-  );
+  await Promise.all(closed);
   await standIn?.close();
   await database?.stop();
   // Stopped cleanly: nothing for the next start to clear up.

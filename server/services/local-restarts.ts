@@ -48,8 +48,10 @@ export async function restartLocalWorkspaces(
   for (const workspace of found) {
     if (waiting.has(workspace.id)) summary.resumed++;
     else if (agentStates.includes(workspace.state)) {
-      if (await settings.isAgentUp(workspace)) summary.kept++;
-      else {
+      if (await settings.isAgentUp(workspace)) {
+        await noteAgentAnswered(db, workspace.id);
+        summary.kept++;
+      } else {
         await restartWorkspace(db, workspace, settings.maxAttempts);
         summary.restarted++;
       }
@@ -105,6 +107,14 @@ async function workspacesWithWaitingJobs(db: Database): Promise<Set<string>> {
     .from(jobs)
     .where(inArray(jobs.status, ["queued", "running"]));
   return new Set(rows.map((row) => row.workspaceId).filter((id): id is string => !!id));
+}
+
+/**
+ * The agent answered just now: that counts as its heartbeat, so a downtime longer than
+ * HEARTBEAT_TIMEOUT_SECONDS does not put a live workspace in `error` before its next one.
+ */
+async function noteAgentAnswered(db: Database, id: string): Promise<void> {
+  await db.update(workspaces).set({ lastHeartbeatAt: new Date() }).where(eq(workspaces.id, id));
 }
 
 /**
