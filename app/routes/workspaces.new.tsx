@@ -20,6 +20,9 @@ const nameRule = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 const nameHint =
   "1–40 lowercase letters, digits and dashes, starting and ending with a letter or digit";
 
+// The fields that show the server's errors beside them; any other field's is said under the form.
+const placedFields = ["repository", "branch", "name", "idleTimeoutMinutes", "maxWorkingHours"];
+
 export default function NewWorkspace() {
   return (
     <SignedInPage what="create a workspace">
@@ -85,7 +88,7 @@ function NewWorkspaceForm({ role }: { role: "admin" | "member" }) {
     serverErrors[field] !== undefined && create.variables?.[field] === form[field]
       ? serverErrors[field]
       : null;
-  const unplaced = Object.keys(serverErrors).some((field) => !(field in form));
+  const unplaced = Object.keys(serverErrors).some((field) => !placedFields.includes(field));
   const waitingFor = blocked
     ? "Only admins can create workspaces on this install."
     : !form.repository
