@@ -1,10 +1,19 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useTRPC } from "../lib/trpc.ts";
+import { useWorkspaceProvider } from "../lib/workspace-provider.ts";
 import { ErrorAlert } from "./error-alert.tsx";
 
-/** The user's Hetzner Cloud API token: add, replace (checked with Hetzner first) or remove. */
+/**
+ * The user's Hetzner Cloud API token, when workspaces run on Hetzner; in the one-machine mode
+ * there is no Hetzner to talk to, so no section.
+ */
 export function HetznerTokenSection() {
+  return useWorkspaceProvider() === "hetzner" ? <HetznerTokenForm /> : null;
+}
+
+/** Add, replace (checked with Hetzner first) or remove the token. */
+function HetznerTokenForm() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const saved = useQuery(trpc.credentials.hetzner.get.queryOptions());

@@ -2,11 +2,13 @@ import { useQuery } from "@tanstack/react-query";
 import { useEffect } from "react";
 import { formatHourly, formatMonthly } from "../lib/money.ts";
 import { useTRPC } from "../lib/trpc.ts";
+import { useWorkspaceProvider } from "../lib/workspace-provider.ts";
 import { ErrorAlert } from "./error-alert.tsx";
 
 // The server type and location of a new workspace, from the user's own catalogue
 // (catalogue.list): only types Hetzner takes orders for, and for the chosen type only the
-// locations it is offered in, each with its price there.
+// locations it is offered in, each with its price there. In the one-machine mode there is
+// nothing to choose: the form says what the machine is instead of codes.
 
 type Choice = { serverType: string; location: string };
 
@@ -37,8 +39,10 @@ export function ServerChoice(props: {
     onReady(offers.length > 0);
   }, [data, value.serverType, value.location]);
 
-  if (catalogue.isPending) return <p aria-busy="true">Loading what you can order…</p>;
+  const provider = useWorkspaceProvider();
+  if (catalogue.isPending || !provider) return <p aria-busy="true">Loading what you can order…</p>;
   if (catalogue.isError) return <ErrorAlert error={catalogue.error} />;
+  if (provider === "local") return <ThisMachine type={data!.serverTypes[0]} />;
   const currency = data!.currency;
   const types = data!.serverTypes.filter((type) =>
     offers.some((offer) => offer.serverType === type.name),
@@ -99,6 +103,19 @@ export function ServerChoice(props: {
         </span>
       </label>
     </>
+  );
+}
+
+/** The one-machine "server": this machine's cores and memory, shared, at no charge. */
+function ThisMachine({ type }: { type: { cores: number; memoryGb: number } | undefined }) {
+  return (
+    <p data-testid="this-machine">
+      <strong>Runs on this machine</strong>
+      {type ? ` (${type.cores} cores, ${type.memoryGb} GB RAM, shared with it)` : ""}.{" "}
+      <span className="hint" data-testid="offer-price">
+        {describePrice(null, null)}
+      </span>
+    </p>
   );
 }
 

@@ -10,6 +10,7 @@ import {
   useWorkspaceCreationBlocked,
 } from "../components/workspace-access-notice.tsx";
 import { useTRPC } from "../lib/trpc.ts";
+import { fieldErrorsOf } from "../lib/field-errors.ts";
 
 export const meta: MetaFunction = () => [{ title: "New workspace · Cloud AI Workspaces" }];
 
@@ -18,6 +19,9 @@ export const meta: MetaFunction = () => [{ title: "New workspace · Cloud AI Wor
 const nameRule = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 const nameHint =
   "1–40 lowercase letters, digits and dashes, starting and ending with a letter or digit";
+
+// The fields that show the server's errors beside them; any other field's is said under the form.
+const placedFields = ["repository", "branch", "name", "idleTimeoutMinutes", "maxWorkingHours"];
 
 export default function NewWorkspace() {
   return (
@@ -78,6 +82,21 @@ function NewWorkspaceForm({ role }: { role: "admin" | "member" }) {
     }));
   }
 
+  // The server's word on a field holds for the value it was sent; once edited, it is gone.
+  const serverErrors = fieldErrorsOf(create.error);
+  const serverProblem = (field: keyof typeof form) =>
+    serverErrors[field] !== undefined && create.variables?.[field] === form[field]
+      ? serverErrors[field]
+      : null;
+  const unplaced = Object.keys(serverErrors).some((field) => !placedFields.includes(field));
+  const waitingFor = blocked
+    ? "Only admins can create workspaces on this install."
+    : !form.repository
+      ? "Pick a repository first."
+      : !catalogueReady
+        ? "Waiting for what you can order…"
+        : null;
+
   function submit(event: FormEvent) {
     event.preventDefault();
     if (!nameProblem && !idleProblem && !workingProblem) create.mutate({ ...form, secretNames });
@@ -103,15 +122,22 @@ function NewWorkspaceForm({ role }: { role: "admin" | "member" }) {
             </option>
           ))}
         </select>
+        <FieldError name="repository" message={serverProblem("repository")} />
       </label>
       <ErrorAlert error={repos.error} />
-      <Field label="Branch" value={form.branch} onChange={set("branch")} name="branch" />
+      <Field
+        label="Branch"
+        value={form.branch}
+        onChange={set("branch")}
+        name="branch"
+        problem={serverProblem("branch")}
+      />
       <Field
         label="Name"
         value={form.name}
         onChange={set("name")}
         name="name"
-        problem={nameProblem}
+        problem={nameProblem ? `Use ${nameProblem}.` : serverProblem("name")}
       />
       <ServerChoice
         value={{ serverType: form.serverType, location: form.location }}
@@ -127,9 +153,13 @@ function NewWorkspaceForm({ role }: { role: "admin" | "member" }) {
           max={240}
           value={form.idleTimeoutMinutes}
           onChange={(event) => set("idleTimeoutMinutes")(Number(event.target.value))}
-          aria-invalid={idleProblem ? true : undefined}
+          aria-invalid={idleProblem || serverProblem("idleTimeoutMinutes") ? true : undefined}
+          aria-describedby="idleTimeoutMinutes-error"
         />
-        {idleProblem ? <span className="bad">Choose {idleProblem}.</span> : null}
+        <FieldError
+          name="idleTimeoutMinutes"
+          message={idleProblem ? `Choose ${idleProblem}.` : serverProblem("idleTimeoutMinutes")}
+        />
       </label>
       <label>
         Longest working time without input (hours)
@@ -140,23 +170,38 @@ function NewWorkspaceForm({ role }: { role: "admin" | "member" }) {
           max={72}
           value={form.maxWorkingHours}
           onChange={(event) => set("maxWorkingHours")(Number(event.target.value))}
-          aria-invalid={workingProblem ? true : undefined}
+          aria-invalid={workingProblem || serverProblem("maxWorkingHours") ? true : undefined}
+          aria-describedby="maxWorkingHours-error"
         />
         <span className="hint">
           An AI agent that reports working keeps the workspace running; after this long with no
           terminal input it is stopped.
         </span>
-        {workingProblem ? <span className="bad">Choose {workingProblem}.</span> : null}
+        <FieldError
+          name="maxWorkingHours"
+          message={workingProblem ? `Choose ${workingProblem}.` : serverProblem("maxWorkingHours")}
+        />
       </label>
       <SecretsChoice value={secretNames} onChange={setSecretNames} />
-      <ErrorAlert error={create.error} />
-      <button
-        type="submit"
-        className="primary"
-        disabled={create.isPending || !form.repository || !catalogueReady || blocked}
-      >
-        {create.isPending ? "Creating…" : "Create workspace"}
-      </button>
+      {/* Field errors stand beside their fields; only the rest is said here. */}
+      <ErrorAlert
+        error={
+          create.error && (unplaced || !Object.keys(serverErrors).length) ? create.error : null
+        }
+      />
+      <div className="actions">
+        <button
+          type="submit"
+          className="primary"
+          disabled={create.isPending || waitingFor !== null}
+          aria-describedby="create-waiting-for"
+        >
+          {create.isPending ? "Creating…" : "Create workspace"}
+        </button>
+        <span className="hint" id="create-waiting-for" data-testid="create-waiting-for">
+          {waitingFor}
+        </span>
+      </div>
     </form>
   );
 }
@@ -176,10 +221,21 @@ function Field(props: {
         value={props.value}
         onChange={(event) => props.onChange(event.target.value)}
         aria-invalid={props.problem ? true : undefined}
+        aria-describedby={`${props.name}-error`}
         required
       />
-      {props.problem ? <span className="bad">Use {props.problem}.</span> : null}
+      <FieldError name={props.name} message={props.problem ?? null} />
     </label>
+  );
+}
+
+/** What is wrong with one field, beside it; the input names it in aria-describedby. */
+function FieldError({ name, message }: { name: string; message: string | null }) {
+  if (!message) return null;
+  return (
+    <span className="bad" id={`${name}-error`} data-testid={`${name}-error`}>
+      {message}
+    </span>
   );
 }
 

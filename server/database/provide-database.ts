@@ -3,7 +3,12 @@ import type { Env } from "../env.ts";
 import type { Logger } from "../logger.ts";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
 
-export type ProvidedDatabase = { url: string; stop: () => Promise<void> };
+export type ProvidedDatabase = {
+  url: string;
+  stop: () => Promise<void>;
+  /** The embedded cluster's folder (its postmaster.pid names the server); none for DATABASE_URL. */
+  dataFolder?: string;
+};
 
 /**
  * DATABASE_URL when set, otherwise the embedded PostgreSQL under DATA_DIR (SPEC §10);
@@ -27,5 +32,5 @@ export async function provideDatabase(env: Env, logger: Logger): Promise<Provide
     throw error;
   }
   logger.info("database migrations are current");
-  return { url: embedded.url, stop: embedded.stop };
+  return { url: embedded.url, stop: embedded.stop, dataFolder: embedded.dataFolder };
 }

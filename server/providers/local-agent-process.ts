@@ -1,4 +1,5 @@
 import { execFile, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { open, readFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -49,7 +50,7 @@ export type AgentProcessInput = {
 export async function startAgentProcess(input: AgentProcessInput): Promise<number> {
   const { account, userData } = input;
   const log = await open(input.logFile, "a", 0o600);
-  const child = spawn("/bin/sh", ["-c", supervisorScript, "caw-agent-supervisor", input.binary], {
+  const child = spawn("/bin/sh", ["-c", supervisorScript, supervisorName, input.binary], {
     env: agentEnvironment({
       CONTROL_PLANE_URL: userData.controlPlaneUrl,
       WORKSPACE_ID: userData.workspaceId,
@@ -81,12 +82,23 @@ function accountEnvironment(account: WorkspaceAccount): Record<string, string> {
   return { HOME: account.home, USER: account.name, LOGNAME: account.name, SHELL: "/bin/bash" };
 }
 
+const supervisorName = "caw-agent-supervisor";
+
+/**
+ * Whether `pid` is still an agent's supervisor. After a reboot (ADR 0024) a recorded pid may
+ * belong to any process; where /proc tells, only our supervisor counts, so no stranger is
+ * signalled.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(supervisorName);
+  } catch {
+    return true; // no /proc (macOS): the signal test is all there is
   }
 }
 
