@@ -29,8 +29,13 @@ export class SettingsPage {
     return (await this.newToken.textContent()) ?? "";
   }
 
+  /** Revokes a token, confirming in the dialog, and waits for its button to go. */
   async revokeToken(name: string): Promise<void> {
     await this.page.getByRole("button", { name: `Revoke ${name}` }).click();
+    await this.page
+      .getByRole("dialog", { name: `Revoke ${name}?` })
+      .getByRole("button", { name: "Revoke", exact: true })
+      .click();
     await this.page.getByRole("button", { name: `Revoke ${name}` }).waitFor({ state: "detached" });
   }
 
