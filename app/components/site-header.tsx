@@ -46,8 +46,8 @@ export function LocalDemoBanner() {
   if (!root?.localDemo) return null;
   return (
     <p className="demo-banner" role="note" data-testid="local-demo-banner">
-      <strong>Local demo.</strong> GitHub here is a stand-in on this machine: any GitHub login works
-      (its first sign-in sets its password), and workspaces run on this computer.
+      <strong>Local demo:</strong> any GitHub login works here (GitHub is a stand-in on this
+      machine; a login&apos;s first sign-in sets its password). Workspaces run on this computer.
     </p>
   );
 }
