@@ -97,6 +97,29 @@ describe("favicon, 404 and the error boundary", () => {
     await page.waitForURL(`${app.baseUrl}/`);
     await page.close();
   });
+
+  it("shows the root error boundary when a page throws while rendering", async () => {
+    const page = await admin.newPage();
+    // system.info answers without its database field: the home page's card cannot render.
+    let broken = true;
+    await page.route("**/api/trpc/**", async (route) => {
+      const procedures = new URL(route.request().url()).pathname.split("/").pop()!.split(",");
+      const index = procedures.indexOf("system.info");
+      if (!broken || index < 0) return route.continue();
+      const response = await route.fetch();
+      const body = (await response.json()) as unknown[];
+      body[index] = { result: { data: { json: { name: "broken" } } } };
+      await route.fulfill({ response, json: body });
+    });
+    await page.goto(`${app.baseUrl}/`);
+    const chrome = new SiteChrome(page);
+    await expect.poll(() => chrome.errorPage.getAttribute("data-status")).toBe("500");
+    await page.getByRole("heading", { name: "Something went wrong" }).waitFor();
+    broken = false;
+    await page.getByRole("link", { name: "Go to the start page" }).click();
+    await page.getByTestId("system-info").and(page.locator('[data-status="ready"]')).waitFor();
+    await page.close();
+  });
 });
 
 describe("sign-in returns to where the user was", () => {
