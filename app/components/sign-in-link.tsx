@@ -8,9 +8,12 @@ import type { ReactNode } from "react";
 export function SignInLink({ children = "Sign in" }: { children?: ReactNode }) {
   const { pathname, search, hash } = useLocation();
   const here = `${pathname}${search}${hash}`;
+  // On the sign-in page itself, the destination it already carries stays.
   const to =
-    pathname === "/" || pathname === "/login"
-      ? "/login"
-      : `/login?redirectTo=${encodeURIComponent(here)}`;
+    pathname === "/login"
+      ? `/login${search}`
+      : pathname === "/"
+        ? "/login"
+        : `/login?redirectTo=${encodeURIComponent(here)}`;
   return <Link to={to}>{children}</Link>;
 }

@@ -64,10 +64,13 @@ export class SettingsPage {
     );
   }
 
-  /** Deletes a secret, accepting the confirmation, and waits for its row to go. */
+  /** Deletes a secret, confirming in the dialog, and waits for its row to go. */
   async deleteSecret(name: string): Promise<void> {
-    this.page.once("dialog", (dialog) => void dialog.accept());
     await this.page.getByRole("button", { name: `Delete ${name}` }).click();
+    await this.page
+      .getByRole("dialog", { name: `Delete the secret ${name}?` })
+      .getByRole("button", { name: "Delete", exact: true })
+      .click();
     await this.secretRows.filter({ hasText: name }).waitFor({ state: "detached" });
   }
 }
