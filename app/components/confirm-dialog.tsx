@@ -33,10 +33,12 @@ export function ConfirmDialog({
   useEffect(() => {
     const element = dialog.current;
     if (!element) return;
-    if (open && !element.open) {
+    if (open && !element.open) element.showModal();
+    else if (!open && element.open) {
+      element.close();
+      // Cleared as it closes, so the next opening starts empty from its first frame.
       setTyped("");
-      element.showModal();
-    } else if (!open && element.open) element.close();
+    }
   }, [open]);
 
   const matches = typeToConfirm === undefined || typed === typeToConfirm;
