@@ -1,6 +1,8 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useRef, useState, type FormEvent } from "react";
 import { useTRPC } from "../lib/trpc.ts";
+import { ConfirmDialog } from "./confirm-dialog.tsx";
+import { CopyButton } from "./copy-button.tsx";
 import { ErrorAlert } from "./error-alert.tsx";
 
 export function ApiTokensSection() {
@@ -9,8 +11,17 @@ export function ApiTokensSection() {
   const tokens = useQuery(trpc.tokens.list.queryOptions());
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.tokens.list.queryKey() });
   const create = useMutation(trpc.tokens.create.mutationOptions({ onSuccess: refresh }));
-  const revoke = useMutation(trpc.tokens.revoke.mutationOptions({ onSuccess: refresh }));
+  const [revoking, setRevoking] = useState<{ id: string; name: string } | null>(null);
+  const revoke = useMutation(
+    trpc.tokens.revoke.mutationOptions({
+      onSuccess: async () => {
+        setRevoking(null);
+        await refresh();
+      },
+    }),
+  );
   const [name, setName] = useState("");
+  const newToken = useRef<HTMLElement>(null);
 
   function submit(event: FormEvent) {
     event.preventDefault();
@@ -35,16 +46,21 @@ export function ApiTokensSection() {
             maxLength={100}
           />
         </label>
-        <button type="submit" disabled={create.isPending}>
+        <button type="submit" className="primary" disabled={create.isPending}>
           Create token
         </button>
       </form>
-      <ErrorAlert error={create.error ?? revoke.error} />
+      <ErrorAlert error={create.error} />
       {create.data ? (
-        <p className="new-token" role="status">
-          Copy your new token now; it will not be shown again:{" "}
-          <code data-testid="new-token">{create.data.token}</code>
-        </p>
+        <div className="new-token">
+          <p role="status">Copy your new token now; it will not be shown again:</p>
+          <p className="copy-value">
+            <code data-testid="new-token" ref={newToken}>
+              {create.data.token}
+            </code>
+            <CopyButton value={create.data.token} label="Copy the token" selectTarget={newToken} />
+          </p>
+        </div>
       ) : null}
       <ErrorAlert error={tokens.error} />
       <ul className="row-list" aria-busy={tokens.isPending}>
@@ -63,7 +79,8 @@ export function ApiTokensSection() {
             {token.revokedAt ? null : (
               <button
                 type="button"
-                onClick={() => revoke.mutate({ id: token.id })}
+                className="danger"
+                onClick={() => setRevoking({ id: token.id, name: token.name })}
                 aria-label={`Revoke ${token.name}`}
               >
                 Revoke
@@ -72,6 +89,23 @@ export function ApiTokensSection() {
           </li>
         ))}
       </ul>
+      <ConfirmDialog
+        open={revoking !== null}
+        title={`Revoke ${revoking?.name ?? "the token"}?`}
+        confirmLabel="Revoke"
+        pending={revoke.isPending}
+        onConfirm={() => revoking && revoke.mutate({ id: revoking.id })}
+        onCancel={() => {
+          revoke.reset();
+          setRevoking(null);
+        }}
+      >
+        <p>
+          Scripts and agents using it are refused from now on (HTTP 401). A revoked token cannot be
+          restored: create a new one if you need it again.
+        </p>
+        <ErrorAlert error={revoke.error} />
+      </ConfirmDialog>
     </section>
   );
 }

@@ -1,7 +1,8 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useRef, useState, type FormEvent } from "react";
 import { useTRPC } from "../lib/trpc.ts";
 import { BrowserNotificationPermission } from "./browser-notifications.tsx";
+import { CopyButton } from "./copy-button.tsx";
 import { ErrorAlert } from "./error-alert.tsx";
 
 /**
@@ -58,8 +59,9 @@ function WebhookForm() {
       </p>
       <ErrorAlert error={webhook.error} />
       {webhook.data ? (
-        <p data-testid="webhook-url">
-          Sending to <code className="break">{webhook.data.url}</code>{" "}
+        <p data-testid="webhook-url" className="copy-value">
+          Sending to <code className="break">{webhook.data.url}</code>
+          <CopyButton value={webhook.data.url} label="Copy the webhook URL" />
           <button
             type="button"
             className="danger"
@@ -98,18 +100,16 @@ function WebhookForm() {
 
 /** The signing secret, this once: it is stored encrypted and never answered again. */
 function NewSecret({ secret }: { secret: string }) {
-  const [copied, setCopied] = useState(false);
-  async function copy() {
-    await navigator.clipboard.writeText(secret);
-    setCopied(true);
-  }
+  const shown = useRef<HTMLElement>(null);
   return (
-    <p className="new-token" role="status">
-      Copy the signing secret now; it will not be shown again:{" "}
-      <code data-testid="webhook-secret">{secret}</code>{" "}
-      <button type="button" onClick={() => void copy()}>
-        {copied ? "Copied" : "Copy"}
-      </button>
-    </p>
+    <div className="new-token">
+      <p role="status">Copy the signing secret now; it will not be shown again:</p>
+      <p className="copy-value">
+        <code data-testid="webhook-secret" ref={shown}>
+          {secret}
+        </code>
+        <CopyButton value={secret} label="Copy the signing secret" selectTarget={shown} />
+      </p>
+    </div>
   );
 }

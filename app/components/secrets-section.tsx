@@ -2,6 +2,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { secretNameSchema, secretValueSchema } from "../../protocol/agent-sessions.ts";
 import { useTRPC } from "../lib/trpc.ts";
+import { ConfirmDialog } from "./confirm-dialog.tsx";
 import { ErrorAlert } from "./error-alert.tsx";
 
 /** The first rule a name or value breaks (the API's own schemas), or null; empty is not yet. */
@@ -22,7 +23,15 @@ export function SecretsSection() {
   const secrets = useQuery(trpc.secrets.list.queryOptions());
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.secrets.list.queryKey() });
   const save = useMutation(trpc.secrets.set.mutationOptions({ onSuccess: refresh }));
-  const remove = useMutation(trpc.secrets.delete.mutationOptions({ onSuccess: refresh }));
+  const [deleting, setDeleting] = useState<string | null>(null);
+  const remove = useMutation(
+    trpc.secrets.delete.mutationOptions({
+      onSuccess: async () => {
+        setDeleting(null);
+        await refresh();
+      },
+    }),
+  );
   const [name, setName] = useState("");
   const [value, setValue] = useState("");
   const nameProblem = problemOf(secretNameSchema, name.trim());
@@ -42,11 +51,6 @@ export function SecretsSection() {
         },
       },
     );
-  }
-
-  function confirmDelete(secretName: string) {
-    if (window.confirm(`Delete the secret ${secretName}? New shells will no longer have it.`))
-      remove.mutate({ name: secretName });
   }
 
   return (
@@ -92,7 +96,7 @@ export function SecretsSection() {
           {replacing ? "Replace secret" : "Save secret"}
         </button>
       </form>
-      <ErrorAlert error={save.error ?? remove.error ?? secrets.error} />
+      <ErrorAlert error={save.error ?? secrets.error} />
       {secrets.data?.length === 0 ? <p className="hint">No secrets yet.</p> : null}
       <ul className="row-list" aria-busy={secrets.isPending}>
         {secrets.data?.map((secret) => (
@@ -105,7 +109,8 @@ export function SecretsSection() {
             </span>
             <button
               type="button"
-              onClick={() => confirmDelete(secret.name)}
+              className="danger"
+              onClick={() => setDeleting(secret.name)}
               disabled={remove.isPending}
               aria-label={`Delete ${secret.name}`}
             >
@@ -114,6 +119,20 @@ export function SecretsSection() {
           </li>
         ))}
       </ul>
+      <ConfirmDialog
+        open={deleting !== null}
+        title={`Delete the secret ${deleting ?? ""}?`}
+        confirmLabel="Delete"
+        pending={remove.isPending}
+        onConfirm={() => deleting && remove.mutate({ name: deleting })}
+        onCancel={() => {
+          remove.reset();
+          setDeleting(null);
+        }}
+      >
+        <p>New shells will no longer have it; shells open now keep it until they end.</p>
+        <ErrorAlert error={remove.error} />
+      </ConfirmDialog>
     </section>
   );
 }

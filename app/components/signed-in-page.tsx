@@ -1,6 +1,6 @@
-import { Link } from "@remix-run/react";
 import type { ReactNode } from "react";
 import { useCurrentUser } from "../lib/use-current-user.ts";
+import { SignInLink } from "./sign-in-link.tsx";
 
 type User = NonNullable<ReturnType<typeof useCurrentUser>>;
 
@@ -26,7 +26,7 @@ export function SignedInPage({
     return (
       <main className="page">
         <p>
-          You are signed out. <Link to="/login">Sign in</Link> to {what}.
+          You are signed out. <SignInLink /> to {what}.
         </p>
       </main>
     );

@@ -1,6 +1,8 @@
 import { useNavigate } from "@remix-run/react";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
 import { useTRPC } from "../lib/trpc.ts";
+import { ConfirmDialog } from "./confirm-dialog.tsx";
 import { ErrorAlert } from "./error-alert.tsx";
 
 type Workspace = { id: string; name: string; state: string };
@@ -10,6 +12,7 @@ export function WorkspaceActions({ workspace }: { workspace: Workspace }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const navigate = useNavigate();
+  const [confirming, setConfirming] = useState(false);
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.workspaces.pathKey() });
   const options = { onSuccess: refresh };
   const stop = useMutation(trpc.workspaces.stop.mutationOptions(options));
@@ -17,6 +20,7 @@ export function WorkspaceActions({ workspace }: { workspace: Workspace }) {
   const remove = useMutation(
     trpc.workspaces.delete.mutationOptions({
       onSuccess: async () => {
+        setConfirming(false);
         await refresh();
         navigate("/workspaces");
       },
@@ -31,13 +35,6 @@ export function WorkspaceActions({ workspace }: { workspace: Workspace }) {
   const id = { id: workspace.id };
   const { state } = workspace;
   const busy = stop.isPending || start.isPending || remove.isPending;
-
-  function confirmDelete() {
-    const typed = window.prompt(
-      `Delete ${workspace.name}? Its server and its volume (the files in /workspace) go for good. Type the name to confirm.`,
-    );
-    if (typed === workspace.name) remove.mutate(id);
-  }
 
   return (
     <div className="actions">
@@ -61,11 +58,34 @@ export function WorkspaceActions({ workspace }: { workspace: Workspace }) {
         </button>
       ) : null}
       {!["deleting", "deleted"].includes(state) ? (
-        <button type="button" className="danger" onClick={confirmDelete} disabled={busy}>
+        <button
+          type="button"
+          className="danger"
+          onClick={() => setConfirming(true)}
+          disabled={busy}
+        >
           Delete
         </button>
       ) : null}
-      <ErrorAlert error={terminal.error ?? stop.error ?? start.error ?? remove.error} />
+      <ConfirmDialog
+        open={confirming}
+        title={`Delete ${workspace.name}?`}
+        confirmLabel="Delete"
+        typeToConfirm={workspace.name}
+        pending={remove.isPending}
+        onConfirm={() => remove.mutate(id)}
+        onCancel={() => {
+          remove.reset();
+          setConfirming(false);
+        }}
+      >
+        <p>
+          Its server and its volume (the files in <code>/workspace</code>) go for good. This cannot
+          be undone.
+        </p>
+        <ErrorAlert error={remove.error} />
+      </ConfirmDialog>
+      <ErrorAlert error={terminal.error ?? stop.error ?? start.error} />
     </div>
   );
 }

@@ -1,4 +1,5 @@
 import type { AppLoadContext } from "@remix-run/node";
+import { isLoopbackHost } from "../../server/process/loopback.ts";
 import {
   beginGitHubSignIn,
   completeGitHubSignIn,
@@ -17,8 +18,17 @@ const depsOf = (context: AppLoadContext) => ({
   logger: context.logger,
 });
 
-export const startSignIn = (context: AppLoadContext) => beginGitHubSignIn(depsOf(context));
+export const startSignIn = (context: AppLoadContext, request: Request) =>
+  beginGitHubSignIn(depsOf(context), request);
 export const finishSignIn = (context: AppLoadContext, request: Request) =>
   completeGitHubSignIn(depsOf(context), request);
 export const endSession = (context: AppLoadContext, request: Request) =>
   signOut(depsOf(context), request);
+
+/**
+ * One-machine demo: workspaces run here and GitHub is the stand-in on loopback (the same rule
+ * server/env.ts applies), so any login signs in. The header says so.
+ */
+export const isLocalDemo = (context: AppLoadContext) =>
+  context.env.WORKSPACE_PROVIDER === "local" &&
+  isLoopbackHost(new URL(context.env.GITHUB_URL).hostname);

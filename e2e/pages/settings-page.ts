@@ -29,8 +29,13 @@ export class SettingsPage {
     return (await this.newToken.textContent()) ?? "";
   }
 
+  /** Revokes a token, confirming in the dialog, and waits for its button to go. */
   async revokeToken(name: string): Promise<void> {
     await this.page.getByRole("button", { name: `Revoke ${name}` }).click();
+    await this.page
+      .getByRole("dialog", { name: `Revoke ${name}?` })
+      .getByRole("button", { name: "Revoke", exact: true })
+      .click();
     await this.page.getByRole("button", { name: `Revoke ${name}` }).waitFor({ state: "detached" });
   }
 
@@ -59,10 +64,13 @@ export class SettingsPage {
     );
   }
 
-  /** Deletes a secret, accepting the confirmation, and waits for its row to go. */
+  /** Deletes a secret, confirming in the dialog, and waits for its row to go. */
   async deleteSecret(name: string): Promise<void> {
-    this.page.once("dialog", (dialog) => void dialog.accept());
     await this.page.getByRole("button", { name: `Delete ${name}` }).click();
+    await this.page
+      .getByRole("dialog", { name: `Delete the secret ${name}?` })
+      .getByRole("button", { name: "Delete", exact: true })
+      .click();
     await this.secretRows.filter({ hasText: name }).waitFor({ state: "detached" });
   }
 }

@@ -106,10 +106,12 @@ export class WorkspacesPage {
     await this.page.getByRole("button", { name: "Start" }).click();
   }
 
-  /** Deletes, typing the name into the confirmation, and waits for the list. */
+  /** Deletes, typing the name into the confirmation dialog, and waits for the list. */
   async delete(name: string): Promise<void> {
-    this.page.once("dialog", (dialog) => void dialog.accept(name));
-    await this.page.getByRole("button", { name: "Delete" }).click();
+    await this.page.getByRole("button", { name: "Delete", exact: true }).click();
+    const dialog = this.page.getByRole("dialog", { name: `Delete ${name}?` });
+    await dialog.getByLabel(`Type ${name} to confirm`).fill(name);
+    await dialog.getByRole("button", { name: "Delete", exact: true }).click();
     await this.page.waitForURL(/\/workspaces$/);
   }
 }

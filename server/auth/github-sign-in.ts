@@ -21,6 +21,7 @@ import {
 } from "../services/github-tokens.ts";
 import { upsertGitHubUser, type GitHubProfile } from "../services/users.ts";
 import { createLucia, generateSessionToken, hashSessionToken } from "./lucia.ts";
+import { safeRedirectTarget } from "./safe-redirect.ts";
 
 // GitHub's OAuth web flow with a state cookie and PKCE. arctic's generic client is used (its
 // GitHub provider hard-codes github.com) so GitHub Enterprise Server and the stand-in work.
@@ -28,6 +29,8 @@ import { createLucia, generateSessionToken, hashSessionToken } from "./lucia.ts"
 const scopes = ["read:user", "user:email", "repo"];
 const stateCookie = "caw_oauth_state";
 const verifierCookie = "caw_oauth_verifier";
+/** Where the user was when they chose to sign in (`/login?redirectTo=…`), for after it. */
+const returnCookie = "caw_oauth_return";
 const cookiePath = "/auth/github";
 
 export type SignInDeps = {
@@ -49,6 +52,7 @@ const oauthClient = (deps: Pick<SignInDeps, "github" | "publicUrl">) =>
 
 export function beginGitHubSignIn(
   deps: Pick<SignInDeps, "github" | "publicUrl" | "secureCookies">,
+  request: Request,
 ): Response {
   const state = generateState();
   const verifier = generateCodeVerifier();
@@ -63,6 +67,12 @@ export function beginGitHubSignIn(
   const headers = new Headers({ location: url.toString(), "cache-control": "no-store" });
   headers.append("set-cookie", flowCookie(stateCookie, state, 600, deps.secureCookies));
   headers.append("set-cookie", flowCookie(verifierCookie, verifier, 600, deps.secureCookies));
+  // Checked here and again on the way back: only a path on this site is ever a destination.
+  const target = safeRedirectTarget(new URL(request.url).searchParams.get("redirectTo"));
+  headers.append(
+    "set-cookie",
+    flowCookie(returnCookie, encodeURIComponent(target), 600, deps.secureCookies),
+  );
   return new Response(null, { status: 302, headers });
 }
 
@@ -87,7 +97,7 @@ export async function completeGitHubSignIn(deps: SignInDeps, request: Request): 
     details: { method: "github" },
   });
   deps.logger.info({ userId: user.id }, "signed in");
-  const headers = new Headers({ location: "/", "cache-control": "no-store" });
+  const headers = new Headers({ location: returnTarget(request), "cache-control": "no-store" });
   headers.append("set-cookie", sessionCookie);
   clearFlowCookies(headers, deps.secureCookies);
   return new Response(null, { status: 302, headers });
@@ -237,6 +247,16 @@ function signInError(
   return new Response(body, { status, headers });
 }
 
+function returnTarget(request: Request): string {
+  const stored = readCookies(request.headers.get("cookie")).get(returnCookie);
+  if (!stored) return "/";
+  try {
+    return safeRedirectTarget(decodeURIComponent(stored));
+  } catch {
+    return "/"; // malformed percent-encoding: not a cookie we wrote
+  }
+}
+
 function flowCookie(name: string, value: string, maxAge: number, secure: boolean): string {
   return `${name}=${value}; Path=${cookiePath}; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`;
 }
@@ -244,6 +264,7 @@ function flowCookie(name: string, value: string, maxAge: number, secure: boolean
 function clearFlowCookies(headers: Headers, secure: boolean): void {
   headers.append("set-cookie", flowCookie(stateCookie, "", 0, secure));
   headers.append("set-cookie", flowCookie(verifierCookie, "", 0, secure));
+  headers.append("set-cookie", flowCookie(returnCookie, "", 0, secure));
 }
 
 function readCookies(header: string | null): Map<string, string> {

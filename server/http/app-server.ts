@@ -13,6 +13,7 @@ import { createJwksRoutes } from "./jwks-route.ts";
 import { sendProblem } from "./problem.ts";
 import { closeAfterResponse, createRemixHandler, type SharedLoadContext } from "./remix-handler.ts";
 import { checkRequestOrigin, type AuthRateLimiter } from "./request-guards.ts";
+import { requestLogLevel } from "./request-log-level.ts";
 import { createMcpRoute, mcpPath } from "../mcp/mcp-route.ts";
 import { setSecurityHeaders } from "./security-headers.ts";
 import { createTerminalStatusRoutes } from "./terminal-status-route.ts";
@@ -82,8 +83,7 @@ export function createAppServer(options: AppServerOptions): http.Server {
         status: res.statusCode,
         seconds,
       });
-      const level = pathname === "/healthz" || pathname === "/metrics" ? "debug" : "info";
-      log[level](
+      log[requestLogLevel({ pathname, status: res.statusCode })](
         {
           method: req.method,
           path: pathname,
