@@ -6,6 +6,7 @@ import { hashBearerToken } from "../crypto/bearer-token.ts";
 import { AppError } from "../errors.ts";
 import { appendJobEvent } from "../jobs/queue.ts";
 import { authenticateAgent, type AgentWorkspace } from "./agents.ts";
+import { formatBootReportLine } from "./boot-steps.ts";
 import { transitionWorkspaceIf, workspaceJobKinds } from "./workspaces.ts";
 
 // Boot progress from a workspace server (SPEC §9): its bootstrap and toolchain scripts, which
@@ -54,7 +55,11 @@ export async function recordBootProgress(
 ): Promise<BootReportOutcome> {
   const jobId = await findBringUpJob(db, workspace.id);
   const failed = report.status === "failed";
-  const line = `Server: ${report.step} ${report.status}${report.message ? `: ${redact(report.message)}` : ""}`;
+  const line = formatBootReportLine(
+    report.step,
+    report.status,
+    report.message ? redact(report.message) : undefined,
+  );
   if (jobId !== null) {
     await appendJobEvent(
       db,
