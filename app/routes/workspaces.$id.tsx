@@ -1,6 +1,7 @@
 import type { MetaFunction } from "@remix-run/node";
 import { useParams } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
+import { BootSteps } from "../components/boot-steps.tsx";
 import { ErrorAlert } from "../components/error-alert.tsx";
 import { SignedInPage } from "../components/signed-in-page.tsx";
 import { TerminalSessionsSection } from "../components/terminal-sessions-section.tsx";
@@ -67,6 +68,7 @@ function WorkspaceDetail({ id }: { id: string }) {
         <WorkspaceActions workspace={data} />
       </section>
       {data.state === "running" ? <TerminalSessionsSection workspaceId={id} /> : null}
+      <BootSteps id={id} />
       <JobLog id={id} state={data.state} />
       <Timeline id={id} state={data.state} />
     </>
