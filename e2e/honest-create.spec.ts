@@ -74,6 +74,41 @@ describe("honest create", () => {
     await reason.waitFor();
     expect(await reason.textContent()).toContain("couldn't find remote ref refs/heads/doomed");
     await expect(page.getByRole("button", { name: "Open terminal" }).count()).resolves.toBe(0);
+    // The boot steps say where it stopped, in git's words.
+    const cloning = page.locator('[data-testid="boot-steps"] [data-step="cloning"]');
+    await page.locator('[data-step="cloning"][data-state="failed"]').waitFor({ timeout: 5_000 });
+    expect(await cloning.textContent()).toContain("couldn't find remote ref refs/heads/doomed");
+    expect(await page.locator('[data-step="ready"]').getAttribute("data-state")).toBe("waiting");
     await page.screenshot({ path: await screenshotPath("honest-create-clone-failed") });
+  });
+
+  it("shows a good create's boot as steps, each with its time, up to ready", async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+    await new SignInPage(page).signInAs(app.baseUrl, "steps-dev");
+    const workspaces = new WorkspacesPage(page);
+    await workspaces.openList(app.baseUrl);
+    await fillForm(page, "steps", "main");
+    await page.waitForURL(/\/workspaces\/[0-9a-f-]{36}$/);
+    await workspaces.waitForState("running");
+    await page.locator('[data-step="ready"][data-state="done"]').waitFor({ timeout: 5_000 });
+    const states = await page
+      .locator("[data-testid=boot-steps] li")
+      .evaluateAll((items) =>
+        items.map((item) => `${item.getAttribute("data-step")} ${item.getAttribute("data-state")}`),
+      );
+    expect(states).toEqual([
+      "queued done",
+      "creating-server done",
+      // The one-machine mode has no bootstrap script: nothing to boot or install.
+      "booting skipped",
+      "installing-agent skipped",
+      "cloning done",
+      "devcontainer skipped",
+      "ready done",
+    ]);
+    expect(await page.locator('[data-step="cloning"]').textContent()).toMatch(
+      /\d+:\d+:\d+.*\d s\)/,
+    );
+    await page.screenshot({ path: await screenshotPath("boot-steps-running"), fullPage: true });
   });
 });
