@@ -15,7 +15,8 @@ import {
 } from "../server/github-stand-in/test-helpers.ts";
 import { saveAgentState } from "./agent-state.ts";
 import { credentialHelperCommand } from "./git-credential-helper.ts";
-import { CloneError, prepareRepository, redactSecrets } from "./repository.ts";
+import { redactSecrets } from "./redact-secrets.ts";
+import { CloneError, prepareRepository } from "./repository.ts";
 
 // The clone through git's credential helper: git asks the agent, the agent asks the (here:
 // fake) control plane, which answers with the owner's GitHub stand-in token for WHATEVER it is

@@ -4,6 +4,7 @@ import { lstat, mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { fileExists } from "./file-exists.ts";
+import { redactSecrets } from "./redact-secrets.ts";
 import { commandAs, type WorkspaceUser } from "./workspace-user.ts";
 
 const run = promisify(execFile);
@@ -86,8 +87,7 @@ async function cloneInto(git: Git, input: RepositoryInput): Promise<void> {
     `+refs/heads/${input.branch}:${remoteBranch}`,
   );
   // git writes progress with carriage returns; the last state of each line is what counts.
-  for (const line of progressLinesOf(fetched.stderr ?? ""))
-    input.progress?.(redactSecrets(line));
+  for (const line of progressLinesOf(fetched.stderr ?? "")) input.progress?.(redactSecrets(line));
   await git("checkout", "--quiet", "--track", "-B", input.branch, `origin/${input.branch}`);
 }
 
@@ -115,17 +115,6 @@ function tailOf(text: string): string {
     tail.unshift(line);
   }
   return tail.join("\n");
-}
-
-/**
- * Text with every secret we know the shape of replaced by [token]: GitHub's tokens (ghp_, gho_,
- * ghs_, ghu_, ghr_, github_pat_), ours (caw?_) and a user:password in a URL.
- */
-export function redactSecrets(text: string): string {
-  return text
-    .replace(/\b(?:gh[opsur]_|github_pat_)[A-Za-z0-9_]+/g, "[token]")
-    .replace(/\bcaw[a-z]_[A-Za-z0-9_-]+/g, "[token]")
-    .replace(/\/\/[^/@\s:]+:[^/@\s]+@/g, "//[token]@");
 }
 
 /**

@@ -59,9 +59,9 @@ export async function runAgent(version: string): Promise<void> {
     caw: { caw: caw.caw, binDir: caw.binDir, socketPath },
     log,
     // The devcontainer is an optional boot step: the job log shows how it went.
-    report: (status, message) =>
+    report: (status, message, logTail) =>
       void client
-        .bootProgress({ step: "devcontainer", status, message })
+        .bootProgress({ step: "devcontainer", status, message, logTail })
         .catch((error: unknown) => log(`Could not report the devcontainer step: ${String(error)}`)),
   });
   void shells.start();
@@ -235,7 +235,8 @@ async function prepareWorkspace(
       log,
       progress: (line) => progress.push(line),
     });
-    const summary = outcome === "kept" ? "kept the existing clone" : (progress.at(-1) ?? "cloned");
+    const received = progress.findLast((line) => line.startsWith("Receiving objects"));
+    const summary = outcome === "kept" ? "kept the existing clone" : (received ?? "cloned");
     await report(
       "done",
       summary,
