@@ -62,6 +62,7 @@ export function formatBootReportLine(step: BootStep, status: string, message?: s
   return `Server: ${step} ${status}${message ? `: ${message}` : ""}`;
 }
 
+// eslint-disable-next-line security/detect-non-literal-regexp -- built once from our own constant step and status names (letters and dashes only), anchored, no nested quantifier
 const reportLine = new RegExp(
   `^Server: (${bootSteps.join("|")}) (${bootStepStatuses.join("|")})(?:: ([\\s\\S]*))?$`,
 );
