@@ -32,13 +32,22 @@ function describeTimes(step: Step): string {
   return `${start}, ${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s`;
 }
 
-/** Asked again every second while a step is under way (a live push may refresh it sooner). */
+/** Until ready or a failure: between two steps none is under way, yet the boot goes on. */
+const isUnfinished = (steps: Step[] | undefined) =>
+  steps !== undefined &&
+  steps.length > 0 &&
+  !steps.some((step) => step.state === "failed" && step.id !== "devcontainer") &&
+  steps.at(-1)?.state !== "done";
+
+/**
+ * Asked again every second while the boot is unfinished, every 10 s after (a Start makes a new
+ * boot); a live push may refresh it sooner.
+ */
 export function BootSteps({ id }: { id: string }) {
   const trpc = useTRPC();
   const steps = useQuery({
     ...trpc.workspaces.bootSteps.queryOptions({ id }),
-    refetchInterval: (query) =>
-      query.state.data?.some((step) => step.state === "active") ? 1_000 : false,
+    refetchInterval: (query) => (isUnfinished(query.state.data) ? 1_000 : 10_000),
   });
   if (!steps.data) return <ErrorAlert error={steps.error} />;
   if (steps.data.length === 0) return null;
