@@ -45,7 +45,9 @@ async function workspaceWith(devcontainer: boolean) {
 async function installCli(upExitCode: number) {
   const cli = path.join(bin, "devcontainer");
   const record = `echo "$(id -un) [$(id -Gn)] $*" >> "${calls}"`;
-  const outcome = upExitCode ? `echo '{"outcome":"error","message":"no Docker here"}'` : "";
+  const outcome = upExitCode
+    ? `echo "building with ghs_secret123" >&2\necho '{"outcome":"error","message":"no Docker here"}'`
+    : "";
   // Renamed into place, as the toolchain's link appears at once.
   await writeFile(`${cli}.new`, `#!/bin/sh\n${record}\n${outcome}\nexit ${upExitCode}\n`);
   await chmod(`${cli}.new`, 0o755);
@@ -101,13 +103,15 @@ describe("createWorkspaceShells", () => {
     const before = (await readCalls()).length;
     const reported: string[] = [];
     const shells = shellsFor(workspaceDir, {
-      report: (status, message) => void reported.push(`${status}: ${message}`),
+      report: (status, message, logTail) =>
+        void reported.push(`${status}: ${message}${logTail ? ` | ${logTail}` : ""}`),
     });
     await shells.start();
     expect(shells.current()).toMatchObject({ notice: shellNotices.failed, devcontainer: false });
     expect(reported).toEqual([
       "started: devcontainer up",
-      'failed: devcontainer up failed: {"outcome":"error","message":"no Docker here"}',
+      // The CLI's own output goes to the job log, tokens taken out.
+      'failed: devcontainer up failed: {"outcome":"error","message":"no Docker here"} | building with [token]\n{"outcome":"error","message":"no Docker here"}',
     ]);
     expect((await readCalls()).length - before).toBe(2);
     expect(lines.at(-1)).toContain(

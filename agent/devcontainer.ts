@@ -7,6 +7,7 @@ import type { ShellCommand } from "./terminal/terminal-session.ts";
 import { devcontainerShellLauncher, shellLauncher } from "./cli/shell-launcher.ts";
 import { quoteForShell } from "./cli/cli-output.ts";
 import { fileExists } from "./file-exists.ts";
+import { redactSecrets } from "./redact-secrets.ts";
 import { commandAs, type WorkspaceUser } from "./workspace-user.ts";
 
 const run = promisify(execFile);
@@ -45,7 +46,7 @@ export type WorkspaceShellsInput = {
   caw?: { caw: string; binDir: string; socketPath: string };
   log: (message: string) => void;
   /** Boot progress for the step "devcontainer" (optional: a failure is only recorded). */
-  report?: (status: "started" | "done" | "failed", message: string) => void;
+  report?: (status: "started" | "done" | "failed", message: string, logTail?: string) => void;
   /** How often to look for the CLI while waiting (default 5 s). */
   pollMs?: number;
   /** Pauses before each retry of a failed `devcontainer up` (default 15 s, 60 s). */
@@ -111,7 +112,8 @@ export function createWorkspaceShells(input: WorkspaceShellsInput): WorkspaceShe
     const failure = await startContainer(input, up, () => stopped);
     if (failure !== null) {
       choice = onHost(shellNotices.failed);
-      input.report?.("failed", `devcontainer up failed: ${failure}`.slice(0, 500));
+      const message = `devcontainer up failed: ${failure.summary}`.slice(0, 500);
+      input.report?.("failed", message, failure.output || undefined);
       return;
     }
     input.log("The devcontainer is up; new terminals open inside it.");
@@ -172,9 +174,9 @@ async function startContainer(
   input: WorkspaceShellsInput,
   up: { file: string; args: string[] },
   stopped: () => boolean,
-): Promise<string | null> {
+): Promise<{ summary: string; output: string } | null> {
   const delays = input.retryDelaysMs ?? [15_000, 60_000];
-  let failure = "the agent stopped";
+  let failure = { summary: "the agent stopped", output: "" };
   for (let attempt = 0; attempt <= delays.length && !stopped(); attempt += 1) {
     input.log(`Starting the repository's devcontainer (devcontainer up, try ${attempt + 1}).`);
     try {
@@ -186,8 +188,8 @@ async function startContainer(
       });
       return null;
     } catch (error) {
-      failure = describeFailure(error);
-      input.log(`devcontainer up failed: ${failure}`);
+      failure = { summary: describeFailure(error), output: outputTailOf(error) };
+      input.log(`devcontainer up failed: ${failure.summary}`);
       if (attempt < delays.length) await sleep(delays[attempt]!);
     }
   }
@@ -204,6 +206,13 @@ function describeFailure(error: unknown): string {
   };
   const last = (text?: string) => text?.trim().split("\n").at(-1)?.slice(0, 500);
   return last(stdout) || last(stderr) || String(message);
+}
+
+/** The CLI's last output (stderr, then stdout), at most 4 KB, tokens redacted: for the job log. */
+function outputTailOf(error: unknown): string {
+  const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+  const text = [stderr?.trim(), stdout?.trim()].filter(Boolean).join("\n");
+  return redactSecrets(text.slice(-4096));
 }
 
 const mountOptions = (mounts: string[] = []) =>

@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -15,7 +15,8 @@ import {
 } from "../server/github-stand-in/test-helpers.ts";
 import { saveAgentState } from "./agent-state.ts";
 import { credentialHelperCommand } from "./git-credential-helper.ts";
-import { prepareRepository } from "./repository.ts";
+import { redactSecrets } from "./redact-secrets.ts";
+import { CloneError, prepareRepository } from "./repository.ts";
 
 // The clone through git's credential helper: git asks the agent, the agent asks the (here:
 // fake) control plane, which answers with the owner's GitHub stand-in token for WHATEVER it is
@@ -258,5 +259,47 @@ describe("prepareRepository", () => {
       credentialHelper: helper.replace("state", "missing-state"),
     };
     await expect(prepareRepository(refused)).rejects.toThrow(/has not bootstrapped yet/);
+  });
+
+  it("reports git's progress lines as it clones", async () => {
+    const lines: string[] = [];
+    const workspaceDir = path.join(folder, "with-progress");
+    expect(
+      await prepareRepository({ ...input(workspaceDir), progress: (line) => lines.push(line) }),
+    ).toBe("cloned");
+    expect(lines.join("\n")).toMatch(/objects: 100%/);
+  });
+
+  it("fails with git's own message for a branch that is gone, leaving no half-made clone", async () => {
+    const workspaceDir = path.join(folder, "gone-branch");
+    const failed = prepareRepository({ ...input(workspaceDir), branch: "deleted-after-create" });
+    await expect(failed).rejects.toBeInstanceOf(CloneError);
+    await expect(failed).rejects.toMatchObject({
+      message: expect.stringContaining("branch deleted-after-create"),
+      gitOutput: expect.stringContaining(
+        "couldn't find remote ref refs/heads/deleted-after-create",
+      ),
+    });
+    // A retry (the agent's restart, or Start) clones afresh instead of keeping an empty repository.
+    await expect(stat(path.join(workspaceDir, ".git"))).rejects.toMatchObject({ code: "ENOENT" });
+    await expect(
+      prepareRepository({ ...input(workspaceDir), branch: "deleted-after-create" }),
+    ).rejects.toBeInstanceOf(CloneError);
+  });
+
+  it("fails with git's message for a repository it cannot reach", async () => {
+    const unreachable = {
+      ...input(path.join(folder, "unreachable")),
+      cloneUrl: "http://127.0.0.1:9/x/y.git",
+    };
+    await expect(prepareRepository(unreachable)).rejects.toMatchObject({
+      gitOutput: expect.stringMatching(/unable to access|Failed to connect|Connection refused/),
+    });
+  });
+
+  it("takes tokens out of what it shows", () => {
+    expect(
+      redactSecrets("fatal: https://x-access-token:ghs_abc123@github.com/a/b.git gho_XyZ cawa_q-1"),
+    ).toBe("fatal: https://[token]@github.com/a/b.git [token] [token]");
   });
 });

@@ -1,14 +1,15 @@
 /* eslint-disable security/detect-non-literal-fs-filename -- the workspace folder is the agent's WORKSPACE_DIR setting */
 import { execFile } from "node:child_process";
-import { lstat, mkdir, readdir } from "node:fs/promises";
+import { lstat, mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { fileExists } from "./file-exists.ts";
+import { redactSecrets } from "./redact-secrets.ts";
 import { commandAs, type WorkspaceUser } from "./workspace-user.ts";
 
 const run = promisify(execFile);
 
-type Git = (...args: string[]) => Promise<{ stdout: string }>;
+type Git = (...args: string[]) => Promise<{ stdout: string; stderr?: string }>;
 
 // Puts the workspace's repository into the workspace folder (SPEC §9). The folder may be a
 // fresh volume (with lost+found) or hold an earlier clone (a start after a stop): in that
@@ -25,7 +26,21 @@ export type RepositoryInput = {
   /** WORKSPACE_USER: git runs as this user and the clone is theirs; null: the agent's own. */
   user?: WorkspaceUser | null;
   log: (message: string) => void;
+  /** git's progress lines while it fetches (tokens redacted), for the boot steps. */
+  progress?: (line: string) => void;
 };
+
+/** A clone that failed, with the end of git's own output (tokens taken out) to show. */
+export class CloneError extends Error {
+  constructor(
+    message: string,
+    /** The last lines git wrote, tokens redacted: what the workspace page shows. */
+    readonly gitOutput: string,
+  ) {
+    super(message);
+    this.name = "CloneError";
+  }
+}
 
 export async function prepareRepository(input: RepositoryInput): Promise<"cloned" | "kept"> {
   const git = (...args: string[]) => {
@@ -44,14 +59,62 @@ export async function prepareRepository(input: RepositoryInput): Promise<"cloned
   }
   await mkdir(input.workspaceDir, { recursive: true });
   input.log(`Cloning ${input.cloneUrl} (${input.branch}) into ${input.workspaceDir}.`);
-  // init + fetch rather than clone: clone refuses a folder that is not empty.
+  try {
+    await cloneInto(git, input);
+  } catch (error) {
+    // No half-made clone: the next agent start (a restart, a Start) tries again from scratch
+    // instead of keeping an empty repository as the user's.
+    await rm(path.join(input.workspaceDir, ".git"), { recursive: true, force: true });
+    const output = redactSecrets(tailOf((error as { stderr?: string }).stderr ?? String(error)));
+    throw new CloneError(
+      `Could not clone ${input.cloneUrl} (branch ${input.branch}): ${output || "git failed"}`,
+      output,
+    );
+  }
+  return "cloned";
+}
+
+/** init + fetch rather than clone: clone refuses a folder that is not empty. */
+async function cloneInto(git: Git, input: RepositoryInput): Promise<void> {
   await git("init", "--quiet", "--initial-branch", input.branch);
   await configureCredentialHelper(git, input);
   await git("remote", "add", "origin", input.cloneUrl);
   const remoteBranch = `refs/remotes/origin/${input.branch}`;
-  await git("fetch", "--quiet", "origin", `+refs/heads/${input.branch}:${remoteBranch}`);
+  const fetched = await git(
+    "fetch",
+    "--progress",
+    "origin",
+    `+refs/heads/${input.branch}:${remoteBranch}`,
+  );
+  // git writes progress with carriage returns; the last state of each line is what counts.
+  for (const line of progressLinesOf(fetched.stderr ?? "")) input.progress?.(redactSecrets(line));
   await git("checkout", "--quiet", "--track", "-B", input.branch, `origin/${input.branch}`);
-  return "cloned";
+}
+
+/** The final state of each progress line ("Receiving objects: 100% (3/3), done."). */
+export function progressLinesOf(stderr: string): string[] {
+  return stderr
+    .split("\n")
+    .map(
+      (line) =>
+        line
+          .split("\r")
+          .filter((part) => part.trim())
+          .at(-1)
+          ?.trim() ?? "",
+    )
+    .filter(Boolean);
+}
+
+/** The last lines of git's output, at most ~1,500 characters: the reason is at the end. */
+function tailOf(text: string): string {
+  const lines = progressLinesOf(text);
+  const tail: string[] = [];
+  for (const line of lines.reverse()) {
+    if (tail.join("\n").length + line.length > 1500) break;
+    tail.unshift(line);
+  }
+  return tail.join("\n");
 }
 
 /**

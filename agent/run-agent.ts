@@ -15,7 +15,7 @@ import { installAgentHooks } from "./agent-hooks.ts";
 import { prepareCawCommand, type CawCommand } from "./cli/caw-command.ts";
 import { controlSocketPathOf, startControlSocket } from "./cli/control-socket.ts";
 import { createIdleMonitor, type IdleMonitor } from "./idle-monitor.ts";
-import { prepareRepository } from "./repository.ts";
+import { CloneError, prepareRepository } from "./repository.ts";
 import { writeFile } from "node:fs/promises";
 import type { Server, ServerResponse } from "node:http";
 import os from "node:os";
@@ -45,9 +45,7 @@ export async function runAgent(version: string): Promise<void> {
   client.useAgentToken(state.bootstrap.agentToken);
   const cloneUrl = state.bootstrap.workspace.cloneUrl;
   const access = await openWorkspaceAccess({ config, cloneUrl, ask: client.gitCredential, log });
-  await prepareWorkspace(config, state, access).catch((error: unknown) =>
-    log(`Could not prepare the repository (the terminal still works): ${String(error)}`),
-  );
+  if (!(await prepareWorkspace(config, state, access, client))) return waitForStop();
   await loadAgentAssets();
   const caw = await prepareCawCommand(config);
   const socketPath = controlSocketPathOf(config);
@@ -61,9 +59,9 @@ export async function runAgent(version: string): Promise<void> {
     caw: { caw: caw.caw, binDir: caw.binDir, socketPath },
     log,
     // The devcontainer is an optional boot step: the job log shows how it went.
-    report: (status, message) =>
+    report: (status, message, logTail) =>
       void client
-        .bootProgress({ step: "devcontainer", status, message })
+        .bootProgress({ step: "devcontainer", status, message, logTail })
         .catch((error: unknown) => log(`Could not report the devcontainer step: ${String(error)}`)),
   });
   void shells.start();
@@ -207,21 +205,67 @@ async function bootstrapOnce(
   return saveAgentState(config.STATE_DIR, config.CONTROL_PLANE_URL, answer);
 }
 
+/**
+ * The repository in place, reported as the boot step `clone` with git's progress or its error.
+ * False when the clone failed: the control plane puts the workspace in `error` with git's
+ * message, and this agent reports nothing more (no ready over an empty folder, ADR 0023).
+ */
 async function prepareWorkspace(
   config: AgentConfig,
   state: AgentState,
   access: WorkspaceAccess,
-): Promise<void> {
-  await prepareRepository({
-    workspaceDir: config.WORKSPACE_DIR,
-    cloneUrl: state.bootstrap.workspace.cloneUrl,
-    branch: state.bootstrap.workspace.branch,
-    credentialHelper: access.credentialHelper,
-    // The cast only drops the project-wide NODE_ENV typing: git does not need it.
-    environment: access.environment as NodeJS.ProcessEnv,
-    user: access.user,
-    log,
-  });
+  client: ControlPlaneClient,
+): Promise<boolean> {
+  const { repository, branch } = state.bootstrap.workspace;
+  const report = (status: "started" | "done" | "failed", message: string, logTail?: string) =>
+    client
+      .bootProgress({ step: "clone", status, message: message.slice(-500), logTail })
+      .catch((error: unknown) => log(`Could not report the clone step: ${String(error)}`));
+  await report("started", `${repository} (${branch})`);
+  const progress: string[] = [];
+  try {
+    const outcome = await prepareRepository({
+      workspaceDir: config.WORKSPACE_DIR,
+      cloneUrl: state.bootstrap.workspace.cloneUrl,
+      branch,
+      credentialHelper: access.credentialHelper,
+      // The cast only drops the project-wide NODE_ENV typing: git does not need it.
+      environment: access.environment as NodeJS.ProcessEnv,
+      user: access.user,
+      log,
+      progress: (line) => progress.push(line),
+    });
+    const received = progress.findLast((line) => line.startsWith("Receiving objects"));
+    const summary = outcome === "kept" ? "kept the existing clone" : (received ?? "cloned");
+    await report(
+      "done",
+      summary,
+      progress.length > 0 ? progress.join("\n").slice(-8000) : undefined,
+    );
+    return true;
+  } catch (error) {
+    if (!(error instanceof CloneError)) {
+      log(`Could not prepare the repository (the terminal still works): ${String(error)}`);
+      return true;
+    }
+    log(error.message);
+    await report("failed", error.gitOutput || error.message, error.gitOutput || undefined);
+    return false;
+  }
+}
+
+/** After a failed clone: nothing to serve; SIGTERM (a stop or delete) ends the agent. */
+function waitForStop(): Promise<void> {
+  log("Not reporting ready: the workspace has no repository. Stop or delete the workspace.");
+  // A timer keeps the process alive: an agent that ended would be restarted to fail again.
+  const keepAlive = setInterval(() => {}, 3_600_000);
+  const end = () => {
+    clearInterval(keepAlive);
+    process.exit(0);
+  };
+  process.once("SIGTERM", end);
+  process.once("SIGINT", end);
+  return new Promise(() => {});
 }
 
 /** The terminal server, over HTTPS with renewal when TLS is on. */

@@ -33,7 +33,7 @@ export async function openWorkspaceAccess(input: {
   // The single executable is its own helper; from source it is node with the entry script.
   const program = isSea()
     ? [process.execPath]
-    : [process.execPath, ...process.execArgv, process.argv[1]!];
+    : [process.execPath, ...resolvedImports(process.execArgv), process.argv[1]!];
   if (!config.WORKSPACE_USER) {
     return {
       user: null,
@@ -62,4 +62,16 @@ export async function openWorkspaceAccess(input: {
     mounts: isSea() ? [process.execPath, config.AGENT_RUNTIME_DIR] : [config.AGENT_RUNTIME_DIR],
     close: async () => socket?.close(),
   };
+}
+
+/**
+ * `--import tsx` as an absolute URL: git runs the helper in the workspace folder, where a bare
+ * specifier does not resolve (the clone would fail for want of a credential).
+ */
+function resolvedImports(execArgv: readonly string[]): string[] {
+  return execArgv.map((argument, index) =>
+    execArgv[index - 1] === "--import" && !/^[./]|^file:/.test(argument)
+      ? import.meta.resolve(argument)
+      : argument,
+  );
 }

@@ -107,7 +107,7 @@ async function startWorkspaceAgent(login: string): Promise<string> {
     .values({
       userId: user!.id,
       name: "terminal-access",
-      repository: "stand-in/missing",
+      repository: "stand-in/sample",
       branch: "main",
       provider: "local",
       serverType: "local",

@@ -4,7 +4,10 @@ import { z } from "zod";
 // boots (SPEC §9): one step at a time, so a failure reaches the control plane with its reason
 // within seconds instead of a boot timeout. Pure: schemas and constants only.
 
-/** Steps whose failure means the workspace cannot work: the workspace goes to `error`. */
+/**
+ * Steps whose failure means the workspace cannot work: the workspace goes to `error`. The agent
+ * reports `clone` (a workspace over an empty folder is no workspace, ADR 0023).
+ */
 export const requiredBootSteps = [
   "bootstrap",
   "workspace-user",
@@ -12,9 +15,13 @@ export const requiredBootSteps = [
   "download-agent",
   "verify-agent",
   "start-agent",
+  "clone",
 ] as const;
 
-/** Steps that run in the background once the terminal works: a failure is logged, no more. */
+/**
+ * Steps that run in the background once the terminal works: a failure is a warning in the job
+ * log and on the workspace page, the workspace stays running (the plain shell works).
+ */
 export const optionalBootSteps = ["packages", "toolchain", "devcontainer"] as const;
 
 export const bootSteps = [...requiredBootSteps, ...optionalBootSteps] as const;

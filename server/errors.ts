@@ -16,15 +16,21 @@ export const appErrorStatus = {
 
 export type AppErrorCode = keyof typeof appErrorStatus;
 
-/** An expected failure whose message is safe to show: it says what went wrong and how to fix it. */
+/**
+ * An expected failure whose message is safe to show: it says what went wrong and how to fix it.
+ * `field` names the input field at fault (e.g. `branch`), so a form can put the message beside
+ * it: tRPC sends it as `data.issues`, in the shape of zod's issues (trpc/init.ts).
+ */
 export class AppError extends Error {
+  readonly field: string | undefined;
   constructor(
     readonly code: AppErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; field?: string },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "AppError";
+    this.field = options?.field;
   }
 }
 

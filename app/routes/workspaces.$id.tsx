@@ -2,6 +2,7 @@ import type { MetaFunction } from "@remix-run/node";
 import { Link, useParams } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
+import { BootSteps } from "../components/boot-steps.tsx";
 import { ErrorAlert } from "../components/error-alert.tsx";
 import { LiveUpdates, useLive } from "../components/live-updates.tsx";
 import { SignedInPage } from "../components/signed-in-page.tsx";
@@ -111,6 +112,7 @@ function WorkspaceView({ id, data }: { id: string; data: Workspace }) {
         <WorkspaceActions workspace={data} />
       </section>
       {data.state === "running" ? <TerminalSessionsSection workspaceId={id} /> : null}
+      <BootSteps id={id} />
       <JobLog id={id} state={data.state} />
       <Timeline id={id} state={data.state} />
     </>

@@ -121,7 +121,7 @@ async function listRepositoryBranches(
   sendJson(res, 200, branches, page.headers);
 }
 
-/** GET /repos/{owner}/{repo}/git/ref/heads/{branch}: one branch's ref, or 404 (tags: none). */
+/** GET /repos/{owner}/{repo}/git/ref/heads/{branch}: one branch's ref, 404 (tags: none), or 409 when empty. */
 async function showGitRef({ context, res, user }: ApiRequest, path: string): Promise<void> {
   const [, owner = "", name = "", encoded = ""] =
     /^\/repos\/([^/]+)\/([^/]+)\/git\/ref\/(.+)$/.exec(path) ?? [];
@@ -130,9 +130,14 @@ async function showGitRef({ context, res, user }: ApiRequest, path: string): Pro
   const ref = decodeSegment(encoded);
   if (!ref.startsWith("heads/") || !(await canSeeRepository(context.reposDir, repo, user)))
     return sendNotFound(res);
-  const branch = (await listBranches(context.reposDir, repo)).find(
-    (candidate) => `heads/${candidate.name}` === ref,
-  );
+  const branches = await listBranches(context.reposDir, repo);
+  // GitHub's answer for any ref of a repository without commits.
+  if (branches.length === 0)
+    return sendJson(res, 409, {
+      message: "Git Repository is empty.",
+      documentation_url: documentationUrl,
+    });
+  const branch = branches.find((candidate) => `heads/${candidate.name}` === ref);
   if (!branch) return sendNotFound(res);
   const base = `${context.apiUrl}/repos/${fullName(repo)}/git`;
   sendJson(res, 200, {

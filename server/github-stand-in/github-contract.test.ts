@@ -17,6 +17,8 @@ import {
 import { createTestLoadContext } from "../testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../testing/test-database.ts";
 import { startRecordingProxy, type RecordingProxy } from "./recording-proxy.ts";
+import { repositoryPath } from "./repos.ts";
+import { runGit } from "./run-git.ts";
 import { createRepositories } from "./seed.ts";
 import { authorize, exchangeCode, startTestStandIn, type TestStandIn } from "./test-helpers.ts";
 
@@ -39,7 +41,8 @@ const readFields: Record<string, string[]> = {
     "[].description",
     "[].pushed_at",
   ],
-  "GET /repos/{owner}/{repo} 200": ["permissions.push", "permissions.pull"],
+  "GET /repos/{owner}/{repo} 200": ["default_branch", "permissions.push", "permissions.pull"],
+  "GET /repos/{owner}/{repo}/branches 200": ["[].name"],
   "GET /repos/{owner}/{repo}/installation 200": ["id"],
   "POST /app/installations/{installation_id}/access_tokens 201": ["token", "expires_at"],
   "GET /app 200": ["slug"],
@@ -80,7 +83,27 @@ beforeAll(async () => {
       pushedAt: new Date(Date.UTC(2025, 0, 1) + index * 60_000),
     })),
   );
+  await addBranches(
+    repositoryPath(stand.standIn.reposDir, { owner: "contract", name: "r-3" }),
+    105,
+  );
+  await runGit([
+    "init",
+    "--quiet",
+    "--bare",
+    repositoryPath(stand.standIn.reposDir, { owner: "contract", name: "empty" }),
+  ]);
 }, 120_000);
+
+/** `count` more branches (feature-0 …) at main's commit, in one git process. */
+async function addBranches(gitDir: string, count: number): Promise<void> {
+  const sha = (await runGit([`--git-dir=${gitDir}`, "rev-parse", "main"])).trim();
+  const commands = Array.from(
+    { length: count },
+    (_, index) => `create refs/heads/feature-${index} ${sha}\n`,
+  );
+  await runGit([`--git-dir=${gitDir}`, "update-ref", "--stdin"], { input: commands.join("") });
+}
 afterAll(async () => {
   await proxy?.close();
   await stand?.stop();
@@ -178,11 +201,20 @@ describe("our GitHub client and the stand-in against GitHub's OpenAPI descriptio
     const refused = [
       { repository: "contract/missing", branch: "main" },
       { repository: "contract/r-2", branch: "missing" },
+      // 105 branches: the close matches are looked for on both pages.
+      { repository: "contract/r-3", branch: "feature-1o4" },
     ];
     for (const other of refused)
       await expect(
         checkRepositoryAccess(database.db, keyring, github, owner, other, logger),
       ).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(
+      checkRepositoryAccess(database.db, keyring, github, owner, refused[2]!, logger),
+    ).rejects.toThrow(/Pick one of: feature-104, feature-14, /);
+    const empty = { repository: "contract/empty", branch: "main" };
+    await expect(
+      checkRepositoryAccess(database.db, keyring, github, owner, empty, logger),
+    ).rejects.toMatchObject({ code: "PRECONDITION_FAILED", field: "branch" });
 
     const app = await createAppClient(github);
     const installation = await findInstallation(github, app, "contract/r-1");
@@ -221,6 +253,7 @@ describe("our GitHub client and the stand-in against GitHub's OpenAPI descriptio
         "GET /repos/{owner}/{repo} 404",
         "GET /repos/{owner}/{repo}/git/ref/{ref} 200",
         "GET /repos/{owner}/{repo}/git/ref/{ref} 404",
+        "GET /repos/{owner}/{repo}/git/ref/{ref} 409",
         "GET /repos/{owner}/{repo}/installation 404",
         "POST /app/installations/{installation_id}/access_tokens 422",
       ]),
@@ -230,6 +263,15 @@ describe("our GitHub client and the stand-in against GitHub's OpenAPI descriptio
       (e) => e.path === "/api/v3/user/repos" && e.status === 200,
     );
     expect(pages.map((e) => new URLSearchParams(e.query).get("page"))).toEqual([null, "2"]);
+    const branchPages = proxy.exchanges.filter(
+      (e) => e.path === "/api/v3/repos/contract/r-3/branches",
+    );
+    expect(branchPages.map((e) => new URLSearchParams(e.query).get("page"))).toEqual([
+      null,
+      "2",
+      null,
+      "2",
+    ]);
   });
 
   it("catches a drift: an invented field, a wrong type, a missing read field, a bad query", () => {

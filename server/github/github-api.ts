@@ -66,6 +66,7 @@ export function repositoryParams(repository: string): { owner: string; repo: str
 }
 
 const repositorySchema = z.object({
+  default_branch: z.string().optional(),
   permissions: z.object({ push: z.boolean(), pull: z.boolean() }).optional(),
 });
 

@@ -93,6 +93,25 @@ describe("boot progress", () => {
     expect(tail).toContain("[token]");
   });
 
+  it("turns the agent's failed clone into error with git's message, tokens taken out", async () => {
+    const { id, token, jobId } = await bootingWorkspace();
+    const message =
+      "fatal: couldn't find remote ref refs/heads/gone (https://x:ghs_live123@github.com/a/b.git)";
+    const answer = await report(
+      { step: "clone", status: "failed", message, logTail: `Fetching\n${message}` },
+      token,
+    );
+    expect(await answer.json()).toEqual({ recorded: true, state: "error" });
+    const row = await engine.readWorkspace(id);
+    expect(row.stateReason).toMatch(
+      /^Could not clone the repository: fatal: couldn't find remote ref refs\/heads\/gone/,
+    );
+    expect(row.stateReason).toContain("https://[token]@github.com/a/b.git");
+    const log = (await jobLog(jobId)).join("\n");
+    expect(log).toContain("error Server: clone failed: fatal: couldn't find remote ref");
+    expect(log).not.toContain("ghs_live123");
+  });
+
   it("logs a failed optional step as a warning and keeps the workspace as it is", async () => {
     const { id, token, jobId } = await bootingWorkspace();
     await report({ step: "toolchain", status: "failed", message: "apt-get timed out" }, token);

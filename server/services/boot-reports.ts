@@ -6,6 +6,7 @@ import { hashBearerToken } from "../crypto/bearer-token.ts";
 import { AppError } from "../errors.ts";
 import { appendJobEvent } from "../jobs/queue.ts";
 import { authenticateAgent, type AgentWorkspace } from "./agents.ts";
+import { formatBootReportLine } from "./boot-steps.ts";
 import { transitionWorkspaceIf, workspaceJobKinds } from "./workspaces.ts";
 
 // Boot progress from a workspace server (SPEC §9): its bootstrap and toolchain scripts, which
@@ -16,8 +17,13 @@ import { transitionWorkspaceIf, workspaceJobKinds } from "./workspaces.ts";
 const bootingStates: WorkspaceState[] = ["provisioning", "starting", "booting"];
 const bringUpKinds = [workspaceJobKinds.provision, workspaceJobKinds.start];
 
-// Tokens are never logged, but a server's log may quote one back (a curl command line, say).
-const tokenPattern = /caw[a-z]_[A-Za-z0-9_-]+/g;
+// Tokens are never logged, but a server's log may quote one back (a curl command line, a git
+// remote with credentials): ours, GitHub's, and a user:password in a URL.
+const tokenPatterns: [RegExp, string][] = [
+  [/caw[a-z]_[A-Za-z0-9_-]+/g, "[token]"],
+  [/\b(?:gh[opsur]_|github_pat_)[A-Za-z0-9_]+/g, "[token]"],
+  [/\/\/[^/@\s:]+:[^/@\s]+@/g, "//[token]@"],
+];
 
 /** The workspace a boot report is for: by its bootstrap token (kept for reports) or agent token. */
 export async function authenticateBootReport(db: Database, token: string): Promise<AgentWorkspace> {
@@ -34,6 +40,12 @@ export async function authenticateBootReport(db: Database, token: string): Promi
   return row;
 }
 
+/** What a report's log tail is, in the job log: the script's log unless the step says. */
+const logTailLabels: Partial<Record<BootProgressRequest["step"], string>> = {
+  clone: "git's output",
+  devcontainer: "devcontainer's output (last lines)",
+};
+
 export type BootReportOutcome = { recorded: boolean; state: WorkspaceState };
 
 export async function recordBootProgress(
@@ -43,7 +55,11 @@ export async function recordBootProgress(
 ): Promise<BootReportOutcome> {
   const jobId = await findBringUpJob(db, workspace.id);
   const failed = report.status === "failed";
-  const line = `Server: ${report.step} ${report.status}${report.message ? `: ${redact(report.message)}` : ""}`;
+  const line = formatBootReportLine(
+    report.step,
+    report.status,
+    report.message ? redact(report.message) : undefined,
+  );
   if (jobId !== null) {
     await appendJobEvent(
       db,
@@ -56,11 +72,11 @@ export async function recordBootProgress(
         db,
         jobId,
         "info",
-        `Server log (last lines):\n${redact(report.logTail)}`,
+        `${logTailLabels[report.step] ?? "Server log (last lines)"}:\n${redact(report.logTail)}`,
       );
   }
   if (failed && isRequiredBootStep(report.step)) {
-    const reason = `The server could not boot: ${report.step} failed${report.message ? ` (${redact(report.message)})` : ""}. The job log has the end of the server's log; start the workspace again, or delete it.`;
+    const reason = failureReason(report);
     await transitionWorkspaceIf(db, workspace.id, bootingStates, "error", reason, "agent");
   }
   const [row] = await db
@@ -68,6 +84,14 @@ export async function recordBootProgress(
     .from(workspaces)
     .where(eq(workspaces.id, workspace.id));
   return { recorded: jobId !== null, state: row?.state ?? workspace.state };
+}
+
+/** What the workspace page says for a failed required step; the clone's in git's words. */
+function failureReason(report: BootProgressRequest): string {
+  const message = report.message ? redact(report.message) : "";
+  if (report.step === "clone")
+    return `Could not clone the repository${message ? `: ${message}` : ""}. Check that the branch still exists on GitHub and the workspace's GitHub access, then start the workspace again, or delete it.`;
+  return `The server could not boot: ${report.step} failed${message ? ` (${message})` : ""}. The job log has the end of the server's log; start the workspace again, or delete it.`;
 }
 
 async function findBringUpJob(db: Database, workspaceId: string): Promise<number | null> {
@@ -81,5 +105,5 @@ async function findBringUpJob(db: Database, workspaceId: string): Promise<number
 }
 
 function redact(text: string): string {
-  return text.replace(tokenPattern, "[token]");
+  return tokenPatterns.reduce((out, [pattern, mark]) => out.replace(pattern, mark), text);
 }

@@ -10,7 +10,9 @@ import {
   toAppError,
   type GitHubAnswers,
 } from "../github/github-api.ts";
+import { suggestBranches } from "../github/branch-matches.ts";
 import { listAllPages } from "../github/github-paging.ts";
+import { AppError } from "../errors.ts";
 import { readGitHubToken, renewRejectedGitHubToken } from "./github-tokens.ts";
 import type { Owner } from "./owner.ts";
 import type { Logger } from "../logger.ts";
@@ -28,6 +30,9 @@ export type GitHubRepository = {
  * form quick; past a thousand, the most recently pushed ones are the ones worth offering.
  */
 export const maxRepositoryPages = 10;
+
+/** At most this many pages of 100 branches are searched for close matches to a missing one. */
+export const maxBranchPages = 10;
 
 type ListedRepository = {
   full_name: string;
@@ -106,7 +111,9 @@ async function asGitHubUser<T>(
  * Refuses a repository (or branch) the user cannot read on GitHub, before a workspace is made
  * for it: otherwise a workspace would be set up for someone else's code. GitHub answers 404 for
  * a private repository the token cannot see, so 200 means read access, which is all a workspace
- * needs to clone; pushing back later needs write access on GitHub.
+ * needs to clone; pushing back later needs write access on GitHub. A branch it lacks is refused
+ * as a field error on `branch`, naming the closest ones (ADR 0023), so a workspace is never set
+ * up over an empty folder.
  */
 export async function checkRepositoryAccess(
   db: Database,
@@ -118,35 +125,70 @@ export async function checkRepositoryAccess(
 ): Promise<void> {
   const pick = "Pick one from the list of your repositories (github.repos, or the create form).";
   await asGitHubUser({ db, keyring, github, owner, logger }, async (octokit) => {
-    await readRepository(
+    const repository = await readRepository(
       octokit,
       target.repository,
       notFound(
         `You have no access to ${target.repository} on GitHub: it does not exist, or it is private and your GitHub account cannot read it. ${pick}`,
       ),
     );
-    await octokit
+    const found = await octokit
       .request("GET /repos/{owner}/{repo}/git/ref/{ref}", {
         ...repositoryParams(target.repository),
         ref: `heads/${target.branch}`,
       })
-      .catch((error: unknown) => {
-        throw toAppError(
-          error,
-          notFound(
-            `${target.repository} has no branch "${target.branch}" on GitHub. Name an existing branch (the repository list shows each default branch), or push the branch first.`,
-          ),
-        );
-      });
+      .then(
+        () => true,
+        (error: unknown) => {
+          // 409: GitHub's answer for the refs of an empty repository; 404: no such branch.
+          if (statusOf(error) === 404 || statusOf(error) === 409) return false;
+          throw toAppError(error, unexpected("confirm the branch"));
+        },
+      );
+    if (!found) await refuseMissingBranch(octokit, target, repository.default_branch);
   });
 }
 
-/** GitHub's answers while checking access, with 404 (and 409, an empty repository) `message`. */
+/**
+ * The answer for a branch GitHub does not have: the repository's branches (at most
+ * `maxBranchPages` pages) give the closest names, or say that the repository is empty.
+ */
+async function refuseMissingBranch(
+  octokit: Octokit,
+  target: { repository: string; branch: string },
+  defaultBranch: string | undefined,
+): Promise<never> {
+  const listed = await listAllPages<{ name: string }>(
+    octokit,
+    "GET /repos/{owner}/{repo}/branches",
+    { ...repositoryParams(target.repository), per_page: 100 },
+    maxBranchPages,
+  ).catch((error: unknown) => {
+    throw toAppError(error, unexpected(`list the branches of ${target.repository}`));
+  });
+  const names = listed.items.map((branch) => branch.name);
+  if (names.length === 0)
+    throw new AppError(
+      "PRECONDITION_FAILED",
+      `${target.repository} is empty on GitHub: it has no branch to clone yet. Push a first commit (e.g. git push origin ${target.branch}), then create the workspace.`,
+      { field: "branch" },
+    );
+  const close = suggestBranches(target.branch, names);
+  const offer =
+    close.length > 0
+      ? `Pick one of: ${close.join(", ")}`
+      : `Its default branch is ${defaultBranch && names.includes(defaultBranch) ? defaultBranch : names[0]}; pick an existing branch`;
+  throw new AppError(
+    "NOT_FOUND",
+    `${target.repository} has no branch "${target.branch}" on GitHub. ${offer} (or push the branch first).`,
+    { field: "branch" },
+  );
+}
+
+/** GitHub's answers while checking access, with 404's `message`. */
 function notFound(message: string): GitHubAnswers {
   const answers = unexpected("confirm your access to the repository");
-  // 409 is GitHub's answer for refs of an empty repository: no branch to start from either.
-  const missing = ["NOT_FOUND", message] as const;
-  return { ...answers, statuses: { ...answers.statuses, 404: missing, 409: missing } };
+  return { ...answers, statuses: { ...answers.statuses, 404: ["NOT_FOUND", message] } };
 }
 
 function unexpected(doing: string): GitHubAnswers {

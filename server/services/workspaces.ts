@@ -309,6 +309,7 @@ async function assertRoomFor(
     throw new AppError(
       "CONFLICT",
       `You already have a workspace named "${name}". Pick another name.`,
+      { field: "name" },
     );
 }
 

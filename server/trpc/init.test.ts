@@ -11,6 +11,11 @@ const testRouter = router({
   missing: publicProcedure.query(() => {
     throw new AppError("NOT_FOUND", "No workspace with that id. List yours with workspaces.list.");
   }),
+  taken: publicProcedure.mutation(() => {
+    throw new AppError("CONFLICT", "You already have one named x. Pick another name.", {
+      field: "name",
+    });
+  }),
   broken: publicProcedure.query(() => {
     throw new Error("connect ECONNREFUSED postgres://app:secret@db");
   }),
@@ -56,5 +61,22 @@ describe("tRPC error mapping", () => {
     });
     expect(status).toBe(400);
     expect(error.message).toBe("Invalid input: name: must be at least 3 characters");
+  });
+
+  it("names the field a service refused, in the shape of zod's issues", async () => {
+    const { status, error } = await call("taken", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({}),
+    });
+    expect(status).toBe(409);
+    expect(error.message).toBe("You already have one named x. Pick another name.");
+    expect(error.data.issues).toEqual([
+      {
+        code: "custom",
+        path: ["name"],
+        message: "You already have one named x. Pick another name.",
+      },
+    ]);
   });
 });

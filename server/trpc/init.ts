@@ -24,6 +24,11 @@ const t = initTRPC.context<TrpcContext>().create({
         data: { ...data, issues: error.cause.issues },
       };
     }
+    // A service's refusal of one field reads like zod's: one way for forms to place messages.
+    if (error.cause instanceof AppError && error.cause.field) {
+      const issue = { code: "custom", path: [error.cause.field], message: error.message };
+      return { ...shape, data: { ...data, issues: [issue] } };
+    }
     if (error.code === "INTERNAL_SERVER_ERROR") {
       return { ...shape, message: internalErrorMessage, data };
     }

@@ -8,7 +8,8 @@ import { createTestDatabase, type TestDatabase } from "../../testing/test-databa
 import { upsertGitHubUser } from "../../services/users.ts";
 import { callerFor, createTestUser } from "../../testing/test-users.ts";
 import { sharedGitHubStandIn } from "../../testing/test-github.ts";
-import { repositoryExists } from "../../github-stand-in/repos.ts";
+import { repositoryExists, repositoryPath } from "../../github-stand-in/repos.ts";
+import { runGit } from "../../github-stand-in/run-git.ts";
 import { createRepository } from "../../github-stand-in/seed.ts";
 
 let database: TestDatabase;
@@ -200,6 +201,57 @@ describe("workspaces.create asks GitHub first", () => {
       message: expect.stringContaining('stand-in/sample has no branch "no/such" on GitHub'),
     });
     expect(await countRows()).toEqual(before);
+  });
+
+  it("names the missing branch and its close matches, as a field error on branch", async () => {
+    const standIn = await sharedGitHubStandIn();
+    const repo = { owner: "erin", name: "branches" };
+    if (!(await repositoryExists(standIn.reposDir, repo))) {
+      await createRepository(standIn.reposDir, repo, { description: "b", commitSubject: "Start" });
+      const gitDir = repositoryPath(standIn.reposDir, repo);
+      for (const branch of ["develop", "feature/login", "release/2.0"])
+        await runGit([`--git-dir=${gitDir}`, "branch", branch, "main"]);
+    }
+    const erin = await createTestUser(context, "erin");
+    const before = await countRows();
+    const create = (branch: string) =>
+      callerFor(context, erin).workspaces.create({
+        name: "b",
+        repository: "erin/branches",
+        branch,
+      });
+    const refused = create("devlop");
+    await expect(refused).rejects.toMatchObject({
+      code: "NOT_FOUND",
+      message:
+        'erin/branches has no branch "devlop" on GitHub. Pick one of: develop (or push the branch first).',
+      cause: expect.objectContaining({ field: "branch" }),
+    });
+    await expect(create("feature/logn")).rejects.toThrow(/Pick one of: feature\/login/);
+    await expect(create("zzz-unrelated")).rejects.toThrow(/Its default branch is main/);
+    expect(await countRows()).toEqual(before);
+    await expect(create("feature/login")).resolves.toMatchObject({ branch: "feature/login" });
+  });
+
+  it("says an empty repository has no branch to clone yet", async () => {
+    const standIn = await sharedGitHubStandIn();
+    const gitDir = repositoryPath(standIn.reposDir, { owner: "frank", name: "empty" });
+    if (!(await repositoryExists(standIn.reposDir, { owner: "frank", name: "empty" })))
+      await runGit(["init", "--quiet", "--bare", gitDir]);
+    const frank = await createTestUser(context, "frank");
+    await expect(
+      callerFor(context, frank).workspaces.create({
+        name: "e",
+        repository: "frank/empty",
+        branch: "main",
+      }),
+    ).rejects.toMatchObject({
+      code: "PRECONDITION_FAILED",
+      message: expect.stringContaining(
+        "frank/empty is empty on GitHub: it has no branch to clone yet",
+      ),
+      cause: expect.objectContaining({ field: "branch" }),
+    });
   });
 
   it("asks to sign in again when GitHub refuses the user's token", async () => {

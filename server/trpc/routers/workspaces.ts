@@ -11,6 +11,7 @@ import {
   updateWorkspace,
 } from "../../services/workspaces.ts";
 import { maxSecretsPerUser } from "../../services/secrets.ts";
+import { bootStepIds, readBootSteps } from "../../services/boot-steps.ts";
 import type { UserAction } from "../../services/workspace-states.ts";
 import { protectedProcedure, router } from "../init.ts";
 import { ownerOf } from "../owner.ts";
@@ -18,6 +19,17 @@ import { ownerOf } from "../owner.ts";
 const workspaceId = z.object({
   id: z.uuid({ error: "expected a workspace id from workspaces.list" }),
 });
+
+const bootStepsOutput = z.array(
+  z.object({
+    id: z.enum(bootStepIds),
+    label: z.string(),
+    state: z.enum(["waiting", "active", "done", "failed", "skipped"]),
+    startedAt: z.date().nullable(),
+    finishedAt: z.date().nullable(),
+    message: z.string().nullable(),
+  }),
+);
 
 const idleTimeoutMinutes = z
   .number()
@@ -105,6 +117,11 @@ export const workspacesRouter = router({
   events: protectedProcedure
     .input(workspaceId)
     .query(({ ctx, input }) => listWorkspaceEvents(ctx.db, ownerOf(ctx), input.id)),
+  /** The newest provision or start as steps with their times (issue #14, ADR 0023). */
+  bootSteps: protectedProcedure
+    .input(workspaceId)
+    .output(bootStepsOutput)
+    .query(({ ctx, input }) => readBootSteps(ctx.db, ownerOf(ctx), input.id)),
   jobLog: protectedProcedure
     .input(workspaceId)
     .query(({ ctx, input }) => readCurrentJobLog(ctx.db, ownerOf(ctx), input.id)),
