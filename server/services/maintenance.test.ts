@@ -67,6 +67,9 @@ describe("maintenance", () => {
     });
     expect(stopped).toBe(1);
     expect(await stateOf(old)).toBe("stopping");
+    expect((await engine.readWorkspace(old)).stateReason).toBe(
+      "Stopped: running longer than the 168 h limit",
+    );
     const queued = await engine.database.db
       .select({ kind: jobs.kind })
       .from(jobs)

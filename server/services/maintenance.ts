@@ -63,6 +63,7 @@ export async function enforceMaximumLifetime(
       "stop",
       settings,
       "system",
+      `Stopped: running longer than the ${settings.maxLifetimeHours} h limit`,
     ).catch(() => {});
   return overdue.length;
 }

@@ -141,7 +141,8 @@ describe("session reports", () => {
       .select()
       .from(workspaces)
       .where(eq(workspaces.id, workspace.id));
-    expect(row!.stateReason ?? "").toBe("");
+    // The stop's reason stays on the stopped workspace: its page and terminal tab say why.
+    expect(row!.stateReason).toBe("Stopped: idle for 30 min");
     expect(row!.idleStopAt).toBeNull();
     expect(await listWorkspaceSessions(database.db, owner(alice), workspace.id)).toEqual([]);
   });

@@ -395,6 +395,20 @@ export async function transitionWorkspaceIf(
   return (await moveWorkspace(executor, id, { from, to, reason, actor, changes })) !== null;
 }
 
+/**
+ * What the workspace says about why it is in its new state: an error's reason, and a stop's
+ * ("Stopped: idle for 30 min", "Stop requested") kept from stopping into stopped, so the page
+ * and the terminal tab can say why a workspace stopped.
+ */
+function stateReasonAfter(
+  row: { state: WorkspaceState; stateReason: string | null },
+  move: { to: WorkspaceState; reason: string; changes: { stateReason?: string | null } },
+): string | null {
+  if (move.to === "error" || move.to === "stopping") return move.reason;
+  if (move.to === "stopped" && row.state === "stopping") return row.stateReason;
+  return move.changes.stateReason ?? null;
+}
+
 async function moveWorkspace(
   executor: DatabaseExecutor,
   id: string,
@@ -408,7 +422,7 @@ async function moveWorkspace(
 ): Promise<WorkspaceState | null> {
   return executor.transaction(async (tx) => {
     const [row] = await tx
-      .select({ state: workspaces.state })
+      .select({ state: workspaces.state, stateReason: workspaces.stateReason })
       .from(workspaces)
       .where(eq(workspaces.id, id))
       .for("update");
@@ -420,7 +434,7 @@ async function moveWorkspace(
       .set({
         ...move.changes,
         state: move.to,
-        stateReason: move.to === "error" ? move.reason : (move.changes.stateReason ?? null),
+        stateReason: stateReasonAfter(row, move),
         updatedAt: new Date(),
       })
       .where(eq(workspaces.id, id));
