@@ -41,7 +41,7 @@ export function JobLog({ id, state }: { id: string; state: string }) {
         Latest job: {data.kind} ({data.status}, attempt {data.attempts} of {data.maxAttempts})
       </h2>
       {data.lastError ? <p className="bad">{data.lastError}</p> : null}
-      <ol className="log" aria-live="polite" data-testid="job-log">
+      <ol className="log" aria-live="polite" data-testid="job-log" aria-busy={log.isPending}>
         {data.lines.map((line) => (
           <li key={line.id} className={`log-${line.level}`}>
             <time>{line.occurredAt.toLocaleTimeString()}</time> {line.message}
@@ -68,7 +68,7 @@ export function Timeline({ id, state }: { id: string; state: string }) {
     <section className="card" aria-labelledby="timeline-heading">
       <h2 id="timeline-heading">Timeline</h2>
       <ErrorAlert error={events.error} />
-      <ol className="timeline" data-testid="timeline">
+      <ol className="timeline" data-testid="timeline" aria-busy={events.isPending}>
         {events.data?.map((event) => (
           <li key={event.id} data-state={event.toState}>
             <time>{event.occurredAt.toLocaleString()}</time> <strong>{event.toState}</strong> —{" "}

@@ -95,7 +95,9 @@ function WorkspaceView({ id, data }: { id: string; data: Workspace }) {
           </dd>
           <dt>Server</dt>
           <dd>
-            {data.serverType} in {data.location} ({data.provider})
+            {data.provider === "local"
+              ? "this machine (one-machine mode)"
+              : `${data.serverType} in ${data.location} (Hetzner)`}
           </dd>
           <WorkspaceCostFacts id={id} provider={data.provider} />
           <dt>Stops after</dt>

@@ -81,11 +81,11 @@ function WorkspaceList() {
         {workspaces.data.map((workspace) => (
           <li key={workspace.id} className="card" data-testid="workspace-row">
             <span>
-              <Link to={`/workspaces/${workspace.id}`}>
+              <Link to={`/workspaces/${workspace.id}`} className="workspace-name">
                 <strong>{workspace.name}</strong>
               </Link>{" "}
               <span className="hint">
-                {workspace.repository} · {workspace.branch}
+                {workspace.repository} · {workspace.branch} ·
               </span>{" "}
               <WorkspaceCost cost={costs.get(workspace.id)} provider={workspace.provider} />
             </span>
