@@ -2,6 +2,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sampleRepository } from "../server/github-stand-in/seed.ts";
 import { waitForWorkspace } from "../sdk/index.ts";
+import { ConfirmDialogPage } from "./pages/confirm-dialog.ts";
 import { SignInPage } from "./pages/sign-in-page.ts";
 import { WorkspacesPage } from "./pages/workspaces-page.ts";
 import { screenshotPath, startApp, type RunningApp } from "./support/app.ts";
@@ -130,7 +131,9 @@ describe("the workspace page's sessions", () => {
     expect(await shownNotifications()).toEqual([]);
 
     await page.goto(`${app.baseUrl}/workspaces/${workspaceId}`);
-    expect(await workspaces.endSession("claude")).toContain("End the session claude?");
+    const asked = await workspaces.endSession("claude");
+    expect(asked).toContain("End the session claude?");
+    expect(asked).toContain("Whatever runs in it is stopped.");
     await workspaces.sessionsEmpty().waitFor();
   });
 });
@@ -153,8 +156,10 @@ describe("Settings → Notifications", () => {
     await page.getByTestId("webhook-url").getByText("http://127.0.0.1:9/caw-hook").waitFor();
     expect(await page.content()).not.toContain(secret);
 
-    page.once("dialog", (dialog) => void dialog.accept());
     await page.getByRole("button", { name: "Remove webhook" }).click();
+    const confirm = new ConfirmDialogPage(page, "Remove the webhook?");
+    await confirm.dialog.getByText("Nothing will be sent to it any more.").waitFor();
+    await confirm.button("Remove webhook").click();
     await page.getByText("No webhook yet.").waitFor();
     expect(await api.notifications.webhook.get.query()).toBeNull();
   });

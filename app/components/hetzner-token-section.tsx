@@ -2,6 +2,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useTRPC } from "../lib/trpc.ts";
 import { useWorkspaceProvider } from "../lib/workspace-provider.ts";
+import { ConfirmDialog } from "./confirm-dialog.tsx";
 import { ErrorAlert } from "./error-alert.tsx";
 
 /**
@@ -30,13 +31,20 @@ function HetznerTokenForm() {
     save.mutate({ token }, { onSuccess: () => setToken("") });
   }
 
-  function confirmRemove() {
-    if (window.confirm("Remove your Hetzner token? Workspaces on Hetzner need it."))
-      remove.mutate();
-  }
+  const [removing, setRemoving] = useState(false);
 
   return (
     <section className="card" aria-labelledby="hetzner-heading">
+      <ConfirmDialog
+        open={removing}
+        title="Remove your Hetzner token?"
+        confirmLabel="Remove token"
+        pending={remove.isPending}
+        onConfirm={() => remove.mutate(undefined, { onSettled: () => setRemoving(false) })}
+        onCancel={() => setRemoving(false)}
+      >
+        <p>Workspaces on Hetzner need it: none can be created or started until you save another.</p>
+      </ConfirmDialog>
       <h2 id="hetzner-heading">Hetzner Cloud token</h2>
       <p className="hint">
         Workspaces on Hetzner run in your own project. Create a Read &amp; Write token in the
@@ -48,7 +56,7 @@ function HetznerTokenForm() {
         <p data-testid="hetzner-token-saved">
           A token ending in <code>{saved.data.hint}</code> is saved (since{" "}
           {saved.data.updatedAt.toLocaleDateString()}).{" "}
-          <button type="button" onClick={confirmRemove} disabled={remove.isPending}>
+          <button type="button" onClick={() => setRemoving(true)} disabled={remove.isPending}>
             Remove
           </button>
         </p>

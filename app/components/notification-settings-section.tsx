@@ -3,6 +3,7 @@ import { useRef, useState, type FormEvent } from "react";
 import { useTRPC } from "../lib/trpc.ts";
 import { BrowserNotificationPermission } from "./browser-notifications.tsx";
 import { CopyButton } from "./copy-button.tsx";
+import { ConfirmDialog } from "./confirm-dialog.tsx";
 import { ErrorAlert } from "./error-alert.tsx";
 
 /**
@@ -46,9 +47,7 @@ function WebhookForm() {
     save.mutate({ url: url.trim() }, { onSuccess: () => setUrl("") });
   }
 
-  function confirmRemove() {
-    if (window.confirm("Remove the webhook? Nothing will be sent to it any more.")) remove.mutate();
-  }
+  const [removing, setRemoving] = useState(false);
 
   return (
     <>
@@ -65,7 +64,7 @@ function WebhookForm() {
           <button
             type="button"
             className="danger"
-            onClick={confirmRemove}
+            onClick={() => setRemoving(true)}
             disabled={remove.isPending}
           >
             Remove webhook
@@ -94,6 +93,16 @@ function WebhookForm() {
       </form>
       <ErrorAlert error={save.error ?? remove.error} />
       {save.data ? <NewSecret secret={save.data.secret} /> : null}
+      <ConfirmDialog
+        open={removing}
+        title="Remove the webhook?"
+        confirmLabel="Remove webhook"
+        pending={remove.isPending}
+        onConfirm={() => remove.mutate(undefined, { onSettled: () => setRemoving(false) })}
+        onCancel={() => setRemoving(false)}
+      >
+        <p>Nothing will be sent to it any more.</p>
+      </ConfirmDialog>
     </>
   );
 }

@@ -3,6 +3,7 @@ import { useState, type FormEvent } from "react";
 import { sessionNameSchema, type SessionInfo } from "../../protocol/agent-sessions.ts";
 import { describeAgo } from "../lib/session-status.ts";
 import { useTRPC } from "../lib/trpc.ts";
+import { ConfirmDialog } from "./confirm-dialog.tsx";
 import { ErrorAlert } from "./error-alert.tsx";
 import { AgentStatusBadge } from "./terminal-sessions-status.tsx";
 
@@ -31,11 +32,7 @@ export function TerminalSessionRow({ workspaceId, session, now, onChange }: RowP
     }),
   );
   const end = useMutation(trpc.sessions.end.mutationOptions({ onSuccess: onChange }));
-
-  function confirmEnd() {
-    if (window.confirm(`End the session ${name}? Whatever runs in it is stopped.`))
-      end.mutate({ workspaceId, name });
-  }
+  const [ending, setEnding] = useState(false);
 
   return (
     <tr data-testid="terminal-session-row" data-session={name}>
@@ -88,14 +85,28 @@ export function TerminalSessionRow({ workspaceId, session, now, onChange }: RowP
           <button
             type="button"
             className="danger"
-            onClick={confirmEnd}
+            onClick={() => setEnding(true)}
             disabled={end.isPending}
             aria-label={`End ${name}`}
           >
             End
           </button>
         </div>
-        <ErrorAlert error={open.error ?? end.error} />
+        <ErrorAlert error={open.error} />
+        <ConfirmDialog
+          open={ending}
+          title={`End the session ${name}?`}
+          confirmLabel="End session"
+          pending={end.isPending}
+          onConfirm={() => end.mutate({ workspaceId, name }, { onSuccess: () => setEnding(false) })}
+          onCancel={() => {
+            end.reset();
+            setEnding(false);
+          }}
+        >
+          <p>Whatever runs in it is stopped.</p>
+          <ErrorAlert error={end.error} />
+        </ConfirmDialog>
       </td>
     </tr>
   );

@@ -1,5 +1,6 @@
 import { waitForHydration } from "./hydration.ts";
 import type { Page } from "playwright-core";
+import { ConfirmDialogPage } from "./confirm-dialog.ts";
 import { TerminalPage } from "./terminal-page.ts";
 
 /** The workspaces list, the new-workspace form and a workspace's page. */
@@ -76,15 +77,13 @@ export class WorkspacesPage {
       .waitFor();
   }
 
-  /** Ends a session, accepting the confirmation; answers the confirmation's text. */
+  /** Ends a session, confirming in the dialog; answers the dialog's question and text. */
   async endSession(name: string): Promise<string> {
-    const asked = new Promise<string>((resolve) =>
-      this.page.once("dialog", (dialog) => {
-        resolve(dialog.message());
-        void dialog.accept();
-      }),
-    );
     await this.page.getByRole("button", { name: `End ${name}` }).click();
+    const confirm = new ConfirmDialogPage(this.page, `End the session ${name}?`);
+    await confirm.dialog.waitFor();
+    const asked = (await confirm.dialog.textContent()) ?? "";
+    await confirm.button("End session").click();
     await this.sessionRow(name).waitFor({ state: "detached" });
     return asked;
   }
