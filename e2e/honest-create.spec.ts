@@ -54,12 +54,13 @@ describe("honest create", () => {
     await workspaces.openList(app.baseUrl);
 
     await fillForm(page, "typo", "mian");
-    await expect
-      .poll(() => page.getByRole("alert").allTextContents(), { timeout: 10_000 })
-      .toContainEqual(expect.stringContaining(`${repository} has no branch "mian" on GitHub`));
-    expect((await page.getByRole("alert").allTextContents()).join(" ")).toContain(
-      "Pick one of: main",
+    // A field error, beside the Branch field (the form's field errors, issue #14).
+    const branchError = page.getByTestId("branch-error");
+    await branchError.waitFor();
+    expect(await branchError.textContent()).toContain(
+      `${repository} has no branch "mian" on GitHub`,
     );
+    expect(await branchError.textContent()).toContain("Pick one of: main");
     expect(page.url()).toMatch(/\/workspaces\/new$/);
     await page.screenshot({ path: await screenshotPath("honest-create-missing-branch") });
 

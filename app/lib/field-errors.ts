@@ -11,8 +11,18 @@ export function fieldErrorsOf(error: unknown): Record<string, string> {
   for (const issue of issues) {
     const field = issue.path?.[0];
     if (typeof field !== "string" || typeof issue.message !== "string") continue;
-    // zod's messages are fragments ("name a branch, e.g. main"); beside a field, a sentence.
-    errors[field] ??= issue.message.charAt(0).toUpperCase() + issue.message.slice(1);
+    errors[field] ??= asSentence(issue.message);
   }
   return errors;
+}
+
+/**
+ * zod's messages are fragments ("name a branch, e.g. main"); beside a field, a sentence. Only
+ * a leading plain word is capitalised: a message that starts with a name ("stand-in/sample has
+ * no branch …") keeps the name as it is spelled.
+ */
+function asSentence(message: string): string {
+  return /^[a-z]+\b(?![/.\-_])/.test(message)
+    ? message.charAt(0).toUpperCase() + message.slice(1)
+    : message;
 }
