@@ -3,6 +3,7 @@ import type { Database } from "../../db/client.ts";
 import { workspaceCostPeriods, workspaces } from "../../db/schema.ts";
 import { estimateCost, type CostPeriod } from "./cost-estimate.ts";
 import type { Owner } from "./owner.ts";
+import { costPeriodColumns } from "./workspace-costs.ts";
 
 // The month's total on the workspace list (issue #14): what the owner's servers and volumes
 // cost since the first of this month (UTC, as Hetzner bills), deleted workspaces included,
@@ -35,15 +36,7 @@ export async function summarizeMonthCost(
 ): Promise<MonthCost> {
   const since = monthStartOf(now);
   const periods = await db
-    .select({
-      resource: workspaceCostPeriods.resource,
-      sizeGb: workspaceCostPeriods.sizeGb,
-      priceHourly: workspaceCostPeriods.priceHourly,
-      priceMonthly: workspaceCostPeriods.priceMonthly,
-      currency: workspaceCostPeriods.currency,
-      startedAt: workspaceCostPeriods.startedAt,
-      endedAt: workspaceCostPeriods.endedAt,
-    })
+    .select(costPeriodColumns)
     .from(workspaceCostPeriods)
     .innerJoin(workspaces, eq(workspaces.id, workspaceCostPeriods.workspaceId))
     .where(

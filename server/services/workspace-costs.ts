@@ -181,22 +181,25 @@ async function endMissingServers(db: Database, workspaceId: string, present: str
 export type WorkspaceCost = CostEstimate & { workspaceId: string };
 
 /** The estimate of every live workspace of the owner's that has cost anything yet. */
+
+/** What a cost estimate reads of a period (cost-estimate.ts); the month's total reads the same. */
+export const costPeriodColumns = {
+  resource: workspaceCostPeriods.resource,
+  sizeGb: workspaceCostPeriods.sizeGb,
+  priceHourly: workspaceCostPeriods.priceHourly,
+  priceMonthly: workspaceCostPeriods.priceMonthly,
+  currency: workspaceCostPeriods.currency,
+  startedAt: workspaceCostPeriods.startedAt,
+  endedAt: workspaceCostPeriods.endedAt,
+};
+
 export async function listWorkspaceCosts(
   db: Database,
   owner: Owner,
   now: Date = new Date(),
 ): Promise<WorkspaceCost[]> {
   const rows = await db
-    .select({
-      workspaceId: workspaceCostPeriods.workspaceId,
-      resource: workspaceCostPeriods.resource,
-      sizeGb: workspaceCostPeriods.sizeGb,
-      priceHourly: workspaceCostPeriods.priceHourly,
-      priceMonthly: workspaceCostPeriods.priceMonthly,
-      currency: workspaceCostPeriods.currency,
-      startedAt: workspaceCostPeriods.startedAt,
-      endedAt: workspaceCostPeriods.endedAt,
-    })
+    .select({ workspaceId: workspaceCostPeriods.workspaceId, ...costPeriodColumns })
     .from(workspaceCostPeriods)
     .innerJoin(workspaces, eq(workspaces.id, workspaceCostPeriods.workspaceId))
     .where(and(eq(workspaces.userId, owner.userId), isNull(workspaces.deletedAt)))
