@@ -63,7 +63,7 @@ export async function openCurrentTerminal(
     id: workspace.id,
     name: workspace.name,
     state: workspace.state,
-    reason: await explainState(context.db, workspace.id, workspace.state, workspace.stateReason),
+    reason: explainState(workspace.stateReason),
     session,
   };
 }

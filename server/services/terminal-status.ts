@@ -1,6 +1,6 @@
-import { and, desc, eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { users, workspaceEvents, workspaces } from "../../db/schema.ts";
+import { users, workspaces } from "../../db/schema.ts";
 import type { TerminalStatus } from "../../protocol/terminal-status.ts";
 import { AppError } from "../errors.ts";
 import { findEndedTerminalGrants } from "./terminal-access.ts";
@@ -56,32 +56,18 @@ export async function readTerminalStatus(
     workspaceId,
     name: row.name,
     state,
-    reason: await explainState(db, workspaceId, state, row.stateReason),
+    reason: explainState(row.stateReason),
     terminal: state === "running" && row.agentUrl !== null,
     startable: state === "stopped" || state === "error",
   };
 }
 
 /**
- * A stop says why at `stopping` ("Stopped: idle for 30 min"); `stopped` itself only says the
- * server is gone, so a stopped workspace answers the stop's reason (as its notification does).
+ * Why the workspace is in its state, for the terminal tab: the state reason, which a stop keeps
+ * from `stopping` into `stopped` (moveWorkspace), without the "Stopped: " the tab says itself.
  */
-export async function explainState(
-  db: Database,
-  workspaceId: string,
-  state: TerminalStatus["state"],
-  stateReason: string | null,
-): Promise<string | null> {
-  if (state !== "stopped" && state !== "stopping") return stateReason;
-  const [stopping] = await db
-    .select({ reason: workspaceEvents.reason })
-    .from(workspaceEvents)
-    .where(
-      and(eq(workspaceEvents.workspaceId, workspaceId), eq(workspaceEvents.toState, "stopping")),
-    )
-    .orderBy(desc(workspaceEvents.id))
-    .limit(1);
-  return (stopping?.reason ?? stateReason)?.replace(/^Stopped: /, "") ?? null;
+export function explainState(stateReason: string | null): string | null {
+  return stateReason?.replace(/^Stopped: /, "") ?? null;
 }
 
 /** Starts the workspace as its owner would, for the holder of a live terminal grant of it. */
