@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { users, workspaces } from "../../db/schema.ts";
+import { users, workspaces, type WorkspaceState } from "../../db/schema.ts";
 import type { TerminalStatus } from "../../protocol/terminal-status.ts";
 import { AppError } from "../errors.ts";
 import { findEndedTerminalGrants } from "./terminal-access.ts";
@@ -19,6 +19,12 @@ const refused = () =>
   );
 
 /** The owner behind a live grant of the workspace; the same refusal for any mismatch. */
+// protocol/ imports nothing of ours, so the page's schema lists the states again; these two
+// lines make tsc refuse the build the day the lists differ.
+const statesSurvive: TerminalStatus["state"] extends WorkspaceState ? true : never = true;
+const statesReach: WorkspaceState extends TerminalStatus["state"] ? true : never = true;
+void [statesSurvive, statesReach];
+
 async function ownerOfGrant(db: Database, workspaceId: string, grantId: string): Promise<Owner> {
   const [row] = await db
     .select({ userId: workspaces.userId, auditSubject: users.auditSubject })
