@@ -107,9 +107,18 @@ describe("live state", () => {
     page.on("request", (request) => {
       if (request.url().includes("workspaces.get")) asked.push(request.url());
     });
+    // The stream connects only after the answer: its resync must not ask again.
+    let connect: () => void = () => {};
+    const connected = new Promise<void>((resolve) => (connect = resolve));
+    await page.route("**/api/trpc/live.updates**", async (route) => {
+      await connected;
+      await route.continue();
+    });
     await live.openWorkspace(app.baseUrl, "00000000-0000-4000-8000-000000000000");
     await live.notFound().waitFor();
     const afterAnswer = asked.length;
+    connect();
+    await live.waitForLive("on");
     // Longer than two of the old 2-second polls.
     await page.waitForTimeout(5_000);
     expect(asked.length).toBe(afterAnswer);

@@ -193,7 +193,13 @@ export function tmuxAttachment(input: TmuxAttachmentInput): TmuxAttachment {
       const quietMs = input.exitQuietMs ?? 50;
       // A client that attached only now first draws the screen (lastOutputAt 0 until then).
       for (let waited = 0; waited < 2_000 && !exit; waited += 10) {
-        if (lastOutputAt > 0 && performance.now() - lastOutputAt >= quietMs) break;
+        if (lastOutputAt > 0 && performance.now() - lastOutputAt >= quietMs) {
+          // After a busy stretch the timers run before the event loop reads what already
+          // waits on the PTY: let it read once, and end only if nothing came.
+          const seen = lastOutputAt;
+          await new Promise((resolve) => setImmediate(resolve));
+          if (lastOutputAt === seen) break;
+        }
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       deliverExit(value);

@@ -1,7 +1,7 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from "react";
-import { isAffectedBy } from "../lib/live-updates.ts";
+import { isAffectedBy, isWorthAskingAgain } from "../lib/live-updates.ts";
 import { useTRPC } from "../lib/trpc.ts";
 
 // The browser end of live updates (ADR 0021): one live.updates stream per page; each change
@@ -30,7 +30,7 @@ export function LiveUpdates({ children }: { children: ReactNode }) {
       onData(item) {
         if (item.type === "resync") {
           setFeedUp(true);
-          void queryClient.invalidateQueries();
+          void queryClient.invalidateQueries({ predicate: isWorthAskingAgain });
         } else if (item.type === "down") setFeedUp(false);
         else if (item.type === "change") {
           const batch = pending.current;

@@ -1,4 +1,5 @@
 import type { Query } from "@tanstack/react-query";
+import { isNotFound } from "./query-errors.ts";
 
 // Which cached queries a live change makes stale (ADR 0021). Broad on purpose: every query
 // whose input names the workspace (whoever wrote the component), and the lists, which show
@@ -28,6 +29,12 @@ export function isAffectedBy(query: Pick<Query, "queryKey">, workspaceIds: Reado
   const input = JSON.stringify(meta.input);
   return [...workspaceIds].some((id) => input.includes(id));
 }
+
+/**
+ * True for the queries to refetch after the stream (re)connected: all but those answered "no
+ * such workspace", which nothing missed meanwhile can change (ids are never reused).
+ */
+export const isWorthAskingAgain = (query: Pick<Query, "state">) => !isNotFound(query.state.error);
 
 /** How often a query polls: its interval while the push is down, never while it is up. */
 export const pollUnlessLive = <T>(live: boolean, interval: T): T | false =>
