@@ -74,7 +74,7 @@ describe("honest create", () => {
     const reason = page.getByTestId("state-reason");
     await reason.waitFor();
     expect(await reason.textContent()).toContain("couldn't find remote ref refs/heads/doomed");
-    await expect(page.getByRole("button", { name: "Open terminal" }).count()).resolves.toBe(0);
+    await expect(page.getByRole("link", { name: "Open terminal" }).count()).resolves.toBe(0);
     // The boot steps say where it stopped, in git's words.
     const cloning = page.locator('[data-testid="boot-steps"] [data-step="cloning"]');
     await page.locator('[data-step="cloning"][data-state="failed"]').waitFor({ timeout: 5_000 });

@@ -2,6 +2,7 @@ import { useMutation } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { sessionNameSchema, type SessionInfo } from "../../protocol/agent-sessions.ts";
 import { describeAgo } from "../lib/session-status.ts";
+import { terminalPathOf } from "../lib/terminal-link.ts";
 import { useTRPC } from "../lib/trpc.ts";
 import { ConfirmDialog } from "./confirm-dialog.tsx";
 import { ErrorAlert } from "./error-alert.tsx";
@@ -25,12 +26,6 @@ export function TerminalSessionRow({ workspaceId, session, now, onChange }: RowP
   const trpc = useTRPC();
   const [renaming, setRenaming] = useState(false);
   const { name } = session;
-  const open = useMutation(
-    trpc.terminal.token.mutationOptions({
-      // The link carries a short-lived token; it opens in a tab of its own.
-      onSuccess: ({ url }) => void window.open(url, "_blank", "noopener"),
-    }),
-  );
   const end = useMutation(trpc.sessions.end.mutationOptions({ onSuccess: onChange }));
   const [ending, setEnding] = useState(false);
 
@@ -70,13 +65,15 @@ export function TerminalSessionRow({ workspaceId, session, now, onChange }: RowP
       </td>
       <td>
         <div className="row">
-          <button
-            type="button"
-            onClick={() => open.mutate({ workspaceId, session: name })}
+          <a
+            className="button"
+            href={terminalPathOf(workspaceId, name)}
+            target="_blank"
+            rel="noopener"
             aria-label={`Open ${name}`}
           >
             Open
-          </button>
+          </a>
           {renaming ? null : (
             <button type="button" onClick={() => setRenaming(true)} aria-label={`Rename ${name}`}>
               Rename
@@ -92,7 +89,6 @@ export function TerminalSessionRow({ workspaceId, session, now, onChange }: RowP
             End
           </button>
         </div>
-        <ErrorAlert error={open.error} />
         <ConfirmDialog
           open={ending}
           title={`End the session ${name}?`}

@@ -1,6 +1,7 @@
 import { useNavigate } from "@remix-run/react";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
+import { terminalPathOf } from "../lib/terminal-link.ts";
 import { useTRPC } from "../lib/trpc.ts";
 import { ConfirmDialog } from "./confirm-dialog.tsx";
 import { ErrorAlert } from "./error-alert.tsx";
@@ -26,12 +27,6 @@ export function WorkspaceActions({ workspace }: { workspace: Workspace }) {
       },
     }),
   );
-  const terminal = useMutation(
-    trpc.terminal.token.mutationOptions({
-      // The link carries a short-lived token; it opens in a tab of its own.
-      onSuccess: ({ url }) => void window.open(url, "_blank", "noopener"),
-    }),
-  );
   const id = { id: workspace.id };
   const { state } = workspace;
   const busy = stop.isPending || start.isPending || remove.isPending;
@@ -39,13 +34,15 @@ export function WorkspaceActions({ workspace }: { workspace: Workspace }) {
   return (
     <div className="actions">
       {state === "running" ? (
-        <button
-          type="button"
-          className="primary"
-          onClick={() => terminal.mutate({ workspaceId: workspace.id })}
+        // The launcher signs the tab in with a short-lived token and follows the workspace.
+        <a
+          className="button primary"
+          href={terminalPathOf(workspace.id)}
+          target="_blank"
+          rel="noopener"
         >
           Open terminal
-        </button>
+        </a>
       ) : null}
       {["booting", "running", "error"].includes(state) ? (
         <button type="button" onClick={() => stop.mutate(id)} disabled={busy}>
@@ -85,7 +82,7 @@ export function WorkspaceActions({ workspace }: { workspace: Workspace }) {
         </p>
         <ErrorAlert error={remove.error} />
       </ConfirmDialog>
-      <ErrorAlert error={terminal.error ?? stop.error ?? start.error} />
+      <ErrorAlert error={stop.error ?? start.error} />
     </div>
   );
 }

@@ -34,7 +34,7 @@ export class WorkspacesPage {
   /** Clicks "Open terminal" and returns the terminal in its new tab, connected. */
   async openTerminal(): Promise<{ tab: Page; terminal: TerminalPage }> {
     const opened = this.page.context().waitForEvent("page");
-    await this.page.getByRole("button", { name: "Open terminal" }).click();
+    await this.page.getByRole("link", { name: "Open terminal" }).click();
     const tab = await opened;
     const terminal = new TerminalPage(tab);
     await tab.locator('#terminal[data-status="open"]').waitFor();
@@ -91,7 +91,7 @@ export class WorkspacesPage {
   /** Clicks a session's "Open" and returns its terminal in the new tab, connected. */
   async openSession(name: string): Promise<{ tab: Page; terminal: TerminalPage }> {
     const opened = this.page.context().waitForEvent("page");
-    await this.page.getByRole("button", { name: `Open ${name}` }).click();
+    await this.page.getByRole("link", { name: `Open ${name}` }).click();
     const tab = await opened;
     await tab.locator('#terminal[data-status="open"]').waitFor();
     return { tab, terminal: new TerminalPage(tab) };
