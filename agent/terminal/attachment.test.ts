@@ -37,21 +37,21 @@ const busyWait = (ms: number) => {
 };
 
 async function waitFor(what: string, probe: () => boolean) {
-  for (let tries = 0; tries < 500 && !probe(); tries += 1)
+  for (let tries = 0; tries < 3_000 && !probe(); tries += 1)
     await new Promise((resolve) => setTimeout(resolve, 10));
   if (!probe()) throw new Error(`Gave up waiting for ${what}`);
 }
 
 describe("a tmux attachment's exit", () => {
   it("waits for output that arrived while the agent was busy", async () => {
-    const ticks = "for i in 1 2 3 4 5 6; do printf tick$i; sleep 0.05; done; printf last; sleep 5";
-    // Busy (in the callback that reads the second tick) from before the last output until
-    // well after the quiet time: when the agent looks again, its last reading is old, and the
-    // rest of the output waits unread.
-    const client = attach(ticks, 100, (text) => text.includes("tick2") && busyWait(500));
+    // Ticks 50 ms apart (bash's own `read -t`: no process to start, so a loaded machine keeps
+    // them well inside the quiet time), then `last`. The callback that reads the second tick
+    // keeps the agent busy until the rest has been written and the quiet time is long over.
+    const pause = "read -r -t 0.05 _";
+    const ticks = `for i in 1 2 3 4 5 6; do printf tick$i; ${pause}; done; printf last; read -r -t 10 _`;
+    const client = attach(ticks, 300, (text) => void (text.includes("tick2") && busyWait(1_500)));
     await waitFor("the first tick", () => client.text().includes("tick1"));
-    const finished = client.attachment.finish({ code: 3, signal: null });
-    await finished;
+    await client.attachment.finish({ code: 3, signal: null });
     expect(client.exited()).toEqual({ code: 3, signal: null });
     expect(client.text()).toContain("last");
   });

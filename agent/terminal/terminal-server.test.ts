@@ -198,7 +198,10 @@ describe("terminal WebSocket", () => {
 
   it("sends the exit after the last output, then closes normally", async () => {
     const client = await connectClient(agent.origin);
-    client.type("echo last-$((1+1)); exit 5\r");
+    // tmux drops what a pane's process wrote if it exits before tmux has read it (tmux#506,
+    // "by design"); the pause keeps that tmux limit out of what this test is about: our exit
+    // goes out after the output tmux showed.
+    client.type("echo last-$((1+1)); sleep 0.3; exit 5\r");
     expect(await client.waitForMessage("exit")).toEqual({ type: "exit", code: 5, signal: null });
     expect(await client.closed).toBe(1000);
     expect(client.text()).toContain("last-2");
