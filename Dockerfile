@@ -16,6 +16,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 # node-gyp uses the headers beside this Node instead of downloading them.
 ENV npm_config_nodedir=/usr/local
+# Behind a TLS-intercepting proxy, mount its CA bundle and name it here (build stage only;
+# deploy/image/smoke-test.sh does): --volume /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/build-ca.crt:ro
+# --build-arg NODE_EXTRA_CA_CERTS=/etc/ssl/certs/build-ca.crt
+ARG NODE_EXTRA_CA_CERTS=
 WORKDIR /src
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
