@@ -101,9 +101,15 @@ describe("compose.yaml", () => {
       expect(environment?.HOST).toBe("0.0.0.0");
       if (name !== "migrate") expect(restart).toBe("unless-stopped");
     }
-    const worker = service("worker");
-    const drain = Number(worker.environment?.WORKER_DRAIN_GRACE_SECONDS);
-    expect(seconds(worker.stop_grace_period)).toBeGreaterThan(drain);
+    for (const [name, drain] of [
+      ["web", "WEB_DRAIN_GRACE_SECONDS"],
+      ["worker", "WORKER_DRAIN_GRACE_SECONDS"],
+    ] as const) {
+      const { environment, stop_grace_period } = service(name);
+      const grace = Number(environment?.[drain]);
+      expect(grace).toBeGreaterThanOrEqual(0);
+      expect(seconds(stop_grace_period)).toBeGreaterThan(grace);
+    }
   });
 
   it("holds no secret: every secret comes from .env", () => {
