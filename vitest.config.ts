@@ -10,7 +10,7 @@ export default defineConfig({
           name: "unit",
           include: [
             "*.test.ts",
-            "{server,db,cloud-init,agent,app,protocol,sdk}/**/*.test.{ts,tsx}",
+            "{server,db,cloud-init,agent,app,protocol,sdk,deploy}/**/*.test.{ts,tsx}",
           ],
           globalSetup: ["server/testing/database-global-setup.ts"],
           testTimeout: 30_000,
