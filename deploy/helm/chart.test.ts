@@ -48,6 +48,8 @@ async function render(...valueFiles: string[]): Promise<Manifest[]> {
     .filter((manifest): manifest is Manifest => manifest !== null);
 }
 
+const domain = "config:\n  BASE_DOMAIN: example.com\n";
+
 async function valuesFile(content: string): Promise<string> {
   const folder = await mkdtemp(path.join(tmpdir(), "caw-chart-"));
   const file = path.join(folder, "values.yaml");
@@ -133,19 +135,25 @@ describe("helm chart", () => {
     expect(pod.containers[0].env[0].valueFrom.secretKeyRef.key).toBe("DATABASE_URL");
   });
 
-  it("refuses to render without the Secret's name or the public URL, saying which", async () => {
-    expect(await helmFailure("template", "caw", chart)).toMatch(/publicUrl|existingSecret/);
-    const noSecret = await valuesFile("publicUrl: https://workspaces.example.com\n");
+  it("refuses to render without the Secret's name, the public URL or BASE_DOMAIN, saying which", async () => {
+    expect(await helmFailure("template", "caw", chart)).toMatch(
+      /publicUrl|existingSecret|BASE_DOMAIN/,
+    );
+    const noSecret = await valuesFile(`publicUrl: https://workspaces.example.com\n${domain}`);
     expect(await helmFailure("template", "caw", chart, "-f", noSecret)).toContain(
       "existingSecret: name the Secret",
     );
-    const noUrl = await valuesFile("existingSecret: caw\n");
+    const noDomain = await valuesFile("config:\n  BASE_DOMAIN: ''\n");
+    expect(await helmFailure("template", "caw", chart, "-f", minimal, "-f", noDomain)).toContain(
+      "config.BASE_DOMAIN: set the domain",
+    );
+    const noUrl = await valuesFile(`existingSecret: caw\n${domain}`);
     expect(await helmFailure("template", "caw", chart, "-f", noUrl)).toContain(
       "publicUrl: set the URL",
     );
   });
 
-  it("refuses a grace that ends before the drain, a typo'd value and a secret in config", async () => {
+  it("refuses a grace that ends before the drain, a typo'd value, a secret or a chart-set name in config", async () => {
     const shortGrace = await valuesFile("worker:\n  terminationGracePeriodSeconds: 10\n");
     expect(await helmFailure("template", "caw", chart, "-f", minimal, "-f", shortGrace)).toContain(
       "worker.terminationGracePeriodSeconds (10) must be greater than worker.drainGraceSeconds (15)",
@@ -154,10 +162,12 @@ describe("helm chart", () => {
     expect(await helmFailure("template", "caw", chart, "-f", minimal, "-f", typo)).toContain(
       "replicas",
     );
-    const secret = await valuesFile("config:\n  DATABASE_URL: postgres://u:p@db/caw\n");
-    expect(await helmFailure("template", "caw", chart, "-f", minimal, "-f", secret)).toContain(
-      "config",
-    );
+    for (const name of ["DATABASE_URL", "HOST"]) {
+      const clash = await valuesFile(`config:\n  ${name}: postgres://u:p@db/caw\n`);
+      expect(await helmFailure("template", "caw", chart, "-f", minimal, "-f", clash)).toContain(
+        "config",
+      );
+    }
   });
 
   it("has a comment above every top-level and second-level value", async () => {

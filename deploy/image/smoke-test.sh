@@ -51,7 +51,8 @@ if [ -z "${SKIP_BUILD:-}" ]; then
     ca=(--volume /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/build-ca.crt:ro
       --build-arg NODE_EXTRA_CA_CERTS=/etc/ssl/certs/build-ca.crt)
   fi
-  "${podman[@]}" build --network host "${limits[@]}" "${ca[@]}" \
+  # --layers=false: vfs keeps a full copy of the file system per layer; one per stage is enough.
+  "${podman[@]}" build --layers=false --network host "${limits[@]}" "${ca[@]}" \
     --build-arg BASE_IMAGE="$base" -t "$image" . >"$work/build.log" 2>&1 ||
     { tail -40 "$work/build.log"; fail "the image did not build"; }
 fi
