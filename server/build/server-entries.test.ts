@@ -1,9 +1,11 @@
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startEngineHarness, type EngineHarness } from "../../e2e/support/engine.ts";
 import { findFreePort } from "../process/free-port.ts";
 import { projectRoot, startProgram, type RunningProgram } from "../testing/program.ts";
 import { testEncryptionKeys } from "../testing/test-context.ts";
+import { createTestDatabase } from "../testing/test-database.ts";
 import { buildServer, serverOutDir } from "./build-server.ts";
 
 // The compiled programs the container image runs as PID 1 (`node build/server/…`), started
@@ -15,6 +17,21 @@ vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 beforeAll(async () => {
   await buildServer();
 });
+
+async function parentOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  // "pid (comm) state ppid …": the name may hold spaces, so count from its closing ")".
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const entry = (program: "web" | "worker") => path.join(serverOutDir, `${program}.js`);
 
@@ -106,7 +123,8 @@ describe("build/server/worker.js", () => {
   });
 
   it("hands a job back that outlasts WORKER_DRAIN_GRACE_SECONDS, then exits 0", async () => {
-    engine.hetzner.faults.add({ kind: "hang", performs: false, method: "POST", path: "/v1/servers" });
+    // With the default grace (15 s) this request would finish and the job succeed.
+    engine.hetzner.faults.add({ kind: "slow", delayMs: 8_000, method: "POST", path: "/v1/servers" });
     const { worker, id } = await workerWithCreateInFlight("handed-back", {
       WORKER_DRAIN_GRACE_SECONDS: "1",
     });
@@ -119,9 +137,29 @@ describe("build/server/worker.js", () => {
   });
 });
 
+describe("npm run worker", () => {
+  it("is the worker program itself: SIGTERM to npm reaches it, it drains and nothing is left", async () => {
+    const database = await createTestDatabase();
+    try {
+      const npm = startProgram("npm", ["run", "--silent", "worker"], {
+        DATABASE_URL: database.url,
+        ENCRYPTION_KEYS: testEncryptionKeys(),
+      });
+      const ready = await npm.waitForLog("worker ready");
+      // npm's shell execs node: the program is npm's child, not a grandchild behind sh.
+      expect(await parentOf(ready.pid as number)).toBe(npm.child.pid);
+      npm.child.kill("SIGTERM");
+      expect(await npm.exited).toEqual({ code: 0, signal: null });
+      expect(npm.output()).toContain('"msg":"worker stopped"');
+      expect(isRunning(ready.pid as number)).toBe(false);
+    } finally {
+      await database.drop();
+    }
+  });
+});
+
 describe("build/server/web.js", () => {
   it("on SIGTERM answers /readyz 503 while it serves on through WEB_DRAIN_GRACE_SECONDS, then exits 0", async () => {
-    const { createTestDatabase } = await import("../testing/test-database.ts");
     const database = await createTestDatabase();
     try {
       const port = await findFreePort();
