@@ -39,6 +39,7 @@ const { env, databaseUrl, encryptionKeys, github } = readSettingsOrExit((env) =>
   github: requireGitHub(env),
 }));
 const logger = createLogger({ level: env.LOG_LEVEL, service: "web" });
+const metrics = createHttpMetrics();
 const zone = await checkCloudflareZoneOrExit(env);
 
 const version = await readVersion();
@@ -60,7 +61,6 @@ await ensureSigningKeys(database.db, keyring).catch((error: unknown) =>
 );
 // One LISTEN connection for the whole process, outside the pool (ADR 0021).
 const liveUpdates = createLiveUpdates({ databaseUrl, logger });
-const metrics = createHttpMetrics();
 registerEngineMetrics(metrics.registry, () => readEngineStats(database.db));
 const server = createAppServer({
   context: {
@@ -70,6 +70,7 @@ const server = createAppServer({
     checkReadiness: drainSwitch.checkReadiness,
     keyring,
     github: { ...github, observe: metrics.observeOutboundRequest },
+    observeOutboundRequest: metrics.observeOutboundRequest,
     secureCookies: shouldUseSecureCookies(env.PUBLIC_URL),
     liveUpdates,
     limitApiRequests: createApiRateLimiter(database.db, {
@@ -144,6 +145,7 @@ async function checkCloudflareZoneOrExit(settings: Env): Promise<CloudflareZone 
     zoneId,
     apiUrl: settings.CLOUDFLARE_API_URL,
     logger,
+    observe: metrics.observeOutboundRequest,
   });
   const { refusal, warnings } = await checkZoneAtStart(cloudflare, BASE_DOMAIN);
   for (const warning of warnings) logger.warn(warning);
