@@ -64,11 +64,18 @@ const oneMachineDefaults = { WEB_DRAIN_GRACE_SECONDS: "0", WORKER_PORT: "0" };
 // A settling workspace clones and boots its agent; past this the launcher says Ready anyway.
 const settleTimeoutMs = 3 * 60_000;
 
-onShutdownSignal(logger, async (signal) => {
-  stopSignal = signal as NodeJS.Signals;
-  for (const child of children.values()) child.kill(stopSignal);
-  return stopWhenChildrenExit();
-});
+onShutdownSignal(
+  logger,
+  async (signal) => {
+    stopSignal = signal as NodeJS.Signals;
+    for (const child of children.values()) child.kill(stopSignal);
+    return stopWhenChildrenExit();
+  },
+  // Outlasts the children's own deadlines (their drain grace + 20 s), then the database's stop.
+  {
+    deadlineMs: (Math.max(env.WORKER_DRAIN_GRACE_SECONDS, env.WEB_DRAIN_GRACE_SECONDS) + 30) * 1000,
+  },
+);
 
 try {
   record = await takeOverLauncherRecord(env.DATA_DIR, programs.join("+"), logger);

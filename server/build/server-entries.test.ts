@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import net, { type AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startEngineHarness, type EngineHarness } from "../../e2e/support/engine.ts";
@@ -134,6 +135,27 @@ describe("build/server/worker.js", () => {
     expect(worker.output()).toContain('"msg":"worker stopped"');
     // Handed back, its attempt not counted: the next worker starts it afresh.
     expect(await jobOf(id)).toMatchObject({ status: "queued", attempts: 0 });
+  });
+});
+
+describe("a worker whose probe port is taken", () => {
+  it("stops at once, saying which setting to change", async () => {
+    const database = await createTestDatabase();
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const worker = startProgram(process.execPath, [entry("worker")], {
+        DATABASE_URL: database.url,
+        ENCRYPTION_KEYS: testEncryptionKeys(),
+        WORKER_PORT: String((taken.address() as AddressInfo).port),
+      });
+      expect(await worker.exited).toEqual({ code: 1, signal: null });
+      expect(worker.output()).toContain("(EADDRINUSE): set WORKER_PORT to a free port");
+      expect(worker.output()).not.toContain('"msg":"job runner started"');
+    } finally {
+      taken.close();
+      await database.drop();
+    }
   });
 });
 

@@ -39,8 +39,9 @@ const drainSwitch = createDrainSwitch(
   "The worker is draining (it was asked to stop): it takes no new jobs and exits once its running jobs finished or were handed back.",
 );
 let probes: WorkerHttp | undefined;
+// Set once the runner starts (after the probe port); the shutdown handler may come first.
+const startup: { runner?: ReturnType<typeof startRunner> } = {};
 
-const started = startRunner();
 // Registered before start-up finishes, so a Ctrl-C that arrives meanwhile still drains. Past
 // the grace, aborted handlers get 5 s to settle and LISTEN 2 s to end (runner.ts): the
 // deadline leaves room for those and the database's close.
@@ -48,7 +49,7 @@ onShutdownSignal(
   logger,
   async () => {
     drainSwitch.begin();
-    const running = await started.catch(() => undefined);
+    const running = await startup.runner?.catch(() => undefined);
     running?.stop();
     await running?.drain();
     await probes?.close();
@@ -58,6 +59,7 @@ onShutdownSignal(
   { deadlineMs: (env.WORKER_DRAIN_GRACE_SECONDS + 20) * 1000 },
 );
 
+// The probe port first: a worker that cannot serve it stops before it takes any job.
 try {
   probes = await startWorkerHttp({
     port: env.WORKER_PORT,
@@ -70,7 +72,8 @@ try {
   logger.fatal({ err: error }, (error as Error).message);
   process.exit(1);
 }
-await started;
+startup.runner = startRunner();
+await startup.runner;
 logger.info(
   { workerId, concurrency: env.WORKER_CONCURRENCY, port: probes.port, host: env.HOST },
   "worker ready",
