@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { EnvError, parseEnv, requireDatabaseUrl } from "./env.ts";
+import { childEnvironment, EnvError, parseEnv, requireDatabaseUrl } from "./env.ts";
 
 function problemsOf(source: Record<string, string>): string[] {
   try {
@@ -114,5 +114,49 @@ describe("the local provider's reach", () => {
     expect(problemsOf({ LOCAL_PROVIDER_MULTI_USER: "yes" })[0]).toMatch(
       /^LOCAL_PROVIDER_MULTI_USER: expected true or false/,
     );
+  });
+});
+
+describe("the orchestrator settings", () => {
+  it("gives the worker's probe port and the drain graces their defaults", () => {
+    const env = parseEnv({});
+    expect(env.WORKER_PORT).toBe(9464);
+    expect(env.WEB_DRAIN_GRACE_SECONDS).toBe(5);
+    expect(env.WORKER_DRAIN_GRACE_SECONDS).toBe(15);
+  });
+
+  it("takes 0 for a free worker port and for a web that closes at once", () => {
+    const env = parseEnv({ WORKER_PORT: "0", WEB_DRAIN_GRACE_SECONDS: "0" });
+    expect(env.WORKER_PORT).toBe(0);
+    expect(env.WEB_DRAIN_GRACE_SECONDS).toBe(0);
+    expect(parseEnv({ WEB_DRAIN_GRACE_SECONDS: "12" }).WEB_DRAIN_GRACE_SECONDS).toBe(12);
+  });
+
+  it("names the variable and what it expects", () => {
+    expect(problemsOf({ WORKER_PORT: "metrics" })).toEqual([
+      'WORKER_PORT: expected a whole number between 0 and 65535 (got "metrics")',
+    ]);
+    expect(problemsOf({ WEB_DRAIN_GRACE_SECONDS: "-1" })).toEqual([
+      'WEB_DRAIN_GRACE_SECONDS: expected a whole number of seconds, 0 or more (got "-1")',
+    ]);
+  });
+});
+
+describe("childEnvironment", () => {
+  it("uses a default only where the operator set nothing", () => {
+    const name = "CAW_CHILD_ENV_TEST";
+    const before = process.env[name];
+    try {
+      delete process.env[name];
+      expect(childEnvironment({}, { [name]: "0" })[name]).toBe("0");
+      process.env[name] = "";
+      expect(childEnvironment({}, { [name]: "0" })[name]).toBe("0");
+      process.env[name] = "9000";
+      expect(childEnvironment({}, { [name]: "0" })[name]).toBe("9000");
+      expect(childEnvironment({ [name]: "1" }, { [name]: "0" })[name]).toBe("1");
+    } finally {
+      if (before === undefined) delete process.env[name];
+      else process.env[name] = before;
+    }
   });
 });

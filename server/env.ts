@@ -13,6 +13,7 @@ import {
 } from "./env-values.ts";
 import type { OriginCertificateDays } from "./dns/cloudflare-zone.ts";
 import { isLoopbackHost } from "./process/loopback.ts";
+import type { OutboundRequestObserver } from "./process/outbound-requests.ts";
 
 // The one place that reads process.env (SPEC §3). Everything else receives a parsed `Env`.
 
@@ -91,6 +92,22 @@ const envSchema = z.object({
   JOB_LEASE_SECONDS: positiveIntegerSchema.default(60),
   /** How long a draining worker lets running jobs finish before aborting and handing them back. */
   WORKER_DRAIN_GRACE_SECONDS: positiveIntegerSchema.default(15),
+  /**
+   * The worker's /healthz, /readyz and /metrics (on HOST). 9464 is the port Prometheus's list
+   * of exporter ports gives OpenTelemetry's exporter: out of the way of web servers (3000,
+   * 8080). 0 takes a free port (the launcher and tests do, so several workers fit one machine).
+   */
+  WORKER_PORT: portSchema.default(9464),
+  /**
+   * How long a draining web server keeps serving after /readyz turned 503, so load balancers
+   * see the 503 and stop sending before the listener closes. 0 closes at once.
+   */
+  WEB_DRAIN_GRACE_SECONDS: z
+    .string()
+    .trim()
+    .regex(/^\d+$/, { error: "expected a whole number of seconds, 0 or more" })
+    .transform(Number)
+    .default(5),
   JOB_MAX_ATTEMPTS: positiveIntegerSchema.default(5),
   JOB_BACKOFF_BASE_MS: positiveIntegerSchema.default(2000),
   HEARTBEAT_TIMEOUT_SECONDS: positiveIntegerSchema.default(180),
@@ -295,6 +312,8 @@ export type GitHubSettings = {
   clientSecret: string;
   /** Set: sign-in is the App's user flow and git gets installation tokens (ADR 0006). */
   app?: GitHubAppSettings;
+  /** Told of every request to GitHub's API (the web's metrics); not a setting, added by main.ts. */
+  observe?: OutboundRequestObserver;
 };
 
 /** The GitHub OAuth app; `npm start` points these at the stand-in when none is configured. */
@@ -316,12 +335,20 @@ export function requireGitHub(env: Env): GitHubSettings {
   ]);
 }
 
-/** The environment for a child process of ours: this one's, with overrides. */
-export function childEnvironment(overrides: Record<string, string>): NodeJS.ProcessEnv {
+/**
+ * The environment for a child process of ours: `defaults`, then this one's, then `overrides`
+ * (a default is only used when the operator has not set that variable; an empty one counts).
+ */
+export function childEnvironment(
+  overrides: Record<string, string>,
+  defaults: Record<string, string> = {},
+): NodeJS.ProcessEnv {
   const inherited = Object.entries(process.env).filter(
     (entry): entry is [string, string] => entry[1] !== undefined,
   );
-  return { ...Object.fromEntries(inherited), ...overrides } as NodeJS.ProcessEnv;
+  const merged: Record<string, string> = { ...Object.fromEntries(inherited), ...overrides };
+  for (const [name, value] of Object.entries(defaults)) merged[name] ||= value;
+  return merged as NodeJS.ProcessEnv;
 }
 
 // What a workspace agent started on this machine may see of our environment: enough to run

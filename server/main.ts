@@ -26,6 +26,7 @@ import { installRoot, readVersion } from "./process/version.ts";
 import { readEngineStats } from "./services/engine-stats.ts";
 import { createLiveUpdates } from "./services/live-updates.ts";
 import { ensureSigningKeys } from "./services/signing-keys.ts";
+import { createDrainSwitch } from "./process/draining.ts";
 import { onShutdownSignal } from "./process/shutdown.ts";
 import { createReadinessCheck } from "./services/health.ts";
 
@@ -38,15 +39,19 @@ const { env, databaseUrl, encryptionKeys, github } = readSettingsOrExit((env) =>
   github: requireGitHub(env),
 }));
 const logger = createLogger({ level: env.LOG_LEVEL, service: "web" });
+const metrics = createHttpMetrics();
 const zone = await checkCloudflareZoneOrExit(env);
 
 const version = await readVersion();
 const build = await loadRemixBuild();
 const database = createDb(databaseUrl, { applicationName: "caw-web" });
-const checkReadiness = createReadinessCheck(
-  database.sql,
-  await readMigrationJournal(),
-  zone ? createZoneModeCheck(zone) : undefined,
+const drainSwitch = createDrainSwitch(
+  createReadinessCheck(
+    database.sql,
+    await readMigrationJournal(),
+    zone ? createZoneModeCheck(zone) : undefined,
+  ),
+  "This web server is draining (it was asked to stop): send requests to another one.",
 );
 const keyring = await createKeyring(encryptionKeys);
 // Agents fetch the JWKS before any terminal opens; a failure here is retried by the hourly
@@ -56,16 +61,16 @@ await ensureSigningKeys(database.db, keyring).catch((error: unknown) =>
 );
 // One LISTEN connection for the whole process, outside the pool (ADR 0021).
 const liveUpdates = createLiveUpdates({ databaseUrl, logger });
-const metrics = createHttpMetrics();
 registerEngineMetrics(metrics.registry, () => readEngineStats(database.db));
 const server = createAppServer({
   context: {
     env,
     db: database.db,
     version,
-    checkReadiness,
+    checkReadiness: drainSwitch.checkReadiness,
     keyring,
-    github,
+    github: { ...github, observe: metrics.observeOutboundRequest },
+    observeOutboundRequest: metrics.observeOutboundRequest,
     secureCookies: shouldUseSecureCookies(env.PUBLIC_URL),
     liveUpdates,
     limitApiRequests: createApiRateLimiter(database.db, {
@@ -95,7 +100,23 @@ server.listen(env.PORT, env.HOST, () => {
   if (trustProxyRisk) logger.warn(trustProxyRisk);
 });
 
-onShutdownSignal(logger, async () => {
+onShutdownSignal(
+  logger,
+  async () => {
+    // /readyz says 503 first; load balancers take the grace to notice and send elsewhere.
+    drainSwitch.begin();
+    if (env.WEB_DRAIN_GRACE_SECONDS > 0) {
+      logger.info({ graceSeconds: env.WEB_DRAIN_GRACE_SECONDS }, "draining: /readyz answers 503");
+      await new Promise((resolve) => setTimeout(resolve, env.WEB_DRAIN_GRACE_SECONDS * 1000));
+    }
+    await closeServer();
+    logger.info("web server stopped");
+  },
+  // The grace, then 10 s for requests still running and the database's close.
+  { deadlineMs: (env.WEB_DRAIN_GRACE_SECONDS + 20) * 1000 },
+);
+
+async function closeServer(): Promise<void> {
   server.close();
   // Listened for at once: with no connection open, "close" comes before any await below ends.
   const closed = once(server, "close");
@@ -110,8 +131,7 @@ onShutdownSignal(logger, async () => {
   clearTimeout(cut);
   clearInterval(closeIdle);
   await database.close();
-  logger.info("web server stopped");
-});
+}
 
 /**
  * With Cloudflare: BASE_DOMAIN's place in the zone and the zone's SSL/TLS mode (ADR 0010). A
@@ -125,6 +145,7 @@ async function checkCloudflareZoneOrExit(settings: Env): Promise<CloudflareZone 
     zoneId,
     apiUrl: settings.CLOUDFLARE_API_URL,
     logger,
+    observe: metrics.observeOutboundRequest,
   });
   const { refusal, warnings } = await checkZoneAtStart(cloudflare, BASE_DOMAIN);
   for (const warning of warnings) logger.warn(warning);

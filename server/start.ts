@@ -58,14 +58,24 @@ const readyMessages: Record<Program, string> = {
   worker: "worker ready",
 };
 const ready = new Map(programs.map((program) => [program, readySignal()]));
+// Unless set: one machine has no load balancer to wait for, and the worker takes a free port
+// for its probes (its "worker ready" line names it), so a busy 9464 never stops `npm start`.
+const oneMachineDefaults = { WEB_DRAIN_GRACE_SECONDS: "0", WORKER_PORT: "0" };
 // A settling workspace clones and boots its agent; past this the launcher says Ready anyway.
 const settleTimeoutMs = 3 * 60_000;
 
-onShutdownSignal(logger, async (signal) => {
-  stopSignal = signal as NodeJS.Signals;
-  for (const child of children.values()) child.kill(stopSignal);
-  return stopWhenChildrenExit();
-});
+onShutdownSignal(
+  logger,
+  async (signal) => {
+    stopSignal = signal as NodeJS.Signals;
+    for (const child of children.values()) child.kill(stopSignal);
+    return stopWhenChildrenExit();
+  },
+  // Outlasts the children's own deadlines (their drain grace + 20 s), then the database's stop.
+  {
+    deadlineMs: (Math.max(env.WORKER_DRAIN_GRACE_SECONDS, env.WEB_DRAIN_GRACE_SECONDS) + 30) * 1000,
+  },
+);
 
 try {
   record = await takeOverLauncherRecord(env.DATA_DIR, programs.join("+"), logger);
@@ -206,7 +216,7 @@ function startProgram(program: Program, settings: Record<string, string>): Child
   const child = spawn(command, commandArgs, {
     cwd: projectRoot,
     stdio: ["inherit", "pipe", "pipe"],
-    env: childEnvironment(settings),
+    env: childEnvironment(settings, oneMachineDefaults),
   });
   forwardOutput(program, child);
   closed.push(

@@ -1,6 +1,7 @@
 import { APIConnectionError, APIError, APIUserAbortError } from "cloudflare";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import type { OutboundRequestObserver } from "../process/outbound-requests.ts";
 
 // One Cloudflare API call with our retry policy (ADR 0018), in place of the SDK's: the SDK
 // sleeps whatever retry-after says, and Cloudflare's global rate limit blocks a token for
@@ -48,6 +49,24 @@ const defaultMaxWaitMs = 10_000;
 // "If you exceed this limit, all API calls for the next five minutes will be blocked."
 const globalBlockMs = 5 * 60_000;
 const firstBackoffMs = 500;
+
+/**
+ * The fetch our Cloudflare SDK clients send every request through: each answer's status (or
+ * none) reaches `observe`. Undefined without an observer, so the SDK keeps its own fetch.
+ */
+export function observedFetch(observe: OutboundRequestObserver | undefined) {
+  if (!observe) return undefined;
+  return async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    try {
+      const response = await fetch(input, init);
+      observe({ provider: "cloudflare", status: response.status });
+      return response;
+    } catch (error) {
+      observe({ provider: "cloudflare", status: undefined });
+      throw error;
+    }
+  };
+}
 
 /** Cloudflare's error codes in a failure (`errors[].code`), for logs and decisions. */
 export function codesOf(error: unknown): number[] {

@@ -3,7 +3,8 @@ import Cloudflare from "cloudflare";
 import { z } from "zod";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { callCloudflare } from "./cloudflare-calls.ts";
+import type { OutboundRequestObserver } from "../process/outbound-requests.ts";
+import { callCloudflare, observedFetch } from "./cloudflare-calls.ts";
 import { cloudflareApiUrl } from "./cloudflare.ts";
 
 // Cloudflare's published address ranges (https://www.cloudflare.com/ips/, `GET /ips`) through
@@ -37,6 +38,7 @@ export type CloudflareRangesOptions = {
   /** Retries for 429, 5xx and network failures; 2 unless given. */
   maxRetries?: number;
   timeoutMs?: number;
+  observe?: OutboundRequestObserver;
 };
 
 // Cloudflare's widest ranges are a /13 (IPv4) and a /29 (IPv6): anything much wider is not
@@ -84,6 +86,7 @@ export function createCloudflareRangesReader(
     // block inside a job; ours fails it as retryable with the wait, for the queue to honour.
     maxRetries: 0,
     timeout: options.timeoutMs ?? 15_000,
+    fetch: observedFetch(options.observe),
     logLevel: "off",
   });
   let lastKnown: { ranges: CloudflareRanges; readAt: Date } | undefined;

@@ -1,7 +1,8 @@
 import Cloudflare, { APIError } from "cloudflare";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { CloudflarePermanentError, codesOf } from "./cloudflare-calls.ts";
+import type { OutboundRequestObserver } from "../process/outbound-requests.ts";
+import { CloudflarePermanentError, codesOf, observedFetch } from "./cloudflare-calls.ts";
 import { createCloudflareRecords } from "./cloudflare-records.ts";
 import type { DnsProvider } from "./dns.ts";
 
@@ -19,6 +20,8 @@ export type CloudflareClientOptions = {
   /** Retries per request for 429, 5xx and network failures; 4 unless given. */
   maxRetries?: number;
   timeoutMs?: number;
+  /** Told of every request sent (metrics). */
+  observe?: OutboundRequestObserver;
 };
 
 export type CloudflareDnsOptions = CloudflareClientOptions & {
@@ -48,6 +51,7 @@ export function createCloudflareClient(options: CloudflareClientOptions): Cloudf
     baseURL: options.apiUrl ?? cloudflareApiUrl,
     maxRetries: options.maxRetries ?? 4,
     timeout: options.timeoutMs ?? 30_000,
+    fetch: observedFetch(options.observe),
     logger: options.logger && toSdkLogger(options.logger),
     // Without our logger, stay quiet rather than write past it to the console.
     logLevel: options.logger ? "warn" : "off",

@@ -2,6 +2,7 @@ import { Octokit } from "@octokit/core";
 import { z } from "zod";
 import type { GitHubSettings } from "../env.ts";
 import { AppError, type AppErrorCode } from "../errors.ts";
+import type { OutboundRequestObserver } from "../process/outbound-requests.ts";
 import { handleRateLimits, type GitHubRateLimitOptions } from "./github-rate-limit.ts";
 
 // The one place that turns GitHub's HTTP answers into our AppError, and the one call of
@@ -55,8 +56,26 @@ export function githubClient(
     auth: token,
     ...(options.signal ? { request: { signal: options.signal } } : {}),
   });
+  if (github.observe) observeRequests(octokit, github.observe);
   handleRateLimits(octokit, options);
   return octokit;
+}
+
+/**
+ * Reports each try's status to `observe` (metrics). Wrapped before the rate-limit handling,
+ * so it sits inside it: a request waited out and sent again counts twice, as it was sent.
+ */
+function observeRequests(octokit: Octokit, observe: OutboundRequestObserver): void {
+  octokit.hook.wrap("request", async (request, parameters) => {
+    try {
+      const response = await request(parameters);
+      observe({ provider: "github", status: response.status });
+      return response;
+    } catch (error) {
+      observe({ provider: "github", status: statusOf(error) });
+      throw error;
+    }
+  });
 }
 
 /** `owner/name` as the owner and repo path parameters of GitHub's REST API. */

@@ -38,7 +38,10 @@ import { readJsonBody, sendJson } from "./json.ts";
 // app server; every endpoint but bootstrap needs the agent's own bearer token.
 
 type Handler = (req: IncomingMessage, res: ServerResponse, log: Logger) => Promise<void>;
-type Context = Pick<AppLoadContextValue, "db" | "keyring" | "env" | "version" | "github">;
+type Context = Pick<
+  AppLoadContextValue,
+  "db" | "keyring" | "env" | "version" | "github" | "observeOutboundRequest"
+>;
 
 export function createAgentRoutes(context: Context): Record<string, Handler> {
   const { db, keyring, env, version, github } = context;
@@ -123,7 +126,13 @@ function certificateDependencies(context: Context): Omit<AgentCertificateDepende
       : null;
   return {
     db: context.db,
-    zone: cloudflare && createCloudflareZone({ ...cloudflare, apiUrl: env.CLOUDFLARE_API_URL }),
+    zone:
+      cloudflare &&
+      createCloudflareZone({
+        ...cloudflare,
+        apiUrl: env.CLOUDFLARE_API_URL,
+        observe: context.observeOutboundRequest,
+      }),
     hostnameOf: (id) => workspaceHostnameOf(env, id),
     days: env.AGENT_CERTIFICATE_DAYS,
     budget: createCertificateBudget(context.db),

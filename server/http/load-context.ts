@@ -2,6 +2,7 @@ import type { Database } from "../../db/client.ts";
 import type { Keyring } from "../crypto/envelope.ts";
 import type { Env, GitHubSettings } from "../env.ts";
 import type { Logger } from "../logger.ts";
+import type { OutboundRequestObserver } from "../process/outbound-requests.ts";
 import type { ReadinessCheck } from "../services/health.ts";
 import type { LiveUpdates } from "../services/live-updates.ts";
 import type { ApiRateLimiter } from "./request-guards.ts";
@@ -31,6 +32,8 @@ export type AppLoadContextValue = {
   secureCookies: boolean;
   /** The process's push feed (ADR 0021); absent, pages fall back to polling. */
   liveUpdates?: LiveUpdates;
+  /** Told of every request to Hetzner and Cloudflare made for a request (the web's metrics). */
+  observeOutboundRequest?: OutboundRequestObserver;
 };
 
 declare module "@remix-run/server-runtime" {

@@ -24,3 +24,29 @@ describe("createHttpMetrics", () => {
     expect(text).not.toContain("nodejs_active_handles_total");
   });
 });
+
+describe("agent heartbeats", () => {
+  it("counts the heartbeats the web answered, accepted and refused", async () => {
+    const metrics = createHttpMetrics();
+    const heartbeat = { method: "POST", pathname: "/api/agent/heartbeat", seconds: 0.01 };
+    metrics.observeRequest({ ...heartbeat, status: 200 });
+    metrics.observeRequest({ ...heartbeat, status: 200 });
+    metrics.observeRequest({ ...heartbeat, status: 401 });
+    metrics.observeRequest({
+      method: "POST",
+      pathname: "/api/agent/ready",
+      status: 200,
+      seconds: 0,
+    });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('caw_agent_heartbeats_total{outcome="accepted"} 2');
+    expect(text).toContain('caw_agent_heartbeats_total{outcome="refused"} 1');
+  });
+
+  it("counts the web's requests to providers by status", async () => {
+    const metrics = createHttpMetrics();
+    metrics.observeOutboundRequest({ provider: "github", status: 403 });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('caw_provider_requests_total{provider="github",status="403"} 1');
+  });
+});

@@ -51,6 +51,8 @@ export type JobRunnerOptions = {
   logger: Logger;
   /** Called once when a job fails for good (out of attempts or not retryable). */
   onFinalFailure?: (job: Job, error: unknown) => Promise<void> | void;
+  /** Called as each handler run settles, before its outcome is written (metrics; must not throw). */
+  onJobSettled?: (sample: JobSettled) => void;
   /**
    * How long drain() lets running handlers finish before aborting them; each job is released
    * once its handler has settled, so another worker never runs it alongside.
@@ -59,6 +61,13 @@ export type JobRunnerOptions = {
   /** Pause before trying again after a database error. */
   retryPauseMs?: number;
   backoff?: BackoffSettings;
+};
+
+export type JobSettled = {
+  kind: string;
+  /** released: cut short by a drain or an unrenewable lease, and handed back. */
+  outcome: "succeeded" | "failed" | "released";
+  seconds: number;
 };
 
 export type JobRunner = { start: () => Promise<void>; drain: () => Promise<void> };
@@ -177,8 +186,10 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     } finally {
       entry.stopLease();
     }
-    const durationMs = Math.round(performance.now() - startedAt);
-    await recordOutcome(entry, outcome, durationMs);
+    const seconds = (performance.now() - startedAt) / 1000;
+    const settled = outcome.ok ? "succeeded" : entry.releasing ? "released" : "failed";
+    options.onJobSettled?.({ kind: entry.job.kind, outcome: settled, seconds });
+    await recordOutcome(entry, outcome, Math.round(seconds * 1000));
   }
 
   async function runHandler({ job, controller }: RunningJob): Promise<void> {

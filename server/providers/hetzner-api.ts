@@ -2,6 +2,7 @@ import { setTimeout as sleepFor } from "node:timers/promises";
 import { z } from "zod";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import type { OutboundRequestObserver } from "../process/outbound-requests.ts";
 import {
   describeAnswer,
   errorFieldsOf,
@@ -136,6 +137,8 @@ export function createHetznerApi(options: {
   timing: HetznerTiming;
   /** Aborts every request in flight, every retry wait and every action poll. */
   signal?: AbortSignal;
+  /** Told of every try's answer (metrics): retries count, each with its own status. */
+  observe?: OutboundRequestObserver;
 }): HetznerApi {
   const { timing, logger, signal } = options;
   const base = options.apiUrl.replace(/\/+$/, "");
@@ -175,9 +178,11 @@ export function createHetznerApi(options: {
       });
       text = await response.text();
     } catch (error) {
+      options.observe?.({ provider: "hetzner", status: undefined });
       throwIfAborted(`${method} ${path}`);
       return { kind: "transient", detail: `did not answer (${describeFailure(error)})` } as const;
     }
+    options.observe?.({ provider: "hetzner", status: response.status });
     return classifyAnswer(method, path, response, text);
   }
 

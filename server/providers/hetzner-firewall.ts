@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import type { OutboundRequestObserver } from "../process/outbound-requests.ts";
 import {
   actionSchema,
   createHetznerApi,
@@ -188,6 +189,7 @@ export function createHetznerFirewallClient(options: {
   timing?: Partial<HetznerTiming>;
   /** The job's signal: aborts every request in flight, retry wait and action poll. */
   signal?: AbortSignal;
+  observe?: OutboundRequestObserver;
 }): HetznerFirewalls {
   const api = createHetznerApi({
     token: options.token,
@@ -195,6 +197,7 @@ export function createHetznerFirewallClient(options: {
     logger: options.logger,
     timing: { ...defaultHetznerTiming, ...options.timing },
     signal: options.signal,
+    observe: options.observe,
   });
   return createHetznerFirewalls(api, options.installId);
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import type { OutboundRequestObserver } from "../process/outbound-requests.ts";
 import {
   actionSchema,
   createHetznerApi,
@@ -43,6 +44,8 @@ export type HetznerProviderOptions = {
    * is asked only when the project has none yet: Cloudflare's ranges, or it throws.
    */
   firewall?: { installId: string; sourceIps: () => Promise<string[]> };
+  /** Told of every request sent (the worker's metrics). */
+  observe?: OutboundRequestObserver;
 };
 
 export const hetznerApiUrl = "https://api.hetzner.cloud/v1";
@@ -99,6 +102,7 @@ export function createHetznerProvider(options: HetznerProviderOptions): Provider
     logger: options.logger,
     timing: { ...defaultHetznerTiming, ...options.timing },
     signal: options.signal,
+    observe: options.observe,
   });
   const firewalls = options.firewall && createHetznerFirewalls(api, options.firewall.installId);
 

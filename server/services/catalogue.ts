@@ -3,6 +3,7 @@ import type { Database } from "../../db/client.ts";
 import { credentials, type WorkspaceProvider } from "../../db/schema.ts";
 import type { Keyring } from "../crypto/envelope.ts";
 import { AppError } from "../errors.ts";
+import type { OutboundRequestObserver } from "../process/outbound-requests.ts";
 import { createHetznerProvider } from "../providers/hetzner.ts";
 import { localCatalogue } from "../providers/local-catalogue.ts";
 import type { Catalogue, Offer } from "../providers/provider.ts";
@@ -21,7 +22,12 @@ type Entry = { loadedAt: number; catalogue: Promise<Catalogue> };
 // token starts afresh, and two users never share an entry.
 const cache = new Map<string, Entry>();
 
-export type CatalogueSettings = { provider: WorkspaceProvider; hetznerApiUrl: string };
+export type CatalogueSettings = {
+  provider: WorkspaceProvider;
+  hetznerApiUrl: string;
+  /** Told of every request to Hetzner (the web's metrics). */
+  observe?: OutboundRequestObserver;
+};
 
 /** Forgets every cached catalogue (tests; a process restart does the same). */
 export function forgetCatalogues(): void {
@@ -38,7 +44,11 @@ export async function listCatalogue(
   if (settings.provider === "local") return localCatalogue;
   return readCachedCatalogue(db, owner.userId, async () => {
     const token = await readCredentialSecret(db, keyring, owner.userId, "hetzner");
-    return createHetznerProvider({ token, apiUrl: settings.hetznerApiUrl }).getCatalogue();
+    return createHetznerProvider({
+      token,
+      apiUrl: settings.hetznerApiUrl,
+      observe: settings.observe,
+    }).getCatalogue();
   });
 }
 

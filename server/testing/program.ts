@@ -39,7 +39,8 @@ export function startProgram(
 ): RunningProgram {
   const child = spawn(command, args, {
     cwd: projectRoot,
-    env: { ...process.env, LOG_LEVEL: "info", ...env },
+    // Many workers run at once across test files: each takes a free probe port unless told.
+    env: { ...process.env, LOG_LEVEL: "info", WORKER_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let text = "";

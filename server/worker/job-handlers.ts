@@ -19,6 +19,7 @@ import { describeWorkspaceAccess } from "../providers/local-isolation.ts";
 import { readUserRole } from "../services/users.ts";
 import type { LocalUserData } from "../providers/local-agent.ts";
 import type { Provider } from "../providers/provider.ts";
+import type { OutboundRequestObserver } from "../process/outbound-requests.ts";
 import { installRoot } from "../process/version.ts";
 import { readCredentialSecret } from "../services/credentials.ts";
 import { recordCostsOf } from "../services/workspace-costs.ts";
@@ -47,6 +48,8 @@ export type WorkerDependencies = {
   version: string;
   installId: string;
   logger?: Logger;
+  /** Told of every request to Hetzner and Cloudflare (the worker's metrics). */
+  observeOutboundRequest?: OutboundRequestObserver;
 };
 
 // The workspace state each job kind works in; a final failure applies only there.
@@ -69,7 +72,7 @@ export function createJobHandlers(deps: WorkerDependencies): Record<string, JobH
     jobId: job.id,
     signal: context.signal,
     providerFor: (workspace) => providerFor(workspace, context.signal),
-    dns: createDns(env, context.signal, deps.logger),
+    dns: createDns(env, context.signal, deps),
     renderUserData: renderFor,
     volumeSizeGb: env.WORKSPACE_VOLUME_GB,
     log: (message) => context.log("info", message),
@@ -119,14 +122,19 @@ export async function failJobWorkspace(db: Database, job: Job, error: unknown): 
   await failWorkspace(db, job.workspaceId, jobStates[job.kind] ?? [], reason);
 }
 
-function createProviderResolver({ db, keyring, env, logger, installId }: WorkerDependencies) {
+function createProviderResolver(deps: WorkerDependencies) {
+  const { db, keyring, env, logger, installId, observeOutboundRequest: observe } = deps;
   const local = createLocalProvider({
     dataDir: env.DATA_DIR,
     idleTimeoutSeconds: env.LOCAL_AGENT_IDLE_TIMEOUT_SECONDS,
     log: (message) => logger?.info(message),
   });
   // Every Hetzner server gets our firewall: 443 from Cloudflare only (hetzner-firewall.ts).
-  const cloudflareRanges = createCloudflareRangesReader({ apiUrl: env.CLOUDFLARE_API_URL, logger });
+  const cloudflareRanges = createCloudflareRangesReader({
+    apiUrl: env.CLOUDFLARE_API_URL,
+    logger,
+    observe,
+  });
   const sourceIps = async () => sourceIpsOf(await cloudflareRanges.readOrLastKnown());
   const forUser = async (userId: string, signal?: AbortSignal): Promise<Provider> =>
     createHetznerProvider({
@@ -135,6 +143,7 @@ function createProviderResolver({ db, keyring, env, logger, installId }: WorkerD
       logger,
       signal,
       firewall: { installId, sourceIps },
+      observe,
     });
   const firewallFor = async (userId: string, signal?: AbortSignal) =>
     createHetznerFirewallClient({
@@ -143,6 +152,7 @@ function createProviderResolver({ db, keyring, env, logger, installId }: WorkerD
       installId,
       logger,
       signal,
+      observe,
     });
   const access = describeWorkspaceAccess("local");
   // Without root a local server would run as this worker's own user: only an admin's may start
@@ -166,7 +176,11 @@ function createProviderResolver({ db, keyring, env, logger, installId }: WorkerD
   return Object.assign(resolve, { forUser, firewallFor, cloudflareRanges });
 }
 
-function createDns(env: Env, signal: AbortSignal, logger?: Logger): DnsProvider {
+function createDns(
+  env: Env,
+  signal: AbortSignal,
+  { logger, observeOutboundRequest }: WorkerDependencies,
+): DnsProvider {
   if (env.DNS_PROVIDER === "local") return createLocalDns();
   return createCloudflareDns({
     apiToken: env.CLOUDFLARE_API_TOKEN!,
@@ -175,6 +189,7 @@ function createDns(env: Env, signal: AbortSignal, logger?: Logger): DnsProvider 
     apiUrl: env.CLOUDFLARE_API_URL,
     logger,
     signal,
+    observe: observeOutboundRequest,
   });
 }
 

@@ -52,6 +52,7 @@ export const catalogueRouter = router({
     listCatalogue(ctx.db, ctx.keyring, ownerOf(ctx), {
       provider: ctx.env.WORKSPACE_PROVIDER,
       hetznerApiUrl: ctx.env.HETZNER_API_URL,
+      observe: ctx.observeOutboundRequest,
     }),
   ),
   /** Per workspace with a recorded server or volume: the cost so far and per hour now. */

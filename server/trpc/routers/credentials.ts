@@ -24,7 +24,11 @@ export const credentialsRouter = router({
           provider: "hetzner",
           token: input.token,
           validate: (token) =>
-            createHetznerProvider({ token, apiUrl: ctx.env.HETZNER_API_URL }).validateToken(),
+            createHetznerProvider({
+              token,
+              apiUrl: ctx.env.HETZNER_API_URL,
+              observe: ctx.observeOutboundRequest,
+            }).validateToken(),
         }),
       ),
     remove: protectedProcedure.mutation(({ ctx }) =>
