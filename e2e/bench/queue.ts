@@ -1,16 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
-import postgres from "postgres";
 import { createDb, type DatabaseHandle } from "../../db/client.ts";
 import { migrateDatabase } from "../../db/migrate.ts";
-import { startEmbeddedPostgres } from "../../server/database/embedded-postgres.ts";
 import { enqueueJob } from "../../server/jobs/queue.ts";
-import { createLogger } from "../../server/logger.ts";
-import { withDatabase } from "../../server/testing/database-global-setup.ts";
+import { provideBenchDatabase } from "./support/bench-database.ts";
 import { percentiles } from "./support/percentiles.ts";
 
 // The job queue bench (SPEC §7): how soon a job starts after it is enqueued, and how fast
@@ -31,31 +24,6 @@ function emit(figure: Figure): void {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A database of its own: on DATABASE_URL's server when set, else a throwaway cluster. */
-async function provideDatabase(): Promise<{ url: string; cleanup: () => Promise<void> }> {
-  const name = `caw_bench_${randomBytes(4).toString("hex")}`;
-  const serverUrl = process.env.DATABASE_URL;
-  if (serverUrl) {
-    const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-    await admin`create database ${admin(name)}`;
-    const cleanup = async () => {
-      await admin`drop database if exists ${admin(name)} with (force)`;
-      await admin.end();
-    };
-    return { url: withDatabase(serverUrl, name), cleanup };
-  }
-  // mkdtemp makes a private folder; the postgres user (when we are root) must enter it.
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), "caw-bench-"));
-  await chmod(dataDir, 0o755);
-  const logger = createLogger({ level: "warn", service: "bench", destination: process.stderr });
-  const embedded = await startEmbeddedPostgres({ dataDir, logger, database: name });
-  const cleanup = async () => {
-    await embedded.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  };
-  return { url: embedded.url, cleanup };
-}
 
 async function benchRoundTrip({ sql }: DatabaseHandle): Promise<Figure> {
   const samples: number[] = [];
@@ -200,7 +168,7 @@ async function runBench(url: string): Promise<void> {
   }
 }
 
-const { url, cleanup } = await provideDatabase();
+const { url, cleanup } = await provideBenchDatabase();
 try {
   await runBench(url);
 } finally {
