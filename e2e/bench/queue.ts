@@ -8,7 +8,8 @@ import { percentiles } from "./support/percentiles.ts";
 
 // The job queue bench (SPEC §7): how soon a job starts after it is enqueued, and how fast
 // one worker drains a backlog, each beside a baseline measured in the same run on the same
-// database (a bare round trip, a bare NOTIFY, a bare SKIP LOCKED loop without our runner).
+// database (a bare round trip, a bare NOTIFY, a bare SKIP LOCKED loop without our runner,
+// and graphile-worker with its defaults, support/graphile-worker.ts).
 // Prints one JSON line per figure on stdout; everything else goes to stderr.
 
 const concurrency = 10;
@@ -126,6 +127,50 @@ async function benchDrain(handle: DatabaseHandle): Promise<Figure> {
   return { metric: "drain_jobs_per_s", ...jobsPerSecond, concurrency };
 }
 
+/** graphile-worker's drain of the same backlog: from the insert until its table is empty. */
+async function benchGraphileDrain(url: string, { sql }: DatabaseHandle): Promise<Figure> {
+  const worker = await startGraphileWorker(url);
+  try {
+    const pending = async () => {
+      const [row] = await sql<{ left: number }[]>`
+        select count(*)::int as left from graphile_worker._private_jobs`;
+      return row!.left;
+    };
+    // Ready once it has run a job (it deletes finished ones).
+    await sql`select graphile_worker.add_job('noop')`;
+    while ((await pending()) > 0) await sleep(20);
+    await sql`
+      select graphile_worker.add_jobs(array_agg(('noop', '{}', null, null, null, null, null, null)::graphile_worker.job_spec))
+      from generate_series(1, ${backlogJobs})`;
+    const started = performance.now();
+    while ((await pending()) > 0) await sleep(20);
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      metric: "baseline_graphile_worker_defaults_jobs_per_s",
+      value: Math.round(backlogJobs / seconds),
+      n: backlogJobs,
+      concurrency: 1,
+    };
+  } finally {
+    await stopWorker(worker);
+  }
+}
+
+function startGraphileWorker(url: string): Promise<ChildProcess> {
+  const entry = fileURLToPath(new URL("./support/graphile-worker.ts", import.meta.url));
+  const worker = spawn(process.execPath, ["--import", "tsx", entry], {
+    env: { ...process.env, DATABASE_URL: url },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  return new Promise((resolve, reject) => {
+    worker.once("exit", (code) => reject(new Error(`graphile-worker exited (${code})`)));
+    worker.stderr!.on("data", (chunk: Buffer) => {
+      if (chunk.toString("utf8").includes("graphile-worker ready")) resolve(worker);
+      else process.stderr.write(chunk);
+    });
+  });
+}
+
 function startWorker(url: string): ChildProcess {
   const entry = fileURLToPath(new URL("./support/queue-worker.ts", import.meta.url));
   // The worker's log lines are part of its cost but not of our output.
@@ -162,6 +207,9 @@ async function runBench(url: string): Promise<void> {
     await waitForWorker(handle);
     emit(await benchEnqueueToStart(handle));
     emit(await benchDrain(handle));
+    await stopWorker(worker);
+    worker = undefined;
+    emit(await benchGraphileDrain(url, handle));
   } finally {
     if (worker) await stopWorker(worker);
     await handle.close();
