@@ -9,7 +9,7 @@ import { projectRoot } from "../testing/program.ts";
 import { createTestLoadContext } from "../testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../testing/test-database.ts";
 import { createAppServer } from "./app-server.ts";
-import { toFetchRequest } from "./fetch-adapter.ts";
+import { sendFetchResponse, toFetchRequest } from "./fetch-adapter.ts";
 import { createHttpMetrics } from "./metrics.ts";
 import { createAuthRateLimiter } from "./request-guards.ts";
 
@@ -96,6 +96,38 @@ describe("a fetch Request's abort signal", () => {
       ).rejects.toThrow();
       await Promise.all(closed);
       expect(signals.map((signal) => signal.aborted)).toEqual([false, true]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe("a fetch Response written to node:http", () => {
+  it("streams its body, and cancels an endless one once its client leaves", async () => {
+    let canceled: (reason: unknown) => void = () => {};
+    const cancellation = new Promise<unknown>((resolve) => (canceled = resolve));
+    const server = http.createServer((_req, res) => {
+      let tick = 0;
+      const endless = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          controller.enqueue(new TextEncoder().encode(`data: ${tick++}\n\n`));
+        },
+        cancel: (reason) => canceled(reason),
+      });
+      void sendFetchResponse(res, new Response(endless, { headers: { "x-kind": "stream" } }));
+    });
+    const base = await listen(server);
+    try {
+      const controller = new AbortController();
+      const response = await fetch(base, { signal: controller.signal });
+      expect(response.headers.get("x-kind")).toBe("stream");
+      const reader = response.body!.getReader();
+      const { value } = await reader.read();
+      expect(new TextDecoder().decode(value)).toContain("data: 0");
+      controller.abort();
+      expect(String(await cancellation)).toContain("the client went away");
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
