@@ -1,21 +1,15 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
-import postgres from "postgres";
 import { createDb, type DatabaseHandle } from "../../db/client.ts";
 import { migrateDatabase } from "../../db/migrate.ts";
-import { startEmbeddedPostgres } from "../../server/database/embedded-postgres.ts";
 import { enqueueJob } from "../../server/jobs/queue.ts";
-import { createLogger } from "../../server/logger.ts";
-import { withDatabase } from "../../server/testing/database-global-setup.ts";
+import { provideBenchDatabase } from "./support/bench-database.ts";
 import { percentiles } from "./support/percentiles.ts";
 
 // The job queue bench (SPEC §7): how soon a job starts after it is enqueued, and how fast
 // one worker drains a backlog, each beside a baseline measured in the same run on the same
-// database (a bare round trip, a bare NOTIFY, a bare SKIP LOCKED loop without our runner).
+// database (a bare round trip, a bare NOTIFY, a bare SKIP LOCKED loop without our runner,
+// and graphile-worker with its defaults, support/graphile-worker.ts).
 // Prints one JSON line per figure on stdout; everything else goes to stderr.
 
 const concurrency = 10;
@@ -31,31 +25,6 @@ function emit(figure: Figure): void {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A database of its own: on DATABASE_URL's server when set, else a throwaway cluster. */
-async function provideDatabase(): Promise<{ url: string; cleanup: () => Promise<void> }> {
-  const name = `caw_bench_${randomBytes(4).toString("hex")}`;
-  const serverUrl = process.env.DATABASE_URL;
-  if (serverUrl) {
-    const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-    await admin`create database ${admin(name)}`;
-    const cleanup = async () => {
-      await admin`drop database if exists ${admin(name)} with (force)`;
-      await admin.end();
-    };
-    return { url: withDatabase(serverUrl, name), cleanup };
-  }
-  // mkdtemp makes a private folder; the postgres user (when we are root) must enter it.
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), "caw-bench-"));
-  await chmod(dataDir, 0o755);
-  const logger = createLogger({ level: "warn", service: "bench", destination: process.stderr });
-  const embedded = await startEmbeddedPostgres({ dataDir, logger, database: name });
-  const cleanup = async () => {
-    await embedded.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  };
-  return { url: embedded.url, cleanup };
-}
 
 async function benchRoundTrip({ sql }: DatabaseHandle): Promise<Figure> {
   const samples: number[] = [];
@@ -158,6 +127,50 @@ async function benchDrain(handle: DatabaseHandle): Promise<Figure> {
   return { metric: "drain_jobs_per_s", ...jobsPerSecond, concurrency };
 }
 
+/** graphile-worker's drain of the same backlog: from the insert until its table is empty. */
+async function benchGraphileDrain(url: string, { sql }: DatabaseHandle): Promise<Figure> {
+  const worker = await startGraphileWorker(url);
+  try {
+    const pending = async () => {
+      const [row] = await sql<{ left: number }[]>`
+        select count(*)::int as left from graphile_worker._private_jobs`;
+      return row!.left;
+    };
+    // Ready once it has run a job (it deletes finished ones).
+    await sql`select graphile_worker.add_job('noop')`;
+    while ((await pending()) > 0) await sleep(20);
+    await sql`
+      select graphile_worker.add_jobs(array_agg(('noop', '{}', null, null, null, null, null, null)::graphile_worker.job_spec))
+      from generate_series(1, ${backlogJobs})`;
+    const started = performance.now();
+    while ((await pending()) > 0) await sleep(20);
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      metric: "baseline_graphile_worker_defaults_jobs_per_s",
+      value: Math.round(backlogJobs / seconds),
+      n: backlogJobs,
+      concurrency: 1,
+    };
+  } finally {
+    await stopWorker(worker);
+  }
+}
+
+function startGraphileWorker(url: string): Promise<ChildProcess> {
+  const entry = fileURLToPath(new URL("./support/graphile-worker.ts", import.meta.url));
+  const worker = spawn(process.execPath, ["--import", "tsx", entry], {
+    env: { ...process.env, DATABASE_URL: url },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  return new Promise((resolve, reject) => {
+    worker.once("exit", (code) => reject(new Error(`graphile-worker exited (${code})`)));
+    worker.stderr!.on("data", (chunk: Buffer) => {
+      if (chunk.toString("utf8").includes("graphile-worker ready")) resolve(worker);
+      else process.stderr.write(chunk);
+    });
+  });
+}
+
 function startWorker(url: string): ChildProcess {
   const entry = fileURLToPath(new URL("./support/queue-worker.ts", import.meta.url));
   // The worker's log lines are part of its cost but not of our output.
@@ -194,13 +207,16 @@ async function runBench(url: string): Promise<void> {
     await waitForWorker(handle);
     emit(await benchEnqueueToStart(handle));
     emit(await benchDrain(handle));
+    await stopWorker(worker);
+    worker = undefined;
+    emit(await benchGraphileDrain(url, handle));
   } finally {
     if (worker) await stopWorker(worker);
     await handle.close();
   }
 }
 
-const { url, cleanup } = await provideDatabase();
+const { url, cleanup } = await provideBenchDatabase();
 try {
   await runBench(url);
 } finally {

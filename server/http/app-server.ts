@@ -17,6 +17,7 @@ import { requestLogLevel } from "./request-log-level.ts";
 import { createMcpRoute, mcpPath } from "../mcp/mcp-route.ts";
 import { setSecurityHeaders } from "./security-headers.ts";
 import { createTerminalStatusRoutes } from "./terminal-status-route.ts";
+import { createTrpcRoute, isTrpcPath } from "../trpc/handler.ts";
 import { createToolchainDownloadRoutes } from "./toolchain-download.ts";
 import { defaultToolchainDistDir } from "../worker/toolchain-release.ts";
 
@@ -36,12 +37,13 @@ export type AppServerOptions = {
 
 type Handler = (req: IncomingMessage, res: ServerResponse, log: Logger) => Promise<void>;
 
-/** The control plane's one HTTP server: probes and metrics, static assets, then Remix. */
+/** The control plane's one HTTP server: probes and metrics, tRPC, static assets, then Remix. */
 export function createAppServer(options: AppServerOptions): http.Server {
   const { context, logger, metrics } = options;
   const origin = new URL(context.env.PUBLIC_URL).origin;
   const handleRemix = createRemixHandler(options.build, context, origin);
   const handleMcp = createMcpRoute(context, origin);
+  const handleTrpc = createTrpcRoute(context, origin);
   const clientAddressOf = createClientAddressResolver(context.env.TRUST_PROXY);
   const hsts = new URL(context.env.PUBLIC_URL).protocol === "https:";
   const serveAssets = createAssetHandler(options.publicDir);
@@ -103,9 +105,11 @@ export function createAppServer(options: AppServerOptions): http.Server {
           requestId,
           clientAddress: clientAddressOf(req),
         });
-      if (await serveAssets(req, res)) return;
+      const trpc = isTrpcPath(pathname);
+      if (!trpc && (await serveAssets(req, res))) return;
       checkRequestOrigin(req, origin);
       const clientAddress = clientAddressOf(req);
+      if (trpc) return await handleTrpc(req, res, { logger: log, requestId, clientAddress });
       if (pathname.startsWith("/auth/")) await options.limitAuthRequests(clientAddress);
       await handleRemix(req, res, { logger: log, requestId, clientAddress });
     } catch (error) {

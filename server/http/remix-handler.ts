@@ -13,32 +13,51 @@ export type SharedLoadContext = Omit<
 
 export type PerRequestContext = Pick<AppLoadContextValue, "logger" | "requestId" | "clientAddress">;
 
+/** A fetch handler's answer, and what to set on the node:http response once it is kept. */
+export type FetchAnswer = { response: Response; decorate?: (res: ServerResponse) => void };
+
+export type FetchRoute = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  perRequest: PerRequestContext,
+) => Promise<void>;
+
 /**
- * Pages and /api/trpc (a Remix resource route): the body size limit is enforced here, in
- * front of Remix, so no loader, action or tRPC procedure ever buffers an oversized body.
+ * A fetch handler (Remix, tRPC) behind node:http. The body size limit is enforced here, in
+ * front of it, so no loader, action or tRPC procedure ever buffers an oversized body.
  */
-export function createRemixHandler(build: ServerBuild, context: SharedLoadContext, origin: string) {
-  const handleRemix = createRequestHandler(build, "production");
-  const maxBytes = context.env.API_MAX_BODY_BYTES;
-  return async (req: IncomingMessage, res: ServerResponse, perRequest: PerRequestContext) => {
+export function createFetchRoute(
+  origin: string,
+  maxBytes: number,
+  answer: (request: Request, perRequest: PerRequestContext) => Promise<FetchAnswer>,
+): FetchRoute {
+  return async (req, res, perRequest) => {
     refuseDeclaredOversize(req, maxBytes);
     const body = hasBody(req) ? limitRequestBody(req, maxBytes) : undefined;
-    const cspNonce = createCspNonce();
-    const response = await handleRemix(toFetchRequest(req, res, origin, body?.stream), {
-      ...context,
-      ...perRequest,
-      cspNonce,
-    });
+    const { response, decorate } = await answer(
+      toFetchRequest(req, res, origin, body?.stream),
+      perRequest,
+    );
     // Whatever the action or procedure made of its cut-off body, the answer is our 413.
     const overflow = body?.overflow();
     if (overflow) {
       await response.body?.cancel();
       throw overflow;
     }
-    applyPagePolicy(res, response, cspNonce);
+    decorate?.(res);
     if (!req.complete) closeAfterResponse(res);
     await sendFetchResponse(res, response);
   };
+}
+
+/** Pages (and any resource route left in app/routes): Remix, with the page's CSP nonce. */
+export function createRemixHandler(build: ServerBuild, context: SharedLoadContext, origin: string) {
+  const handleRemix = createRequestHandler(build, "production");
+  return createFetchRoute(origin, context.env.API_MAX_BODY_BYTES, async (request, perRequest) => {
+    const cspNonce = createCspNonce();
+    const response = await handleRemix(request, { ...context, ...perRequest, cspNonce });
+    return { response, decorate: (res) => applyPagePolicy(res, response, cspNonce) };
+  });
 }
 
 export type RemixHandler = ReturnType<typeof createRemixHandler>;

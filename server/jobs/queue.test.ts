@@ -6,9 +6,11 @@ import { jobs, users, workspaces } from "../../db/schema.ts";
 import { createTestDatabase, type TestDatabase } from "../testing/test-database.ts";
 import {
   acquireJob,
+  acquireJobs,
   appendJobEvent,
   cancelJob,
   completeJob,
+  completeJobs,
   computeBackoffMs,
   enqueueJob,
   failAbandonedJobs,
@@ -159,6 +161,54 @@ describe("acquireJob", () => {
     expect(await acquireJob(database.db, { workerId: "w2", ...lease })).toBeNull();
     await completeJob(database.db, first.id, "w1");
     expect((await acquireJob(database.db, { workerId: "w2", ...lease }))?.id).toBe(second.id);
+  });
+
+  it("takes several jobs in one statement: expired first, then due ones, one per workspace", async () => {
+    const busy = await createWorkspace();
+    const stale = await enqueueJob(database.db, { kind: "a", workspaceId: busy });
+    await acquireJob(database.db, { workerId: "dead", ...lease });
+    await expireLease(stale.id);
+    await enqueueJob(database.db, { kind: "a", workspaceId: busy });
+    const idle = await createWorkspace();
+    const older = await enqueueJob(database.db, { kind: "a", workspaceId: idle, runAt: past(5) });
+    await enqueueJob(database.db, { kind: "a", workspaceId: idle });
+    const loose = [
+      await enqueueJob(database.db, { kind: "a" }),
+      await enqueueJob(database.db, { kind: "a" }),
+    ];
+    await enqueueJob(database.db, { kind: "a", runAt: new Date(Date.now() + 60_000) });
+    const taken = await acquireJobs(database.db, { workerId: "w1", ...lease }, 10);
+    // The expired job comes first; its workspace's queued job and the idle workspace's
+    // younger job wait, and so does the job that is not due yet.
+    expect(taken[0]?.id).toBe(stale.id);
+    expect(taken.map((job) => job.id).sort()).toEqual(
+      [stale.id, older.id, ...loose.map((job) => job.id)].sort(),
+    );
+    expect(taken.every((job) => job.status === "running" && job.lockedBy === "w1")).toBe(true);
+    expect(await acquireJobs(database.db, { workerId: "w2", ...lease }, 10)).toEqual([]);
+  });
+
+  it("takes no more than asked for", async () => {
+    for (let i = 0; i < 5; i++) await enqueueJob(database.db, { kind: "a" });
+    expect(await acquireJobs(database.db, { workerId: "w1", ...lease }, 3)).toHaveLength(3);
+    expect(await acquireJobs(database.db, { workerId: "w2", ...lease }, 3)).toHaveLength(2);
+  });
+
+  it("completes several jobs in one statement, keeping only the outcomes still ours", async () => {
+    for (let i = 0; i < 3; i++) await enqueueJob(database.db, { kind: "a" });
+    const [mine, canceled, takenOver] = await acquireJobs(
+      database.db,
+      { workerId: "w1", ...lease },
+      3,
+    );
+    await cancelJob(database.db, canceled!.id);
+    await expireLease(takenOver!.id);
+    expect((await acquireJob(database.db, { workerId: "w2", ...lease }))?.id).toBe(takenOver!.id);
+    const kept = await completeJobs(database.db, [mine!.id, canceled!.id, takenOver!.id], "w1");
+    expect([...kept]).toEqual([mine!.id]);
+    expect((await readJob(mine!.id)).status).toBe("succeeded");
+    expect((await readJob(canceled!.id)).status).toBe("canceled");
+    expect((await readJob(takenOver!.id)).status).toBe("running");
   });
 
   it("lets exactly one of many racing workers start a workspace's jobs", async () => {

@@ -79,11 +79,6 @@ export type AcquireJobOptions = {
 };
 
 /**
- * Takes the next job: first a running job whose lease ran out (its worker died; taking it
- * counts as a new attempt), else the oldest queued job that is due and whose workspace has
- * no running job. Returns null when there is nothing to do.
- */
-/**
  * Fails running jobs whose lease ran out on their last attempt: a job that takes its worker
  * down with it (out of memory, say) would otherwise be re-taken forever.
  */
@@ -102,27 +97,42 @@ export async function failAbandonedJobs(db: Database): Promise<Job[]> {
     .returning();
 }
 
+/**
+ * Takes the next job: first a running job whose lease ran out (its worker died; taking it
+ * counts as a new attempt), else the oldest queued job that is due and whose workspace has
+ * no running job. Returns null when there is nothing to do.
+ */
 export async function acquireJob(db: Database, options: AcquireJobOptions): Promise<Job | null> {
+  const [job] = await acquireJobs(db, options, 1);
+  return job ?? null;
+}
+
+/**
+ * Takes up to `limit` jobs in one statement, by the same rules as acquireJob: running jobs
+ * whose lease ran out first, then the oldest due queued ones, at most one per workspace and
+ * none of a workspace that has a running job. The runner asks for as many as it has slots
+ * waiting, so a backlog costs one statement per batch rather than per job (ADR 0026).
+ */
+export async function acquireJobs(
+  db: Database,
+  options: AcquireJobOptions,
+  limit: number,
+): Promise<Job[]> {
   // Two workers can each pick a different job of the same workspace in the same instant;
   // jobs_one_running_per_workspace lets one through and the other fails with 23505. The
   // loser looks again: by then the winner's job is visible as running and is skipped.
   for (let round = 0; round < 3; round++) {
     try {
-      return await claimNextJob(db, options);
+      return await preparedAcquire(db, options.kinds).execute({
+        workerId: options.workerId,
+        leaseSeconds: options.leaseSeconds,
+        limit,
+      });
     } catch (error) {
       if (databaseErrorCode(error) !== uniqueViolation) throw error;
     }
   }
-  return null;
-}
-
-async function claimNextJob(db: Database, options: AcquireJobOptions): Promise<Job | null> {
-  const statement = preparedAcquire(db, options.kinds);
-  const [job] = await statement.execute({
-    workerId: options.workerId,
-    leaseSeconds: options.leaseSeconds,
-  });
-  return job ?? null;
+  return [];
 }
 
 // Built once per database handle and kind list: drizzle takes longer to build this statement
@@ -141,6 +151,7 @@ function preparedAcquire(db: Database, kinds: readonly string[] | undefined): Ac
 
 function prepareAcquire(db: Database, kinds: readonly string[] | undefined) {
   const ofKind = kinds ? inArray(jobs.kind, [...kinds]) : undefined;
+  const limit = sql.placeholder("limit");
   const expired = db
     .select({ id: jobs.id })
     .from(jobs)
@@ -148,18 +159,26 @@ function prepareAcquire(db: Database, kinds: readonly string[] | undefined) {
       and(isRunning, lt(jobs.lockedUntil, sql`now()`), lt(jobs.attempts, jobs.maxAttempts), ofKind),
     )
     .orderBy(asc(jobs.lockedUntil))
-    .limit(1)
+    .limit(limit)
     .for("update", { skipLocked: true });
   // Any other running job blocks the workspace, even one whose lease ran out: that one is
   // taken again (above) rather than started alongside.
   const workspaceIdle = sql`not exists (select 1 from ${jobs} as other_job where other_job.workspace_id = ${jobs.workspaceId} and other_job.status = 'running')`;
   const ready = db
-    .select({ id: jobs.id })
+    .select({ id: jobs.id, workspaceId: jobs.workspaceId, runAt: jobs.runAt })
     .from(jobs)
     .where(and(isQueued, lte(jobs.runAt, sql`now()`), ofKind, workspaceIdle))
     .orderBy(asc(jobs.runAt), asc(jobs.id))
-    .limit(1)
+    .limit(limit)
     .for("update", { skipLocked: true });
+  // Two due jobs of one workspace may both be idle-looking: only the older one is taken.
+  // An expired job's workspace has a running job, so none of its ready jobs is a candidate.
+  const candidates = sql`select id from (
+      select e.id, 0 as preference from (${expired}) as e
+      union all
+      (select distinct on (coalesce(r.workspace_id::text, r.id::text)) r.id, 1 as preference
+       from (${ready}) as r order by coalesce(r.workspace_id::text, r.id::text), r.run_at, r.id)
+    ) as candidate order by preference limit ${limit}`;
   return db
     .update(jobs)
     .set({
@@ -170,9 +189,9 @@ function prepareAcquire(db: Database, kinds: readonly string[] | undefined) {
       startedAt: sql`now()`,
       updatedAt: sql`now()`,
     })
-    .where(eq(jobs.id, sql`coalesce((${expired}), (${ready}))`))
+    .where(sql`${jobs.id} in (${candidates})`)
     .returning()
-    .prepare("acquire_job");
+    .prepare("acquire_jobs");
 }
 
 /** Extends the lease; false when the job is no longer ours (taken over, canceled, done). */
@@ -194,6 +213,18 @@ export async function renewLease(
 
 /** Marks the job succeeded; false when it is no longer ours, so the outcome was not kept. */
 export async function completeJob(db: Database, jobId: number, workerId: string): Promise<boolean> {
+  return (await completeJobs(db, [jobId], workerId)).has(jobId);
+}
+
+/**
+ * Marks several jobs succeeded in one statement; answers those that were still ours (the
+ * others were canceled or taken over, and their outcome was not kept).
+ */
+export async function completeJobs(
+  db: Database,
+  jobIds: readonly number[],
+  workerId: string,
+): Promise<Set<number>> {
   const rows = await db
     .update(jobs)
     .set({
@@ -202,11 +233,17 @@ export async function completeJob(db: Database, jobId: number, workerId: string)
       finishedAt: sql`now()`,
       updatedAt: sql`now()`,
     })
-    .where(heldBy(jobId, workerId))
+    .where(
+      and(
+        sql`${jobs.id} = any(${sql.placeholder("jobIds")}::bigint[])`,
+        eq(jobs.lockedBy, sql.placeholder("workerId")),
+        isRunning,
+      ),
+    )
     .returning({ id: jobs.id })
-    .prepare("complete_job")
-    .execute();
-  return rows.length > 0;
+    .prepare("complete_jobs")
+    .execute({ jobIds: [...jobIds], workerId });
+  return new Set(rows.map((row) => row.id));
 }
 
 /**

@@ -2,9 +2,9 @@ import type postgres from "postgres";
 import type { Database } from "../../db/client.ts";
 import type { Logger } from "../logger.ts";
 import {
-  acquireJob,
+  acquireJobs,
   appendJobEvent,
-  completeJob,
+  completeJobs,
   failAbandonedJobs,
   failJob,
   releaseJob,
@@ -13,6 +13,7 @@ import {
   type Job,
   type JobEventLevel,
 } from "./queue.ts";
+import { createCoalescer } from "./coalesce.ts";
 import { describeError, describeFailure, retryAfterOf } from "./job-errors.ts";
 import { keepLease, type LeaseLoss } from "./lease-keeper.ts";
 
@@ -107,6 +108,18 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   let draining = false;
   let abandoned = false;
   let unlisten: (() => Promise<void>) | undefined;
+  // Slots that look for a job, or report one done, while another slot's statement is under
+  // way go together in the next statement (ADR 0026): one per batch, not one per job.
+  const take = createCoalescer(async (asks: null[]): Promise<(Taken | null)[]> => {
+    // By our clock, before the statement: each lease ends no earlier than this + lease.
+    const takenAt = Date.now();
+    const jobs = await acquireJobs(db, { workerId, leaseSeconds }, asks.length);
+    return asks.map((_, index) => (jobs[index] ? { job: jobs[index], takenAt } : null));
+  });
+  const complete = createCoalescer(async (jobIds: number[]) => {
+    const kept = await completeJobs(db, jobIds, workerId);
+    return jobIds.map((jobId) => kept.has(jobId));
+  });
 
   async function runSlot(): Promise<void> {
     while (!draining) {
@@ -124,8 +137,8 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
 
   async function takeJob(): Promise<Taken | null | "error"> {
     try {
-      const takenAt = Date.now();
-      const job = await acquireJob(db, { workerId, leaseSeconds });
+      const taken = await take(null);
+      const job = taken?.job;
       if (!healthy) logger.info("job queue reachable again");
       healthy = true;
       if (!job) await failAbandoned();
@@ -134,7 +147,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         await releaseJob(db, job.id, workerId);
         return null;
       }
-      return job && { job, takenAt };
+      return taken;
     } catch (error) {
       // Log the first failure of an outage loudly and the rest quietly, then keep trying.
       logger[healthy ? "error" : "debug"](describeError(error), "job queue unreachable; retrying");
@@ -208,7 +221,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   async function recordOutcome(entry: RunningJob, outcome: Outcome, durationMs: number) {
     const { job, log } = entry;
     if (outcome.ok) {
-      const kept = await persist(entry, () => completeJob(db, job.id, workerId));
+      const kept = await persist(entry, () => complete(job.id));
       if (kept) log.info({ durationMs }, "job succeeded");
       else log.warn({ durationMs }, "job finished after it was canceled or taken over");
     } else if (entry.releasing) {

@@ -1,10 +1,29 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { retryAfterOf } from "../errors.ts";
 import type { AppLoadContextValue } from "../http/load-context.ts";
+import { createFetchRoute, type SharedLoadContext } from "../http/remix-handler.ts";
 import { createTrpcContext } from "./context.ts";
 import { appRouter } from "./root.ts";
 
 export const trpcEndpoint = "/api/trpc";
+
+/** Whether app-server.ts hands this path to tRPC (the endpoint and every procedure under it). */
+export const isTrpcPath = (pathname: string) =>
+  pathname === trpcEndpoint || pathname.startsWith(`${trpcEndpoint}/`);
+
+/**
+ * /api/trpc straight from node:http, not through Remix: Remix's request handling (route
+ * matching, which compiles every route's pattern per request, and its resource-route
+ * wrapping) was 17 % of a tRPC call in ADR 0026's profile and added nothing to it. The body
+ * limit, request id, logging and security headers are app-server.ts's, as for Remix.
+ */
+export function createTrpcRoute(context: SharedLoadContext, origin: string) {
+  return createFetchRoute(origin, context.env.API_MAX_BODY_BYTES, async (request, perRequest) => {
+    // JSON only, never a page: no inline script needs a nonce (the strict CSP stays).
+    const loadContext = { ...context, ...perRequest, cspNonce: "" };
+    return { response: await handleTrpcRequest(request, loadContext) };
+  });
+}
 
 /**
  * Answers a tRPC request; unknown errors are logged in full and reach the client as a

@@ -1,0 +1,194 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { createDb, type Database } from "../../db/client.ts";
+import { migrateDatabase } from "../../db/migrate.ts";
+import { users, workspaces } from "../../db/schema.ts";
+import { findFreePort } from "../../server/process/free-port.ts";
+import { createApiToken } from "../../server/services/api-tokens.ts";
+import { projectRoot } from "../../server/testing/program.ts";
+import { testEncryptionKeys } from "../../server/testing/test-context.ts";
+import { provideBenchDatabase } from "./support/bench-database.ts";
+import { applyLoad, type LoadResult } from "./support/load.ts";
+
+// The HTTP bench (issue #15): requests a second and latency of tRPC calls through our whole
+// stack (the web program as it runs in production, signed in with an API token, its rate
+// limits and request logs on), at `connections` concurrent connections, beside baselines
+// measured in the same run: a bare tRPC fetch handler (support/bare-trpc-server.ts) and our
+// own /healthz. Prints one JSON line per figure on stdout; everything else goes to stderr.
+//
+//   HTTP_BENCH_SECONDS (10), HTTP_BENCH_CONNECTIONS (50), HTTP_BENCH_ROUNDS (2)
+//   WEB_NODE_ARGS: extra node flags for the web program, e.g. "--cpu-prof --cpu-prof-dir=…"
+
+const seconds = Number(process.env.HTTP_BENCH_SECONDS ?? 10);
+const connections = Number(process.env.HTTP_BENCH_CONNECTIONS ?? 50);
+const rounds = Number(process.env.HTTP_BENCH_ROUNDS ?? 2);
+const workspaceCount = 20;
+
+type Figure = Record<string, string | number>;
+
+function emit(figure: Figure): void {
+  process.stdout.write(`${JSON.stringify({ bench: "http", ...figure })}\n`);
+}
+
+/** A user with `workspaceCount` workspaces and an API token; answers the token. */
+async function seedUser(db: Database): Promise<string> {
+  const [user] = await db
+    .insert(users)
+    .values({ githubId: 4242, login: "bench-user" })
+    .returning({ id: users.id, auditSubject: users.auditSubject });
+  const owner = { userId: user!.id, auditSubject: user!.auditSubject };
+  await db.insert(workspaces).values(
+    Array.from({ length: workspaceCount }, (_, index) => ({
+      userId: owner.userId,
+      name: `bench-${index}`,
+      repository: "bench/repository",
+      branch: "main",
+      provider: "local" as const,
+      serverType: "local",
+      location: "local",
+      idleTimeoutMinutes: 30,
+      state: "running" as const,
+    })),
+  );
+  const { token } = await createApiToken(db, owner, { name: "bench" }, { limit: 10 });
+  return token;
+}
+
+type Server = { child: ChildProcess; baseUrl: string };
+
+/** Starts a program and resolves once its stdout says `ready`; later output is discarded. */
+function startServer(args: string[], env: Record<string, string>, ready: RegExp, port: number) {
+  const child = spawn(process.execPath, args, {
+    cwd: projectRoot,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise<Server>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const onExit = (code: number | null) =>
+      reject(new Error(`${args.join(" ")} exited (${code}) before it listened`));
+    child.once("exit", onExit);
+    lines.on("line", (line) => {
+      if (!ready.test(line)) return;
+      child.off("exit", onExit);
+      lines.close();
+      // Its request log goes on being written to the pipe (as in production) and dropped.
+      child.stdout!.resume();
+      resolve({ child, baseUrl: `http://127.0.0.1:${port}` });
+    });
+  });
+}
+
+/** The web program as production runs it: the bundled entry when built, else Node + tsx. */
+async function startWeb(databaseUrl: string, dataDir: string): Promise<Server> {
+  const port = await findFreePort();
+  const bundled = path.join(projectRoot, "build", "server", "web.js");
+  const extra = (process.env.WEB_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const entry = existsSync(bundled)
+    ? [bundled]
+    : ["--import", "tsx", path.join(projectRoot, "server", "main.ts")];
+  const env = {
+    DATABASE_URL: databaseUrl,
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    DATA_DIR: dataDir,
+    ENCRYPTION_KEYS: testEncryptionKeys(),
+    GITHUB_CLIENT_ID: "bench",
+    GITHUB_CLIENT_SECRET: "bench",
+    // A loopback "GitHub" (never contacted: the token is made in the database), which is
+    // also what lets the local provider run without LOCAL_PROVIDER_MULTI_USER.
+    GITHUB_URL: "http://127.0.0.1:9",
+    GITHUB_API_URL: "http://127.0.0.1:9",
+    LOG_LEVEL: "info",
+    NODE_ENV: "production",
+    // High enough never to refuse; the limiter still counts every call in PostgreSQL.
+    API_RATE_LIMIT_PER_MINUTE: "100000000",
+  };
+  return startServer([...extra, ...entry], env, /web server listening/, port);
+}
+
+async function startBare(): Promise<Server> {
+  const port = await findFreePort();
+  const entry = path.join(projectRoot, "e2e", "bench", "support", "bare-trpc-server.ts");
+  return startServer(["--import", "tsx", entry], { PORT: String(port) }, /listening/, port);
+}
+
+async function stopServer({ child }: Server): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+function toFigure(metric: string, result: LoadResult, bare?: number): Figure {
+  if (result.failures > 0)
+    throw new Error(`${metric}: ${result.failures} of ${result.n} requests failed or were not 2xx`);
+  const { requestsPerSecond, p50, p99, n } = result;
+  const figure: Figure = { metric, value: requestsPerSecond, unit: "req/s", p50_ms: p50 };
+  Object.assign(figure, { p99_ms: p99, n, connections });
+  if (bare) figure.ratio_to_bare_trpc = Math.round((requestsPerSecond / bare) * 100) / 100;
+  return figure;
+}
+
+async function benchRound(web: Server, bare: Server, token: string, round: number) {
+  const load = (url: string, headers?: Record<string, string>) =>
+    applyLoad({ url, connections, seconds, headers });
+  const signedIn = { authorization: `Bearer ${token}` };
+  const bareInfo = await load(`${bare.baseUrl}/api/trpc/system.info`);
+  const baseline = bareInfo.requestsPerSecond;
+  emit({ ...toFigure("baseline_bare_trpc_req_per_s", bareInfo), round });
+  emit({
+    ...toFigure("baseline_healthz_req_per_s", await load(`${web.baseUrl}/healthz`), baseline),
+    round,
+  });
+  const info = await load(`${web.baseUrl}/api/trpc/system.info`, signedIn);
+  emit({ ...toFigure("system_info_req_per_s", info, baseline), round });
+  const list = await load(`${web.baseUrl}/api/trpc/workspaces.list`, signedIn);
+  emit({
+    ...toFigure("workspaces_list_req_per_s", list, baseline),
+    round,
+    workspaces: workspaceCount,
+  });
+}
+
+async function runBench(databaseUrl: string): Promise<void> {
+  await migrateDatabase(databaseUrl);
+  const seeding = createDb(databaseUrl, { max: 1, applicationName: "caw-bench" });
+  const token = await seedUser(seeding.db).finally(() => seeding.close());
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "caw-bench-http-"));
+  await chmod(dataDir, 0o711);
+  const servers: Server[] = [];
+  try {
+    const web = await startWeb(databaseUrl, dataDir);
+    servers.push(web);
+    const bare = await startBare();
+    servers.push(bare);
+    // A short warm-up of each, so the JIT and the pools are where a long-running server's are.
+    for (const url of [
+      `${bare.baseUrl}/api/trpc/system.info`,
+      `${web.baseUrl}/api/trpc/workspaces.list`,
+    ])
+      await applyLoad({
+        url,
+        connections,
+        seconds: 2,
+        headers: { authorization: `Bearer ${token}` },
+      });
+    for (let round = 1; round <= rounds; round++) await benchRound(web, bare, token, round);
+  } finally {
+    for (const server of servers) await stopServer(server);
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+const { url, cleanup } = await provideBenchDatabase();
+try {
+  await runBench(url);
+} finally {
+  await cleanup();
+}
