@@ -42,7 +42,10 @@ const zone = await checkCloudflareZoneOrExit(env);
 
 const version = await readVersion();
 const build = await loadRemixBuild();
-const database = createDb(databaseUrl, { applicationName: "caw-web" });
+const database = createDb(databaseUrl, {
+  max: env.DATABASE_POOL_SIZE ?? 10,
+  applicationName: "caw-web",
+});
 const checkReadiness = createReadinessCheck(
   database.sql,
   await readMigrationJournal(),
