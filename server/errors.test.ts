@@ -43,7 +43,7 @@ describe("a database outage (ADR 0025)", () => {
       expect(isDatabaseUnavailable(error)).toBe(true);
       const problem = toProblemDetails(error, "req-2");
       expect(problem).toMatchObject({ status: 503, title: "service unavailable" });
-      expect(problem.detail).toMatch(/try again in a few seconds/);
+      expect(problem.detail).toMatch(/Try again in a few seconds/);
       expect(problem.detail).not.toContain(code);
       expect(retryAfterOf(error)).toBe(2);
       expect(asDatabaseUnavailable(error)?.code).toBe("SERVICE_UNAVAILABLE");

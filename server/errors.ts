@@ -74,7 +74,7 @@ const databaseOutageCodes = new Set([
 export const databaseRetryAfterSeconds = 2;
 
 export const databaseUnavailableMessage =
-  "The database is not reachable right now (it may be restarting). Nothing was changed by this failure that a retry would repeat: try again in a few seconds, with the same idempotency key for a create.";
+  "The database is not reachable right now (it may be restarting). Try again in a few seconds: a create sent again with the same idempotency key, or a delete sent again, does its work only once";
 
 /** Whether `error` (or an error it wraps: drizzle, tRPC) is the database being away. */
 export function isDatabaseUnavailable(error: unknown): boolean {
