@@ -151,6 +151,10 @@ describe.skipIf(Boolean(unavailable) && !process.env.CI)(
       await Promise.all(loops);
 
       for (const program of programs) expect(program.child.exitCode, program.output()).toBeNull();
+      // Each worker's LISTEN connection listened again after the restarts (postgres.js does it
+      // when the connection is re-made; the runner logs every time).
+      for (const worker of programs.slice(2))
+        expect(worker.output().match(/"listening for new jobs"/g)?.length).toBeGreaterThan(1);
       const failures = outcomes.flatMap((outcome) => outcome.failures);
       // Each failure was a 503 with Retry-After (anything else is recorded as a violation).
       expect(failures.filter((failure) => !/^(delete: )?503 retry-after \d/.test(failure))).toEqual(
