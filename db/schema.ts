@@ -212,8 +212,16 @@ export const workspaces = pgTable(
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
     /** Soft delete (SPEC §5): set when deletion finishes; a purge job removes the row later. */
     deletedAt: timestamp("deleted_at", { withTimezone: true }),
+    /**
+     * The create request's idempotency key (ADR 0025): a retry with the same key answers this
+     * workspace instead of making another. Null when the create named none.
+     */
+    idempotencyKey: text("idempotency_key"),
+    /** SHA-256 of the create's input, so the same key with another body is refused. */
+    idempotencyFingerprint: text("idempotency_fingerprint"),
   },
   (table) => [
+    uniqueIndex("workspaces_user_idempotency_key_unique").on(table.userId, table.idempotencyKey),
     uniqueIndex("workspaces_user_name_unique")
       .on(table.userId, table.name)
       .where(sql`${table.deletedAt} is null`),

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createClient, waitForWorkspace } from "./index.ts";
+import { createClient, createWorkspace, waitForWorkspace } from "./index.ts";
 
 // The SDK on its own: option checks, and the wire (URL, bearer header, superjson) against a
 // stand-in of our API on loopback that answers workspaces.get from a script of states.
@@ -46,8 +46,22 @@ const scripts = new Map<string, Scripted>();
 const seen: { url: string; authorization: string | undefined }[] = [];
 
 const t = initTRPC.context<object>().create({ transformer: superjson });
+// create answers 503 (Retry-After: 1) while `outages` is above zero, then makes one workspace
+// per key, as the control plane does.
+let outages = 0;
+const createdKeys: string[] = [];
+const sentKeys: (string | undefined)[] = [];
 const standIn = t.router({
   workspaces: t.router({
+    create: t.procedure
+      .input(z.object({ name: z.string(), idempotencyKey: z.string().optional() }))
+      .mutation(({ input }) => {
+        sentKeys.push(input.idempotencyKey);
+        if (outages-- > 0)
+          throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "database away" });
+        if (!createdKeys.includes(input.idempotencyKey!)) createdKeys.push(input.idempotencyKey!);
+        return { id: input.idempotencyKey!, name: input.name, state: "provisioning" };
+      }),
     get: t.procedure.input(z.object({ id: z.string() })).query(({ input }) => {
       const script = scripts.get(input.id);
       const state = script?.states.length === 1 ? script.states[0] : script?.states.shift();
@@ -61,6 +75,8 @@ const standIn = t.router({
 const server = createHTTPServer({
   basePath: "/base/api/trpc/",
   router: standIn,
+  responseMeta: ({ errors }) =>
+    errors.length ? { headers: new Headers({ "retry-after": "1" }) } : {},
   createContext: ({ req }) => {
     seen.push({ url: req.url ?? "", authorization: req.headers.authorization });
     return {};
@@ -128,5 +144,29 @@ describe("waitForWorkspace", () => {
     await expect(
       waitForWorkspace(client(), "stuck", "running", { intervalMs: 5, timeoutMs: 20 }),
     ).rejects.toThrow('Workspace "stuck" is still booting, not running, after 20 ms.');
+  });
+});
+
+describe("createWorkspace", () => {
+  const client = () => createClient({ baseUrl, token });
+  const input = { name: "retried", repository: "stand-in/sample", branch: "main" };
+
+  it("retries a 503 with the same idempotency key, and the server makes one workspace", async () => {
+    createdKeys.length = 0;
+    outages = 2;
+    const workspace = await createWorkspace(client(), input);
+    expect(createdKeys).toEqual([workspace.id]);
+    expect(sentKeys.slice(-3)).toEqual([workspace.id, workspace.id, workspace.id]);
+  });
+
+  it("keeps a key the caller chose, and gives up after its attempts with the 503", async () => {
+    createdKeys.length = 0;
+    outages = 5;
+    await expect(
+      createWorkspace(client(), { ...input, idempotencyKey: "mine" }, { attempts: 2 }),
+    ).rejects.toMatchObject({ data: { code: "SERVICE_UNAVAILABLE" } });
+    outages = 0;
+    expect((await createWorkspace(client(), { ...input, idempotencyKey: "mine" })).id).toBe("mine");
+    expect(createdKeys).toEqual(["mine"]);
   });
 });

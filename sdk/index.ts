@@ -1,5 +1,5 @@
 import { createTRPCClient, httpLink, TRPCClientError, type TRPCClient } from "@trpc/client";
-import type { inferRouterOutputs } from "@trpc/server";
+import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import superjson from "superjson";
 // Type-only: the SDK carries the API's types, never server code (which would need a database).
 import type { AppRouter } from "../server/trpc/root.ts";
@@ -62,6 +62,47 @@ function assertApiToken(value: unknown): void {
     throw new Error(
       "createClient: token has characters an API token never has (a space or line break?); copy it again from Settings → API tokens.",
     );
+}
+
+export type CreateWorkspaceInput = inferRouterInputs<AppRouter>["workspaces"]["create"];
+
+export type RetryOptions = {
+  /** Tries in all (default 5); the waits between them follow the server's Retry-After. */
+  attempts?: number;
+};
+
+/**
+ * `workspaces.create` that is safe to retry: it sends an idempotency key (a fresh UUID unless
+ * `input.idempotencyKey` names one), and retries with the same key while the control plane
+ * answers 503 (its database restarting) or the answer is lost on the way. However many tries
+ * it takes, the server makes at most one workspace, and this answers it.
+ */
+export async function createWorkspace(
+  client: Client,
+  input: CreateWorkspaceInput,
+  { attempts = 5 }: RetryOptions = {},
+): Promise<Workspace> {
+  const keyed = { ...input, idempotencyKey: input.idempotencyKey ?? crypto.randomUUID() };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.workspaces.create.mutate(keyed);
+    } catch (error) {
+      const wait = retryWaitMs(error, attempt);
+      if (wait === undefined || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
+/** How long to wait before trying again, or undefined when a retry cannot help. */
+function retryWaitMs(error: unknown, attempt: number): number | undefined {
+  if (!(error instanceof TRPCClientError)) return undefined;
+  const data = error.data as { code?: string } | undefined;
+  // No data: the request or its answer was lost (a cut connection), not refused.
+  if (data && data.code !== "SERVICE_UNAVAILABLE") return undefined;
+  const response = (error.meta as { response?: Response } | undefined)?.response;
+  const seconds = Number(response?.headers.get("retry-after"));
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 500 * attempt;
 }
 
 export type WaitOptions = {

@@ -46,6 +46,14 @@ describe("parseEnv", () => {
     expect(problemsOf({ PUBLIC_URL: "ftp://x" })[0]).toMatch(/^PUBLIC_URL: expected an http/);
   });
 
+  it("leaves DATABASE_POOL_SIZE to each program unless set, and refuses a pool of none", () => {
+    expect(parseEnv({}).DATABASE_POOL_SIZE).toBeUndefined();
+    expect(parseEnv({ DATABASE_POOL_SIZE: "25" }).DATABASE_POOL_SIZE).toBe(25);
+    expect(problemsOf({ DATABASE_POOL_SIZE: "0" })[0]).toMatch(
+      /^DATABASE_POOL_SIZE: expected a whole number greater than 0/,
+    );
+  });
+
   it("reports every bad variable at once", () => {
     expect(problemsOf({ PORT: "x", LOG_LEVEL: "y" })).toHaveLength(2);
   });

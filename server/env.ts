@@ -34,6 +34,11 @@ const envSchema = z.object({
   PUBLIC_URL: httpUrlSchema.optional(),
   DATA_DIR: z.string().trim().min(1, { error: "expected a folder path" }).default(".data"),
   DATABASE_URL: postgresUrlSchema.optional(),
+  /**
+   * Connections this process's pool may open (ADR 0025); unset: 10 for the web, and
+   * WORKER_CONCURRENCY + 2 for a worker. Each process also holds one LISTEN connection.
+   */
+  DATABASE_POOL_SIZE: positiveIntegerSchema.optional(),
   LOG_LEVEL: z
     .enum(logLevels, { error: `expected one of ${logLevels.join(", ")}` })
     .default("info"),

@@ -44,7 +44,10 @@ const zone = await checkCloudflareZoneOrExit(env);
 
 const version = await readVersion();
 const build = await loadRemixBuild();
-const database = createDb(databaseUrl, { applicationName: "caw-web" });
+const database = createDb(databaseUrl, {
+  max: env.DATABASE_POOL_SIZE ?? 10,
+  applicationName: "caw-web",
+});
 const drainSwitch = createDrainSwitch(
   createReadinessCheck(
     database.sql,

@@ -1,7 +1,7 @@
 // Creates a workspace from stand-in/sample, waits until it runs, and prints its terminal URL.
 //
 //   CAW_URL=http://localhost:3000 CAW_TOKEN=caw_… node --import tsx sdk/examples/create-workspace.ts [name]
-import { createClient, waitForWorkspace } from "cloud-ai-workspaces/sdk";
+import { createClient, createWorkspace, waitForWorkspace } from "cloud-ai-workspaces/sdk";
 
 // An example script is the one place outside server/env.ts allowed to read process.env: it is
 // a client of the API, not part of the server, and takes its settings from the shell.
@@ -18,7 +18,8 @@ const name = process.argv[2] ?? `sdk-${stamp}`;
 
 try {
   const client = createClient({ baseUrl, token });
-  const workspace = await client.workspaces.create.mutate({
+  // Keyed and retried while the control plane is briefly away: never two workspaces.
+  const workspace = await createWorkspace(client, {
     name,
     repository: "stand-in/sample",
     branch: "main",

@@ -59,6 +59,7 @@ const createInput = z.object({
   idle_timeout_minutes: shape.idleTimeoutMinutes,
   max_working_hours: shape.maxWorkingHours,
   secret_names: shape.secretNames,
+  idempotency_key: shape.idempotencyKey,
 });
 
 export function registerWorkspaceTools(register: RegisterTool): void {
@@ -83,7 +84,7 @@ export function registerWorkspaceTools(register: RegisterTool): void {
     name: "create_workspace",
     title: "Create a workspace",
     description:
-      "Creates a workspace for one of your GitHub repositories (owner/name) and starts it; poll get_workspace until state is running (minutes). secret_names: null gives it all your secrets.",
+      "Creates a workspace for one of your GitHub repositories (owner/name) and starts it; poll get_workspace until state is running (minutes). secret_names: null gives it all your secrets. idempotency_key: send the same one when you retry a create whose answer you did not get; it answers the workspace the first call made instead of making another.",
     input: createInput,
     run: async (caller, input) =>
       summarize(
@@ -96,6 +97,7 @@ export function registerWorkspaceTools(register: RegisterTool): void {
           idleTimeoutMinutes: input.idle_timeout_minutes,
           maxWorkingHours: input.max_working_hours,
           secretNames: input.secret_names,
+          idempotencyKey: input.idempotency_key,
         }),
       ),
     workspaceOf: (workspace) => workspace.id,

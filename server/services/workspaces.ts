@@ -18,6 +18,7 @@ import { hetznerApiUrl as defaultHetznerApiUrl } from "../providers/hetzner.ts";
 import { recordAuditEvent, type DatabaseExecutor } from "./audit.ts";
 import { findOffer, listCatalogue } from "./catalogue.ts";
 import { checkRepositoryAccess } from "./github-repositories.ts";
+import { fingerprintCreate, findIdempotentCreate } from "./workspace-idempotency.ts";
 import { recordStateNotification } from "./notifications.ts";
 import type { Owner } from "./owner.ts";
 import { assertSecretsExist } from "./secrets.ts";
@@ -63,6 +64,8 @@ export type CreateWorkspaceInput = {
   maxWorkingHours?: number;
   /** The owner's secrets this workspace gets by name; null or left out: all of them. */
   secretNames?: string[] | null;
+  /** A retry with the same key answers the same workspace (workspace-idempotency.ts). */
+  idempotencyKey?: string;
 };
 
 /** What a user may change on an existing workspace (SPEC §14). */
@@ -194,47 +197,79 @@ export async function createWorkspace(
   settings: WorkspaceSettings,
   access: GitHubAccess,
 ) {
+  const { idempotencyKey, ...fields } = input;
+  const secretNames = uniqueNames(input.secretNames);
+  const fingerprint = fingerprintCreate({ ...fields, secretNames });
+  const earlier = idempotencyKey
+    ? await findIdempotentCreate(db, owner, idempotencyKey, fingerprint)
+    : undefined;
+  if (earlier) return readWorkspaceRow(db, earlier);
   await assertOwnerMayRun(db, owner, settings.provider);
   await assertOffered(db, owner, input, settings, access.keyring);
   // Before anything is written: no workspace, job or audit entry for code the user cannot read.
   await checkRepositoryAccess(db, access.keyring, access.github, owner, input, access.logger);
-  const secretNames = uniqueNames(input.secretNames);
   if (secretNames) await assertSecretsExist(db, owner, secretNames);
-  const id = await db.transaction(async (tx) => {
+  // The answer is read in the same transaction: once it commits, nothing can fail between the
+  // commit and the answer but the answer's delivery, which a retry with the key covers.
+  return db.transaction(async (tx) => {
     // Serialises one user's creations, so the limit holds under concurrent requests.
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${owner.userId}))`);
+    const raced = idempotencyKey
+      ? await findIdempotentCreate(tx, owner, idempotencyKey, fingerprint)
+      : undefined;
+    if (raced) return readWorkspaceRow(tx, raced);
     await assertRoomFor(tx, owner, input.name, settings.limit);
     const [row] = await tx
       .insert(workspaces)
-      .values({ ...input, secretNames, userId: owner.userId, provider: settings.provider })
+      .values({
+        ...fields,
+        secretNames,
+        userId: owner.userId,
+        provider: settings.provider,
+        idempotencyKey: idempotencyKey ?? null,
+        idempotencyFingerprint: idempotencyKey ? fingerprint : null,
+      })
       .returning({ id: workspaces.id });
-    await tx.insert(workspaceEvents).values({
-      workspaceId: row!.id,
-      toState: "pending",
-      reason: `Created from ${input.repository}@${input.branch}`,
-      actor: "user",
-    });
-    await transitionWorkspace(
-      tx,
-      row!.id,
-      "provisioning",
-      "Waiting for a worker to create the server",
-      "user",
-    );
-    await enqueueJob(tx, {
-      kind: workspaceJobKinds.provision,
-      workspaceId: row!.id,
-      maxAttempts: settings.maxAttempts,
-    });
-    await recordAuditEvent(tx, {
-      actorSubject: owner.auditSubject,
-      action: "workspace.create",
-      targetType: "workspace",
-      targetId: row!.id,
-    });
-    return row!.id;
+    await recordCreation(tx, owner, row!.id, input, settings.maxAttempts);
+    return readWorkspaceRow(tx, row!.id);
   });
-  return getWorkspace(db, owner, id);
+}
+
+/** The creation's timeline, state, provision job and audit entry, inside its transaction. */
+async function recordCreation(
+  tx: DatabaseExecutor,
+  owner: Owner,
+  id: string,
+  input: CreateWorkspaceInput,
+  maxAttempts: number,
+) {
+  await tx.insert(workspaceEvents).values({
+    workspaceId: id,
+    toState: "pending",
+    reason: `Created from ${input.repository}@${input.branch}`,
+    actor: "user",
+  });
+  await transitionWorkspace(
+    tx,
+    id,
+    "provisioning",
+    "Waiting for a worker to create the server",
+    "user",
+  );
+  await enqueueJob(tx, { kind: workspaceJobKinds.provision, workspaceId: id, maxAttempts });
+  await recordAuditEvent(tx, {
+    actorSubject: owner.auditSubject,
+    action: "workspace.create",
+    targetType: "workspace",
+    targetId: id,
+  });
+}
+
+/** A workspace's public columns by id, deleted or not: for answers about a row we just wrote. */
+async function readWorkspaceRow(executor: DatabaseExecutor, id: string) {
+  const [row] = await executor.select(publicColumns).from(workspaces).where(eq(workspaces.id, id));
+  if (!row) throw new AppError("NOT_FOUND", `Workspace ${id} does not exist.`);
+  return row;
 }
 
 /**
@@ -333,13 +368,19 @@ export async function requestWorkspaceAction(
   // A start makes a server: the same rule as a create (an install may have lost root since).
   if (action === "start")
     await assertOwnerMayRun(db, owner, (await getWorkspace(db, owner, id)).provider);
-  await db.transaction(async (tx) => {
+  // Answered from inside the transaction: a delete whose job finishes at once (deletedAt set)
+  // still answers what it did, not "not found".
+  return db.transaction(async (tx) => {
     const [row] = await tx
-      .select({ state: workspaces.state })
+      .select({ state: workspaces.state, deletedAt: workspaces.deletedAt })
       .from(workspaces)
-      .where(ownedBy(owner, id))
+      .where(and(eq(workspaces.id, id), eq(workspaces.userId, owner.userId)))
       .for("update");
-    if (!row) throw notFound();
+    if (!row || (row.deletedAt && action !== "delete")) throw notFound();
+    // A delete sent again (a retry after a lost answer, a second tab) answers where the first
+    // one got to, instead of a conflict or "not found".
+    if (action === "delete" && (row.state === "deleting" || row.state === "deleted"))
+      return readWorkspaceRow(tx, id);
     assertUserAction(action, row.state);
     if (action === "delete")
       // Whatever was waiting no longer matters; a running job finishes, then delete runs.
@@ -359,8 +400,8 @@ export async function requestWorkspaceAction(
       targetType: "workspace",
       targetId: id,
     });
+    return readWorkspaceRow(tx, id);
   });
-  return getWorkspace(db, owner, id);
 }
 
 /**

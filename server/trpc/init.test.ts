@@ -19,17 +19,31 @@ const testRouter = router({
   broken: publicProcedure.query(() => {
     throw new Error("connect ECONNREFUSED postgres://app:secret@db");
   }),
+  // As drizzle throws it when PostgreSQL restarts mid-query (ADR 0025).
+  restarting: publicProcedure.mutation(() => {
+    const shutdown = Object.assign(
+      new Error("terminating connection due to administrator command"),
+      {
+        code: "57P01",
+      },
+    );
+    throw new Error("Failed query: insert into workspaces …", { cause: shutdown });
+  }),
   rename: publicProcedure
     .input(z.object({ name: z.string().min(3, { error: "must be at least 3 characters" }) }))
     .mutation(({ input }) => input.name),
 });
 
-async function call(path: string, init?: RequestInit) {
+async function call(
+  path: string,
+  init?: RequestInit,
+  createContext: () => Promise<TrpcContext> = async () => ({}) as TrpcContext,
+) {
   const response = await fetchRequestHandler({
     endpoint: "/api/trpc",
     req: new Request(`http://localhost/api/trpc/${path}`, init),
     router: testRouter,
-    createContext: () => ({}) as TrpcContext,
+    createContext,
   });
   const body = (await response.json()) as {
     error: { json: { message: string; data: Record<string, unknown> } };
@@ -51,6 +65,27 @@ describe("tRPC error mapping", () => {
     expect(error.message).not.toContain("secret");
     expect(error.message).toMatch(/Something went wrong on our side/);
     expect(error.data.stack).toBeUndefined();
+  });
+
+  it("answers a database outage in a procedure with 503 SERVICE_UNAVAILABLE and what to do", async () => {
+    const { status, error } = await call("restarting", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(status).toBe(503);
+    expect(error.data.code).toBe("SERVICE_UNAVAILABLE");
+    expect(error.message).toMatch(/not reachable right now .* Try again in a few seconds/);
+  });
+
+  it("answers a database outage while the context is made (the caller's token) with 503 too", async () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), {
+      code: "ECONNREFUSED",
+    });
+    const { status, error } = await call("missing", undefined, () => Promise.reject(refused));
+    expect(status).toBe(503);
+    expect(error.data).toMatchObject({ code: "SERVICE_UNAVAILABLE", httpStatus: 503 });
+    expect(error.message).not.toContain("5432");
   });
 
   it("says which input field is wrong and why", async () => {

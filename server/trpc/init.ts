@@ -1,7 +1,15 @@
 import { initTRPC, TRPCError } from "@trpc/server";
+import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import superjson from "superjson";
 import { ZodError } from "zod";
-import { AppError, describeZodError, internalErrorMessage } from "../errors.ts";
+import {
+  AppError,
+  asDatabaseUnavailable,
+  databaseUnavailableMessage,
+  describeZodError,
+  internalErrorMessage,
+  isDatabaseUnavailable,
+} from "../errors.ts";
 import type { TrpcContext } from "./context.ts";
 
 // The one initTRPC of the project: it exports builders only.
@@ -29,6 +37,16 @@ const t = initTRPC.context<TrpcContext>().create({
       const issue = { code: "custom", path: [error.cause.field], message: error.message };
       return { ...shape, data: { ...data, issues: [issue] } };
     }
+    // A database outage outside a procedure (the caller's session or rate limit, read while
+    // the context is made) is the same 503 a procedure's is; Retry-After is set in handler.ts.
+    if (error.code === "INTERNAL_SERVER_ERROR" && isDatabaseUnavailable(error.cause)) {
+      return {
+        ...shape,
+        code: TRPC_ERROR_CODES_BY_KEY.SERVICE_UNAVAILABLE,
+        message: databaseUnavailableMessage,
+        data: { ...data, code: "SERVICE_UNAVAILABLE" as const, httpStatus: 503 },
+      };
+    }
     if (error.code === "INTERNAL_SERVER_ERROR") {
       return { ...shape, message: internalErrorMessage, data };
     }
@@ -44,10 +62,12 @@ export function toTrpcError(error: AppError): TRPCError {
   return new TRPCError({ code: error.code, message: error.message, cause: error });
 }
 
-/** Turns a service's AppError into the TRPCError with the same code and message. */
+/** Turns a service's AppError (or a database outage, ADR 0025) into the TRPCError with its code. */
 const mapAppErrors = t.middleware(async ({ next }) => {
   const result = await next();
   if (!result.ok && result.error.cause instanceof AppError) throw toTrpcError(result.error.cause);
+  const outage = result.ok ? undefined : asDatabaseUnavailable(result.error.cause);
+  if (outage) throw toTrpcError(outage);
   return result;
 });
 

@@ -28,7 +28,7 @@ const { env, databaseUrl, encryptionKeys } = readSettingsOrExit((env) => ({
 }));
 const logger = createLogger({ level: env.LOG_LEVEL, service: "worker" });
 const database = createDb(databaseUrl, {
-  max: env.WORKER_CONCURRENCY + 2,
+  max: env.DATABASE_POOL_SIZE ?? env.WORKER_CONCURRENCY + 2,
   applicationName: "caw-worker",
 });
 const workerId = `${hostname()}:${process.pid}`;

@@ -142,8 +142,72 @@ describe("workspaces", () => {
       { kind: "workspace.provision", status: "canceled" },
       { kind: "workspace.delete", status: "queued" },
     ]);
-    await expect(api.workspaces.delete({ id: workspace.id })).rejects.toMatchObject({
-      code: "CONFLICT",
+    // Sent again (a retry after a lost answer): where the first got to, no second job.
+    expect((await api.workspaces.delete({ id: workspace.id })).state).toBe("deleting");
+    expect(await jobsOf(workspace.id)).toHaveLength(2);
+  });
+
+  it("answers a delete whose job already finished with the deleted workspace, not 'not found'", async () => {
+    const carol = await createTestUser(context, "carol-deletes");
+    const api = callerFor(context, carol);
+    const { id } = await api.workspaces.create(input("gone"));
+    await api.workspaces.delete({ id });
+    await database.db
+      .update(workspaces)
+      .set({ state: "deleted", deletedAt: new Date() })
+      .where(eq(workspaces.id, id));
+    expect(await api.workspaces.delete({ id })).toMatchObject({ id, state: "deleted" });
+    await expect(api.workspaces.stop({ id })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    // Another user's delete of it is still "not found": the owner is in the where.
+    await expect(callerFor(context, bob).workspaces.delete({ id })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
+  });
+
+  describe("idempotency keys (ADR 0025)", () => {
+    it("answers a retried create with the workspace the first one made, never a second", async () => {
+      const dave = await createTestUser(context, "dave-retries");
+      const api = callerFor(context, dave);
+      const key = "3f1c1a52-6a43-4d7e-9a51-0d6b1f0c9e11";
+      const [first, second] = await Promise.all([
+        api.workspaces.create({ ...input("retried"), idempotencyKey: key }),
+        api.workspaces.create({ ...input("retried"), idempotencyKey: key }),
+      ]);
+      const third = await api.workspaces.create({ ...input("retried"), idempotencyKey: key });
+      expect(second.id).toBe(first.id);
+      expect(third).toMatchObject({ id: first.id, name: "retried", state: "provisioning" });
+      const rows = await database.db
+        .select({ id: workspaces.id })
+        .from(workspaces)
+        .where(eq(workspaces.userId, dave.id));
+      expect(rows).toEqual([{ id: first.id }]);
+      expect(await jobsOf(first.id)).toEqual([{ kind: "workspace.provision", status: "queued" }]);
+    });
+
+    it("refuses the same key with other settings, naming the field", async () => {
+      const erin = await createTestUser(context, "erin-reuses");
+      const api = callerFor(context, erin);
+      await api.workspaces.create({ ...input("one"), idempotencyKey: "key-1" });
+      const refused = api.workspaces.create({ ...input("two"), idempotencyKey: "key-1" });
+      await expect(refused).rejects.toMatchObject({ code: "CONFLICT" });
+      expect(await refused.catch((error: Error) => error.message)).toMatch(
+        /already used to create the workspace "one" with other settings/,
+      );
+      // Keys are per user: another user's same key makes their own workspace.
+      const frank = await createTestUser(context, "frank-keys");
+      const other = await callerFor(context, frank).workspaces.create({
+        ...input("bobs-one"),
+        idempotencyKey: "key-1",
+      });
+      expect(other.name).toBe("bobs-one");
+    });
+
+    it("refuses an empty or an over-long key", async () => {
+      const api = callerFor(context, alice);
+      for (const idempotencyKey of ["", "k".repeat(201)])
+        await expect(
+          api.workspaces.create({ ...input("keyed"), idempotencyKey }),
+        ).rejects.toMatchObject({ code: "BAD_REQUEST" });
     });
   });
 

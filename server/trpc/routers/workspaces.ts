@@ -86,6 +86,15 @@ export const createWorkspaceInput = z.object({
   idleTimeoutMinutes: idleTimeoutMinutes.default(30),
   maxWorkingHours: maxWorkingHours.default(8),
   secretNames: secretNames.default(null),
+  /**
+   * Sent again with a retried create, the same key answers the workspace the first request
+   * made, never a second one (ADR 0025). Any string the client picks, e.g. a UUID per create.
+   */
+  idempotencyKey: z
+    .string()
+    .min(1, { error: "an idempotency key needs at least 1 character, e.g. a UUID" })
+    .max(200, { error: "keep the idempotency key to 200 characters, e.g. a UUID" })
+    .optional(),
 });
 
 export const updateWorkspaceInput = workspaceId.extend({
