@@ -52,7 +52,8 @@ if [ -z "${SKIP_BUILD:-}" ]; then
       --build-arg NODE_EXTRA_CA_CERTS=/etc/ssl/certs/build-ca.crt)
   fi
   # --layers=false: vfs keeps a full copy of the file system per layer; one per stage is enough.
-  "${podman[@]}" build --layers=false --network host "${limits[@]}" "${ca[@]}" \
+  # --format docker: the OCI image format has no HEALTHCHECK (podman would drop it).
+  "${podman[@]}" build --format docker --layers=false --network host "${limits[@]}" "${ca[@]}" \
     --build-arg BASE_IMAGE="$base" -t "$image" . >"$work/build.log" 2>&1 ||
     { tail -40 "$work/build.log"; fail "the image did not build"; }
 fi
