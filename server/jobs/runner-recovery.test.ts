@@ -187,6 +187,11 @@ describe("through a PostgreSQL restart", () => {
     const late = captureLogs();
     // start() must neither hang nor throw while PostgreSQL is away.
     await runners.start(connect(), handlers, { logger: late.logger, pollIntervalMs: 10 * 60_000 });
+    // The server stays away until the handler has failed and recording that failed too: a
+    // query made while the driver waits to reconnect would otherwise just wait for the server.
+    const unrecorded = () =>
+      Promise.resolve(polling.count("could not record the job's outcome; retrying"));
+    await waitFor(unrecorded, Boolean, "recording the outcome to fail in the outage");
     await restartCluster();
 
     const test = connect();
