@@ -27,6 +27,8 @@ async function makeProject(): Promise<string> {
     await mkdir(path.join(root, folder), { recursive: true });
   await writeFile(path.join(root, "app/routes/_index.tsx"), "export default () => null;\n");
   await writeFile(path.join(root, "agent/main.ts"), "console.log('agent');\n");
+  await writeFile(path.join(root, "build/index.js"), "");
+  await writeFile(path.join(root, "dist/agent/manifest.json"), "{}");
   return root;
 }
 
@@ -35,6 +37,7 @@ describe("decideFreshness", () => {
     expect(decideFreshness("abc\n", "abc")).toBe("fresh");
     expect(decideFreshness("abc", "abd")).toBe("stale");
     expect(decideFreshness(null, "abc")).toBe("missing");
+    expect(decideFreshness("abc", "abc", false)).toBe("missing");
   });
 });
 
@@ -82,7 +85,7 @@ describe("checkAndRebuild", () => {
       });
     await check();
     expect(rebuilds).toEqual(["remix build"]);
-    expect(lines.join("\n")).toContain("the Remix build (build/) has no source stamp");
+    expect(lines.join("\n")).toContain("the Remix build (build/) is missing, in part or whole");
     await check();
     expect(rebuilds).toHaveLength(1);
 
@@ -90,6 +93,11 @@ describe("checkAndRebuild", () => {
     await check();
     expect(rebuilds).toHaveLength(2);
     expect(lines.at(-1)).toContain("is older than its sources");
+
+    // A checkout copied without public/build (the browser's half) is rebuilt too.
+    await rm(path.join(root, "public/build"), { recursive: true });
+    await check();
+    expect(rebuilds).toHaveLength(3);
   });
 
   it("refuses a stale agent, naming the command that rebuilds it", async () => {
@@ -101,7 +109,7 @@ describe("checkAndRebuild", () => {
       throw new Error("the Remix build was fresh");
     };
     await expect(checkAndRebuild({ root, rebuildRemix, allowStaleAgent: false })).rejects.toThrow(
-      "the agent binaries (dist/agent/) is older than its sources (they changed since it was built), so tests would run old code. Run `npm run build`, then the tests again.",
+      "the agent build (dist/agent/) is older than its sources (they changed since it was built), so tests would run old code. Run `npm run build`, then the tests again.",
     );
     const lines: string[] = [];
     await checkAndRebuild({ root, rebuildRemix, allowStaleAgent: true, log: (l) => lines.push(l) });

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { access, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -24,6 +24,8 @@ export type BuildOutput = {
   sources: string[];
   /** Where the stamp lives: inside the output, so deleting the output deletes the stamp. */
   stamp: string;
+  /** What the build makes; one of them missing (a partial copy of a checkout) is a rebuild. */
+  outputs: string[];
   /** What to run to bring the output up to date. */
   command: string;
 };
@@ -35,12 +37,15 @@ export const buildOutputs = {
     name: "the Remix build (build/)",
     sources: ["app", "server", "db", "cloud-init", "public", "remix.config.js", ...shared],
     stamp: "build/.sources-sha256",
+    // The browser's half (public/build) is needed as much as the server's.
+    outputs: ["build/index.js", "public/build"],
     command: "npx remix build && node --import tsx server/testing/build-freshness.ts --stamp",
   },
   agent: {
-    name: "the agent binaries (dist/agent/)",
+    name: "the agent build (dist/agent/)",
     sources: ["agent", ...shared],
     stamp: "dist/agent/.sources-sha256",
+    outputs: ["dist/agent/manifest.json"],
     command: "npm run build",
   },
 } satisfies Record<string, BuildOutput>;
@@ -84,24 +89,39 @@ async function listFiles(root: string, relative: string): Promise<string[]> {
 
 export type Freshness = "fresh" | "stale" | "missing";
 
-/** Pure: compares the stamp the build wrote (null: none) with the sources' hash now. */
-export function decideFreshness(stamped: string | null, current: string): Freshness {
-  if (stamped === null) return "missing";
+/**
+ * Pure: compares the stamp the build wrote (null: none) with the sources' hash now; an output
+ * that is not there makes the build missing whatever the stamp says.
+ */
+export function decideFreshness(
+  stamped: string | null,
+  current: string,
+  outputsPresent = true,
+): Freshness {
+  if (stamped === null || !outputsPresent) return "missing";
   return stamped.trim() === current ? "fresh" : "stale";
 }
 
 export async function checkOutput(output: BuildOutput, root = projectRoot) {
-  const [stamped, current] = await Promise.all([
+  const [stamped, current, present] = await Promise.all([
     readFile(path.join(root, output.stamp), "utf8").catch(() => null),
     hashSources(output.sources, root),
+    Promise.all(
+      output.outputs.map((file) =>
+        access(path.join(root, file)).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    ),
   ]);
-  return { freshness: decideFreshness(stamped, current), current };
+  return { freshness: decideFreshness(stamped, current, !present.includes(false)), current };
 }
 
 export function staleMessage(output: BuildOutput, freshness: Exclude<Freshness, "fresh">) {
   const what =
     freshness === "missing"
-      ? "has no source stamp (it was never built, or built without `npm run build`)"
+      ? "is missing, in part or whole, or has no source stamp (built without `npm run build`)"
       : "is older than its sources (they changed since it was built)";
   return `${output.name} ${what}, so tests would run old code. Run \`${output.command}\`, then the tests again.`;
 }
