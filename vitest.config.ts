@@ -45,6 +45,8 @@ export default defineConfig({
       exclude: ["**/*.test.{ts,tsx}", "**/testing/**"],
       // The summary in the log; the HTML report in coverage/ (not in git) says which lines.
       reporter: ["text-summary", "json-summary", "html"],
+      // A run with a failing test still says what it covered (Vitest keeps quiet otherwise).
+      reportOnFailure: true,
       thresholds: {
         lines: 80,
         "server/jobs/**": critical,
