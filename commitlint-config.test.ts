@@ -10,7 +10,9 @@ const root = fileURLToPath(new URL(".", import.meta.url));
 const cli = fileURLToPath(new URL("node_modules/@commitlint/cli/cli.js", import.meta.url));
 
 async function lint(args: string[], message?: string) {
-  const child = run(process.execPath, [cli, ...args], { cwd: root });
+  // No colours: Vitest's workers force them on, and they split the rule names we look for.
+  const env = { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1" };
+  const child = run(process.execPath, [cli, ...args], { cwd: root, env });
   if (message !== undefined) child.child.stdin!.end(message);
   return child.then(
     ({ stdout }) => ({ code: 0, output: stdout }),
