@@ -63,7 +63,7 @@ const userDataFor = (workspaceId: string, overrides: Partial<LocalUserData> = {}
 async function waitForFile(file: string): Promise<string> {
   for (let tries = 0; ; tries++) {
     const text = await readFile(file, "utf8").catch(() => "");
-    if (text) return text;
+    if (text.includes("uid=")) return text; // the script's last line: the file is complete
     if (tries > 600) throw new Error(`${file} never appeared`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
