@@ -21,7 +21,9 @@ ENV npm_config_nodedir=/usr/local
 # --build-arg NODE_EXTRA_CA_CERTS=/etc/ssl/certs/build-ca.crt
 ARG NODE_EXTRA_CA_CERTS=
 WORKDIR /src
+# patches/ before npm ci: its postinstall patches postgres.js (ADR 0025), and fails if it cannot.
 COPY package.json package-lock.json .npmrc ./
+COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY . .
 # The Remix build, the bundled program entries (build/server) and both agents (dist/), then

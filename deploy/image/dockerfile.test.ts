@@ -112,6 +112,16 @@ describe("Dockerfile", () => {
     expect(instructions.filter((i) => i.keyword === "ADD")).toEqual([]);
   });
 
+  it("has patches/ in place before npm ci, whose postinstall patches postgres.js (ADR 0025)", () => {
+    const build = [...byStage.values()][0]!;
+    const install = build.findIndex((i) => i.keyword === "RUN" && /\bnpm ci\b/.test(i.args));
+    const patches = build.findIndex((i) => i.keyword === "COPY" && /(^|\s)patches\b/.test(i.args));
+    expect(install).toBeGreaterThan(-1);
+    expect(patches).toBeGreaterThan(-1);
+    expect(patches).toBeLessThan(install);
+    expect(build.some((i) => /--ignore-scripts/.test(i.args))).toBe(false);
+  });
+
   it("keeps this machine's builds, caches and secrets out of the build context", () => {
     const ignored = dockerignore.split("\n").map((line) => line.trim());
     for (const entry of ["node_modules", "build", "dist", ".cache", ".data", ".git", ".env"])
