@@ -123,6 +123,18 @@ describe.skipIf(Boolean(unavailable) && !process.env.CI)(
       if (workDir) await rm(workDir, { recursive: true, force: true });
     }, 5 * 60_000);
 
+    /** Until the workspace has its server: booting, or already failed by its boot. */
+    async function waitForServerOrdered(id: string, timeoutMs: number): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const row = await engine.readWorkspace(id);
+        if (row.serverId && ["booting", "error"].includes(row.state)) return;
+        if (Date.now() > deadline)
+          throw new Error(`workspace still ${row.state} with no server after ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+
     async function currentServer(): Promise<BootedServer> {
       const row = await engine.readWorkspace(workspaceId);
       return hypervisor.waitForServer(Number(row.serverId));
@@ -148,7 +160,8 @@ describe.skipIf(Boolean(unavailable) && !process.env.CI)(
             location: "nbg1",
           });
           workspaceId = created.id;
-          await engine.waitForState(workspaceId, "booting", 120_000);
+          // The tampered agent can fail the boot before a poll sees `booting`.
+          await waitForServerOrdered(workspaceId, 120_000);
           const server = await currentServer();
           step("server created, machine booting (tampered agent)");
           const failed = await engine.waitForState(workspaceId, "error", 5 * 60_000);
