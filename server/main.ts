@@ -25,10 +25,11 @@ import { describeWorkspaceAccess } from "./providers/local-isolation.ts";
 import { installRoot, readVersion } from "./process/version.ts";
 import { readEngineStats } from "./services/engine-stats.ts";
 import { createLiveUpdates } from "./services/live-updates.ts";
+import { createCredentialCache } from "./auth/credential-cache.ts";
 import { ensureSigningKeys } from "./services/signing-keys.ts";
 import { createDrainSwitch } from "./process/draining.ts";
 import { onShutdownSignal } from "./process/shutdown.ts";
-import { createReadinessCheck } from "./services/health.ts";
+import { createReadinessCheck, reuseRecentReadiness } from "./services/health.ts";
 
 // The web program (SPEC §3): Remix pages, /api/trpc, probes and metrics on one node:http server.
 
@@ -49,10 +50,12 @@ const database = createDb(databaseUrl, {
   applicationName: "caw-web",
 });
 const drainSwitch = createDrainSwitch(
-  createReadinessCheck(
-    database.sql,
-    await readMigrationJournal(),
-    zone ? createZoneModeCheck(zone) : undefined,
+  reuseRecentReadiness(
+    createReadinessCheck(
+      database.sql,
+      await readMigrationJournal(),
+      zone ? createZoneModeCheck(zone) : undefined,
+    ),
   ),
   "This web server is draining (it was asked to stop): send requests to another one.",
 );
@@ -64,6 +67,9 @@ await ensureSigningKeys(database.db, keyring).catch((error: unknown) =>
 );
 // One LISTEN connection for the whole process, outside the pool (ADR 0021).
 const liveUpdates = createLiveUpdates({ databaseUrl, logger });
+// Trusted only while that connection hears the invalidations (ADR 0028).
+const credentials = createCredentialCache({ isListening: liveUpdates.isListening });
+liveUpdates.onCredentialChange(credentials.apply);
 registerEngineMetrics(metrics.registry, () => readEngineStats(database.db));
 const server = createAppServer({
   context: {
@@ -76,6 +82,7 @@ const server = createAppServer({
     observeOutboundRequest: metrics.observeOutboundRequest,
     secureCookies: shouldUseSecureCookies(env.PUBLIC_URL),
     liveUpdates,
+    credentials,
     limitApiRequests: createApiRateLimiter(database.db, {
       perCaller: env.API_RATE_LIMIT_PER_MINUTE,
       perUser: env.API_USER_RATE_LIMIT_PER_MINUTE,

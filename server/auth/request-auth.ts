@@ -1,6 +1,6 @@
 import type { Database } from "../../db/client.ts";
 import { authenticateApiToken } from "../services/api-tokens.ts";
-import { getUserById } from "../services/users.ts";
+import type { CredentialCache } from "./credential-cache.ts";
 import { createLucia, hashSessionToken, type UserAttributes } from "./lucia.ts";
 
 export type AuthenticatedUser = UserAttributes & { id: string };
@@ -20,25 +20,21 @@ const anonymous: RequestAuth = { user: null, via: null, sessionId: null, cookies
 
 /**
  * Who is calling: `Authorization: Bearer <api token>` (SDK, scripts, agents) or the session
- * cookie (browsers). A bad bearer token never falls back to the cookie.
+ * cookie (browsers). A bad bearer token never falls back to the cookie. `credentials` is the
+ * web process's cache of API tokens (ADR 0028); sessions are read each time.
  */
 export async function authenticateRequest(
   db: Database,
   request: Request,
   secureCookies: boolean,
+  credentials?: CredentialCache,
 ): Promise<RequestAuth> {
   const authorization = request.headers.get("authorization");
   if (authorization) {
     const token = authorization.match(/^Bearer\s+(\S+)$/i)?.[1];
-    const apiToken = token ? await authenticateApiToken(db, token) : null;
-    const user = apiToken ? await getUserById(db, apiToken.userId) : null;
-    if (!user || !apiToken) return anonymous;
-    return {
-      ...anonymous,
-      user: toAuthenticatedUser(user),
-      via: "token",
-      tokenId: apiToken.tokenId,
-    };
+    const credential = token ? await authenticateApiToken(db, token, credentials) : null;
+    if (!credential) return anonymous;
+    return { ...anonymous, user: credential.user, via: "token", tokenId: credential.tokenId };
   }
   const lucia = createLucia(db, secureCookies);
   const token = lucia.readSessionCookie(request.headers.get("cookie") ?? "");
@@ -48,11 +44,4 @@ export async function authenticateRequest(
   // A refreshed session re-sends the cookie: with the token, never the stored hash.
   const cookies = session.fresh ? [lucia.createSessionCookie(token).serialize()] : [];
   return { user: { ...user, id: user.id }, via: "session", sessionId: session.id, cookies };
-}
-
-function toAuthenticatedUser(
-  user: NonNullable<Awaited<ReturnType<typeof getUserById>>>,
-): AuthenticatedUser {
-  const { id, login, name, email, avatarUrl, role, auditSubject } = user;
-  return { id, login, name, email, avatarUrl, role, auditSubject };
 }

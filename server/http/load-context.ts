@@ -1,4 +1,5 @@
 import type { Database } from "../../db/client.ts";
+import type { CredentialCache } from "../auth/credential-cache.ts";
 import type { Keyring } from "../crypto/envelope.ts";
 import type { Env, GitHubSettings } from "../env.ts";
 import type { Logger } from "../logger.ts";
@@ -30,6 +31,8 @@ export type AppLoadContextValue = {
   keyring: Keyring;
   github: GitHubSettings;
   secureCookies: boolean;
+  /** Who API tokens belong to, held for seconds and forgotten on change (ADR 0028). */
+  credentials?: CredentialCache;
   /** The process's push feed (ADR 0021); absent, pages fall back to polling. */
   liveUpdates?: LiveUpdates;
   /** Told of every request to Hetzner and Cloudflare made for a request (the web's metrics). */

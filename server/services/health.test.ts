@@ -1,9 +1,9 @@
 import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { readMigrationJournal } from "../../db/migrate.ts";
 import { findFreePort } from "../process/free-port.ts";
 import { createTestDatabase, type TestDatabase } from "../testing/test-database.ts";
-import { createReadinessCheck } from "./health.ts";
+import { createReadinessCheck, reuseRecentReadiness } from "./health.ts";
 
 describe("createReadinessCheck", () => {
   let migrated: TestDatabase;
@@ -58,5 +58,37 @@ describe("createReadinessCheck", () => {
     });
     expect(readiness.reason).toMatch(/Check that PostgreSQL is running/);
     expect(readiness.reason).not.toContain("hunter2");
+  });
+});
+
+describe("reuseRecentReadiness", () => {
+  const ready = { ready: true, database: "reachable", migrations: "current", reason: "" } as const;
+
+  it("asks once for every caller within its window, then again", async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    try {
+      let asked = 0;
+      const check = reuseRecentReadiness(async () => (asked++, ready), 1_000);
+      await Promise.all([check(), check(), check()]);
+      vi.advanceTimersByTime(999);
+      await check();
+      expect(asked).toBe(1);
+      vi.advanceTimersByTime(1);
+      await check();
+      expect(asked).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("does not keep a check that threw", async () => {
+    let asked = 0;
+    const check = reuseRecentReadiness(async () => {
+      if (asked++ === 0) throw new Error("boom");
+      return ready;
+    }, 60_000);
+    await expect(check()).rejects.toThrow("boom");
+    expect(await check()).toEqual(ready);
+    expect(asked).toBe(2);
   });
 });

@@ -40,6 +40,25 @@ export function createReadinessCheck(
 }
 
 /**
+ * The same check, answered from its last result for `maxAgeMs` (one check at a time): a
+ * tRPC `system.info` per page load and the probes would otherwise cost two statements each
+ * (ADR 0028). Draining wraps this, so a drain still shows at once.
+ */
+export function reuseRecentReadiness(check: ReadinessCheck, maxAgeMs = 1_000): ReadinessCheck {
+  let last: { readiness: Promise<Readiness>; at: number } | undefined;
+  return () => {
+    const now = Date.now();
+    if (!last || now - last.at >= maxAgeMs) {
+      const readiness = check();
+      last = { readiness, at: now };
+      // A check that threw is not kept: the next caller asks again.
+      readiness.catch(() => last?.readiness === readiness && (last = undefined));
+    }
+    return last.readiness;
+  };
+}
+
+/**
  * Checks that the database answers and that every migration this code expects has been
  * applied (drizzle records each applied migration's journal timestamp).
  */

@@ -1,5 +1,6 @@
 import postgres from "postgres";
 import { z } from "zod";
+import type { CredentialChange } from "../auth/credential-cache.ts";
 import type { Logger } from "../logger.ts";
 
 // Live updates (issue #14, ADR 0021): triggers (db/migrations/0008_live_updates.sql) NOTIFY
@@ -8,6 +9,8 @@ import type { Logger } from "../logger.ts";
 // connection is down are lost, so every (re)connection tells subscribers to catch up.
 
 export const liveChannel = "caw_live";
+/** Token and user changes that end what web processes hold in memory (migration 0010). */
+export const credentialChannel = "caw_credentials";
 
 export const liveChangeKinds = [
   "workspace",
@@ -24,6 +27,8 @@ const payloadSchema = z.object({
   change: z.enum(liveChangeKinds),
 });
 
+const credentialPayloadSchema = z.object({ kind: z.enum(["token", "user"]), id: z.uuid() });
+
 export type LiveChange = { workspaceId: string; change: (typeof liveChangeKinds)[number] };
 
 /** What a subscriber hears: a change of one of its workspaces, or whether the feed is up. */
@@ -39,6 +44,8 @@ export type LiveSignal =
 export type LiveUpdates = {
   /** Signals for `userId`'s workspaces only; answers the unsubscribe. */
   subscribe: (userId: string, listener: (signal: LiveSignal) => void) => () => void;
+  /** Token and user changes, and "forget-all" whenever changes may have gone unheard. */
+  onCredentialChange: (listener: (change: CredentialChange) => void) => () => void;
   isListening: () => boolean;
   /** Ends every subscription (they hear nothing more) and the connection. */
   close: () => Promise<void>;
@@ -56,6 +63,7 @@ export function createLiveUpdates(options: LiveUpdatesOptions): LiveUpdates {
   const { logger } = options;
   const delays = options.retryDelaysMs ?? [250, 1_000, 2_000, 5_000];
   const subscribers = new Map<string, Set<(signal: LiveSignal) => void>>();
+  const credentialListeners = new Set<(change: CredentialChange) => void>();
   let listening = false;
   let closed = false;
   let retry: ReturnType<typeof setTimeout> | undefined;
@@ -63,6 +71,16 @@ export function createLiveUpdates(options: LiveUpdatesOptions): LiveUpdates {
   const broadcast = (signal: LiveSignal) => {
     for (const listeners of subscribers.values())
       for (const listener of listeners) listener(signal);
+    if (signal.type !== "change")
+      for (const listener of credentialListeners) listener({ type: "forget-all" });
+  };
+  const deliverCredentialChange = (payload: string) => {
+    const parsed = credentialPayloadSchema.safeParse(safeJson(payload));
+    // Unreadable: whatever it named must not stay trusted.
+    const change: CredentialChange = parsed.success
+      ? { type: parsed.data.kind, id: parsed.data.id }
+      : { type: "forget-all" };
+    for (const listener of credentialListeners) listener(change);
   };
   const deliver = (payload: string) => {
     const parsed = payloadSchema.safeParse(safeJson(payload));
@@ -91,7 +109,10 @@ export function createLiveUpdates(options: LiveUpdatesOptions): LiveUpdates {
     },
     // Undocumented in the types but what sql.listen itself is built on (postgres 3.4).
     ...({
-      onnotify: (channel: string, payload: string) => channel === liveChannel && deliver(payload),
+      onnotify: (channel: string, payload: string) => {
+        if (channel === liveChannel) deliver(payload);
+        else if (channel === credentialChannel) deliverCredentialChange(payload);
+      },
     } as object),
   });
 
@@ -100,6 +121,7 @@ export function createLiveUpdates(options: LiveUpdatesOptions): LiveUpdates {
     if (closed) return;
     try {
       await sql.unsafe(`listen ${liveChannel}`);
+      await sql.unsafe(`listen ${credentialChannel}`);
       listening = true;
       logger.info({ channel: liveChannel }, "live updates: listening");
       broadcast({ type: "resync" });
@@ -127,9 +149,14 @@ export function createLiveUpdates(options: LiveUpdatesOptions): LiveUpdates {
         if (listeners.size === 0) subscribers.delete(userId);
       };
     },
+    onCredentialChange(listener) {
+      credentialListeners.add(listener);
+      return () => void credentialListeners.delete(listener);
+    },
     isListening: () => listening,
     async close() {
       closed = true;
+      listening = false;
       clearTimeout(retry);
       broadcast({ type: "closing" });
       subscribers.clear();

@@ -38,8 +38,15 @@ export async function getSystemInfo(deps: {
   };
 }
 
+// The installation row is written once by the first migration and never changes: read once
+// per database (ADR 0028), not on every system.info.
+const installedAtOf = new WeakMap<Database, Date>();
+
 async function readInstalledAt(db: Database): Promise<Date | null> {
+  const known = installedAtOf.get(db);
+  if (known) return known;
   const [row] = await db.select({ createdAt: installation.createdAt }).from(installation).limit(1);
+  if (row) installedAtOf.set(db, row.createdAt);
   return row?.createdAt ?? null;
 }
 

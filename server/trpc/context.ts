@@ -17,7 +17,8 @@ export async function createTrpcContext(options: {
   calls: number;
 }): Promise<TrpcContext> {
   const { request, loadContext } = options;
-  const auth = await authenticateRequest(loadContext.db, request, loadContext.secureCookies);
+  const { db, secureCookies, credentials } = loadContext;
+  const auth = await authenticateRequest(db, request, secureCookies, credentials);
   for (const cookie of auth.cookies) options.responseHeaders.append("set-cookie", cookie);
   const refused = await loadContext.limitApiRequests(
     { caller: rateLimitKey(auth, loadContext), userId: auth.user?.id },

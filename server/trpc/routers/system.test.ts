@@ -26,4 +26,19 @@ describe("system.info", () => {
     });
     expect(info.installedAt).toBeInstanceOf(Date);
   });
+
+  it("reads when the install was made once per database, not on every call", async () => {
+    const caller = createCallerFactory(appRouter)({
+      ...(await createTestLoadContext(database)),
+      request: new Request("http://localhost/api/trpc/system.info"),
+      auth: { user: null, via: null, sessionId: null, cookies: [] },
+    });
+    const { installedAt } = await caller.system.info();
+    // Gone from the database (it never is in life): only a kept answer still has it.
+    await database.sql.begin(async (sql) => {
+      await sql`set local session_replication_role = replica`;
+      await sql`delete from installation`;
+    });
+    expect((await caller.system.info()).installedAt).toEqual(installedAt);
+  });
 });
