@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -17,8 +17,8 @@ import { applyLoad, type LoadResult } from "./support/load.ts";
 // The HTTP bench (issue #15): requests a second and latency of tRPC calls through our whole
 // stack (the web program as it runs in production, signed in with an API token, its rate
 // limits and request logs on), at `connections` concurrent connections, beside baselines
-// measured in the same run: a bare tRPC fetch handler (support/bare-trpc-server.ts) and our
-// own /healthz. Prints one JSON line per figure on stdout; everything else goes to stderr.
+// measured in the same run: a bare tRPC fetch handler (support/bare-trpc-server.ts: a trivial
+// procedure, and our own workspaces.list query without our request path) and our /healthz. Prints one JSON line per figure on stdout; everything else goes to stderr.
 //
 //   HTTP_BENCH_SECONDS (10), HTTP_BENCH_CONNECTIONS (50), HTTP_BENCH_ROUNDS (2)
 //   WEB_NODE_ARGS: extra node flags for the web program, e.g. "--cpu-prof --cpu-prof-dir=…"
@@ -34,8 +34,8 @@ function emit(figure: Figure): void {
   process.stdout.write(`${JSON.stringify({ bench: "http", ...figure })}\n`);
 }
 
-/** A user with `workspaceCount` workspaces and an API token; answers the token. */
-async function seedUser(db: Database): Promise<string> {
+/** A user with `workspaceCount` workspaces and an API token; answers the token and the user. */
+async function seedUser(db: Database): Promise<{ token: string; userId: string }> {
   const [user] = await db
     .insert(users)
     .values({ githubId: 4242, login: "bench-user" })
@@ -55,7 +55,7 @@ async function seedUser(db: Database): Promise<string> {
     })),
   );
   const { token } = await createApiToken(db, owner, { name: "bench" }, { limit: 10 });
-  return token;
+  return { token, userId: owner.userId };
 }
 
 type Server = { child: ChildProcess; baseUrl: string };
@@ -112,10 +112,11 @@ async function startWeb(databaseUrl: string, dataDir: string): Promise<Server> {
   return startServer([...extra, ...entry], env, /web server listening/, port);
 }
 
-async function startBare(): Promise<Server> {
+async function startBare(databaseUrl: string, userId: string): Promise<Server> {
   const port = await findFreePort();
   const entry = path.join(projectRoot, "e2e", "bench", "support", "bare-trpc-server.ts");
-  return startServer(["--import", "tsx", entry], { PORT: String(port) }, /listening/, port);
+  const env = { PORT: String(port), DATABASE_URL: databaseUrl, BENCH_USER_ID: userId };
+  return startServer(["--import", "tsx", entry], env, /listening/, port);
 }
 
 async function stopServer({ child }: Server): Promise<void> {
@@ -125,32 +126,74 @@ async function stopServer({ child }: Server): Promise<void> {
   await exited;
 }
 
-function toFigure(metric: string, result: LoadResult, bare?: number): Figure {
+function toFigure(
+  metric: string,
+  result: LoadResult & { cpuMsPerRequest: number },
+  bare?: number,
+  sameWork?: number,
+): Figure {
   if (result.failures > 0)
     throw new Error(`${metric}: ${result.failures} of ${result.n} requests failed or were not 2xx`);
   const { requestsPerSecond, p50, p99, n } = result;
   const figure: Figure = { metric, value: requestsPerSecond, unit: "req/s", p50_ms: p50 };
-  Object.assign(figure, { p99_ms: p99, n, connections });
-  if (bare) figure.ratio_to_bare_trpc = Math.round((requestsPerSecond / bare) * 100) / 100;
+  Object.assign(figure, {
+    p99_ms: p99,
+    n,
+    connections,
+    cpu_ms_per_request: result.cpuMsPerRequest,
+  });
+  const ratio = (baseline: number) => Math.round((requestsPerSecond / baseline) * 100) / 100;
+  if (bare) figure.ratio_to_bare_trpc = ratio(bare);
+  if (sameWork) figure.ratio_to_bare_trpc_same_query = ratio(sameWork);
   return figure;
 }
 
+const clockTicksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
+
+/** CPU seconds the process has used (user + system), from /proc (Linux). */
+async function cpuSecondsOf(server: Server): Promise<number> {
+  const stat = await readFile(`/proc/${server.child.pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces) start at field 3; utime is 14.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond;
+}
+
+/**
+ * The load's figures, and the server's CPU time per answered request: on a machine shared
+ * with other work, req/s moves with the load, while CPU per request is what the code costs.
+ */
+async function loadServer(server: Server, path: string, headers?: Record<string, string>) {
+  const before = await cpuSecondsOf(server);
+  const result = await applyLoad({
+    url: `${server.baseUrl}${path}`,
+    connections,
+    seconds,
+    headers,
+  });
+  const cpu = (await cpuSecondsOf(server)) - before;
+  return { ...result, cpuMsPerRequest: Math.round((cpu / Math.max(1, result.n)) * 1e6) / 1e3 };
+}
+
 async function benchRound(web: Server, bare: Server, token: string, round: number) {
-  const load = (url: string, headers?: Record<string, string>) =>
-    applyLoad({ url, connections, seconds, headers });
   const signedIn = { authorization: `Bearer ${token}` };
-  const bareInfo = await load(`${bare.baseUrl}/api/trpc/system.info`);
+  const bareInfo = await loadServer(bare, "/api/trpc/system.info");
   const baseline = bareInfo.requestsPerSecond;
   emit({ ...toFigure("baseline_bare_trpc_req_per_s", bareInfo), round });
   emit({
-    ...toFigure("baseline_healthz_req_per_s", await load(`${web.baseUrl}/healthz`), baseline),
+    ...toFigure("baseline_healthz_req_per_s", await loadServer(web, "/healthz"), baseline),
     round,
   });
-  const info = await load(`${web.baseUrl}/api/trpc/system.info`, signedIn);
+  const info = await loadServer(web, "/api/trpc/system.info", signedIn);
   emit({ ...toFigure("system_info_req_per_s", info, baseline), round });
-  const list = await load(`${web.baseUrl}/api/trpc/workspaces.list`, signedIn);
+  const bareList = await loadServer(bare, "/api/trpc/workspaces.list");
   emit({
-    ...toFigure("workspaces_list_req_per_s", list, baseline),
+    ...toFigure("baseline_bare_trpc_workspaces_list_req_per_s", bareList, baseline),
+    round,
+    workspaces: workspaceCount,
+  });
+  const list = await loadServer(web, "/api/trpc/workspaces.list", signedIn);
+  emit({
+    ...toFigure("workspaces_list_req_per_s", list, baseline, bareList.requestsPerSecond),
     round,
     workspaces: workspaceCount,
   });
@@ -159,18 +202,19 @@ async function benchRound(web: Server, bare: Server, token: string, round: numbe
 async function runBench(databaseUrl: string): Promise<void> {
   await migrateDatabase(databaseUrl);
   const seeding = createDb(databaseUrl, { max: 1, applicationName: "caw-bench" });
-  const token = await seedUser(seeding.db).finally(() => seeding.close());
+  const { token, userId } = await seedUser(seeding.db).finally(() => seeding.close());
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "caw-bench-http-"));
   await chmod(dataDir, 0o711);
   const servers: Server[] = [];
   try {
     const web = await startWeb(databaseUrl, dataDir);
     servers.push(web);
-    const bare = await startBare();
+    const bare = await startBare(databaseUrl, userId);
     servers.push(bare);
     // A short warm-up of each, so the JIT and the pools are where a long-running server's are.
     for (const url of [
       `${bare.baseUrl}/api/trpc/system.info`,
+      `${bare.baseUrl}/api/trpc/workspaces.list`,
       `${web.baseUrl}/api/trpc/workspaces.list`,
     ])
       await applyLoad({
