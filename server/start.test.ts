@@ -76,7 +76,7 @@ describe("npm start with DATABASE_URL", () => {
   });
 });
 
-describe("npm run worker", () => {
+describe("the launcher with only the worker (server/start.ts worker)", () => {
   it("runs the worker alone and drains it on SIGTERM", async () => {
     const database = await createTestDatabase();
     try {

@@ -29,7 +29,10 @@ const stopGraceMs = 20_000;
 /** Stops what a dead earlier launcher left running, then starts this run's record. */
 export async function takeOverLauncherRecord(
   dataDir: string,
-  /** Which programs this launcher runs: `npm start` and `npm run worker` keep separate records. */
+  /**
+   * Which programs this launcher runs: `npm start` (web and worker) and
+   * `server/start.ts worker` (the worker alone) keep separate records.
+   */
   name: string,
   logger: Logger,
 ): Promise<LauncherRecord> {

@@ -11,7 +11,7 @@ import { createLocalProvider } from "./local.ts";
 import { workspaceAccountName } from "./local-accounts.ts";
 import { isLocalAgentUp } from "./local-agent-probe.ts";
 import type { LocalUserData } from "./local-agent.ts";
-import type { Provider } from "./provider.ts";
+import type { CreateServerInput, CreateVolumeInput, Labels, Provider } from "./provider.ts";
 
 // The one-machine provider in this process (the e2e tests drive it inside worker programs,
 // where coverage does not see it): its "server" is a real process started from an agent it
@@ -60,6 +60,27 @@ const userDataFor = (workspaceId: string, overrides: Partial<LocalUserData> = {}
     ...overrides,
   } satisfies LocalUserData);
 
+/** What the engine asks a provider for: a workspace's volume, then its server. */
+const volumeRequestFor = (workspaceId: string, labels: Labels): CreateVolumeInput => ({
+  name: `ws-${workspaceId}`,
+  sizeGb: 10,
+  location: "local",
+  labels,
+});
+const serverRequestFor = (
+  workspaceId: string,
+  labels: Labels,
+  volumeIds: string[],
+  userData: Partial<LocalUserData> = {},
+): CreateServerInput => ({
+  name: `ws-${workspaceId}`,
+  serverType: "local",
+  location: "local",
+  userData: userDataFor(workspaceId, userData),
+  labels,
+  volumeIds,
+});
+
 async function waitForFile(file: string): Promise<string> {
   for (let tries = 0; ; tries++) {
     const text = await readFile(file, "utf8").catch(() => "");
@@ -73,21 +94,10 @@ describe("the local provider", () => {
   it("runs a workspace's agent on its volume folder, finds it by label, and stops it", async () => {
     const workspaceId = randomUUID();
     const labels = { workspace: workspaceId, "managed-by": "cloud-ai-workspaces" };
-    const volume = await provider.createVolume({
-      name: `ws-${workspaceId}`,
-      sizeGb: 10,
-      location: "local",
-      labels,
-    });
+    const volume = await provider.createVolume(volumeRequestFor(workspaceId, labels));
     expect(await provider.createVolume({ ...volume, location: "local" })).toEqual(volume);
-    const server = await provider.createServer({
-      name: `ws-${workspaceId}`,
-      serverType: "local",
-      location: "local",
-      userData: userDataFor(workspaceId),
-      labels,
-      volumeIds: [volume.id],
-    });
+    const request = serverRequestFor(workspaceId, labels, [volume.id]);
+    const server = await provider.createServer(request);
     expect(server).toMatchObject({ status: "running", ipv4: "127.0.0.1", labels });
 
     // The agent runs in the volume's folder with the facts of its user data.
@@ -98,14 +108,7 @@ describe("the local provider", () => {
     expect(environment).toContain("AGENT_HOST=127.0.0.1");
 
     // Asking again (a retried job) finds the running server instead of starting another.
-    const again = await provider.createServer({
-      name: `ws-${workspaceId}`,
-      serverType: "local",
-      location: "local",
-      userData: userDataFor(workspaceId),
-      labels,
-      volumeIds: [volume.id],
-    });
+    const again = await provider.createServer(request);
     expect(again).toEqual(server);
     expect(downloads.filter((url) => url.startsWith("/agent"))).toHaveLength(1); // cached
     expect(await provider.listServers({ workspace: workspaceId })).toEqual([server]);
@@ -132,14 +135,9 @@ describe("the local provider", () => {
   it("refuses an agent whose SHA-256 differs from the user data's, and says so", async () => {
     const workspaceId = randomUUID();
     const create = (overrides: Partial<LocalUserData>) =>
-      provider.createServer({
-        name: `ws-${workspaceId}`,
-        serverType: "local",
-        location: "local",
-        userData: userDataFor(workspaceId, overrides),
-        labels: { workspace: workspaceId },
-        volumeIds: [],
-      });
+      provider.createServer(
+        serverRequestFor(workspaceId, { workspace: workspaceId }, [], overrides),
+      );
     await expect(create({ agentSha256: "0".repeat(64) })).rejects.toThrow(
       `The downloaded agent's SHA-256 is ${agentSha256}, not ${"0".repeat(64)}; refusing to run it.`,
     );
@@ -173,20 +171,10 @@ describe("the local provider as root", () => {
         const isolated = createLocalProvider({ dataDir: root, isolate: true });
         const workspaceId = randomUUID();
         const labels = { workspace: workspaceId };
-        const volume = await isolated.createVolume({
-          name: `ws-${workspaceId}`,
-          sizeGb: 10,
-          location: "local",
-          labels,
-        });
-        const server = await isolated.createServer({
-          name: `ws-${workspaceId}`,
-          serverType: "local",
-          location: "local",
-          userData: userDataFor(workspaceId),
-          labels,
-          volumeIds: [volume.id],
-        });
+        const volume = await isolated.createVolume(volumeRequestFor(workspaceId, labels));
+        const server = await isolated.createServer(
+          serverRequestFor(workspaceId, labels, [volume.id]),
+        );
         const account = workspaceAccountName(workspaceId);
         const { stdout } = await run("id", ["-u", account]);
         // /tmp lets others pass, so the folders stay under DATA_DIR (local-folders.ts).

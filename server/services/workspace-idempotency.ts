@@ -4,6 +4,7 @@ import { workspaces } from "../../db/schema.ts";
 import { AppError } from "../errors.ts";
 import type { DatabaseExecutor } from "./audit.ts";
 import type { Owner } from "./owner.ts";
+import type { CreateWorkspaceInput } from "./workspaces.ts";
 
 // A create's idempotency key (ADR 0025): the answer to a create can be lost after it
 // committed (a database restart, a cut connection), and the client cannot tell whether the
@@ -11,17 +12,12 @@ import type { Owner } from "./owner.ts";
 // the first time, and never makes a second one. Keys are per user; they live as long as the
 // workspace row (a deleted workspace is purged, with its key, some days later).
 
-/** What the create was asked for, after defaults: the same key must come with the same. */
-export type IdempotentCreate = {
-  name: string;
-  repository: string;
-  branch: string;
-  serverType: string;
-  location: string;
-  idleTimeoutMinutes: number;
-  maxWorkingHours?: number;
-  secretNames: string[] | null;
-};
+/**
+ * What the create was asked for, after defaults: the same key must come with the same.
+ * secretNames is required here because the create has already made "left out" into null.
+ */
+export type IdempotentCreate = Omit<CreateWorkspaceInput, "idempotencyKey" | "secretNames"> &
+  Required<Pick<CreateWorkspaceInput, "secretNames">>;
 
 export function fingerprintCreate(input: IdempotentCreate): string {
   const canonical = JSON.stringify([
