@@ -104,12 +104,23 @@ const ownedBy = (owner: Owner, id: string) =>
 const notFound = () =>
   new AppError("NOT_FOUND", "No workspace of yours with that id. List them with workspaces.list.");
 
-export async function listWorkspaces(db: Database, owner: Owner) {
+// Built once per database, not per call: drizzle's query building was a fifth of a list's
+// CPU time in ADR 0028's profile. The owner is the placeholder, so it is still in the where.
+const listStatements = new WeakMap<Database, ReturnType<typeof prepareListWorkspaces>>();
+
+function prepareListWorkspaces(db: Database) {
   return db
     .select(publicColumns)
     .from(workspaces)
-    .where(and(eq(workspaces.userId, owner.userId), isNull(workspaces.deletedAt)))
-    .orderBy(desc(workspaces.createdAt));
+    .where(and(eq(workspaces.userId, sql.placeholder("userId")), isNull(workspaces.deletedAt)))
+    .orderBy(desc(workspaces.createdAt))
+    .prepare("list_workspaces");
+}
+
+export async function listWorkspaces(db: Database, owner: Owner) {
+  let statement = listStatements.get(db);
+  if (!statement) listStatements.set(db, (statement = prepareListWorkspaces(db)));
+  return statement.execute({ userId: owner.userId });
 }
 
 export async function getWorkspace(db: Database, owner: Owner, id: string) {
