@@ -20,12 +20,16 @@ import { applyLoad, type LoadResult } from "./support/load.ts";
 // measured in the same run: a bare tRPC fetch handler (support/bare-trpc-server.ts: a trivial
 // procedure, and our own workspaces.list query without our request path) and our /healthz. Prints one JSON line per figure on stdout; everything else goes to stderr.
 //
-//   HTTP_BENCH_SECONDS (10), HTTP_BENCH_CONNECTIONS (50), HTTP_BENCH_ROUNDS (2)
+//   HTTP_BENCH_SECONDS (10), HTTP_BENCH_CONNECTIONS (50), HTTP_BENCH_ROUNDS (2),
+//   HTTP_BENCH_WARMUP_SECONDS (5, per target)
 //   WEB_NODE_ARGS: extra node flags for the web program, e.g. "--cpu-prof --cpu-prof-dir=…"
 
 const seconds = Number(process.env.HTTP_BENCH_SECONDS ?? 10);
 const connections = Number(process.env.HTTP_BENCH_CONNECTIONS ?? 50);
 const rounds = Number(process.env.HTTP_BENCH_ROUNDS ?? 2);
+// Long enough for V8 to have optimised the hot paths of every server, as in a server that has
+// run for a while: with 2 s, our longer request path was still warming in the first round.
+const warmupSeconds = Number(process.env.HTTP_BENCH_WARMUP_SECONDS ?? 5);
 const workspaceCount = 20;
 
 type Figure = Record<string, string | number>;
@@ -211,16 +215,17 @@ async function runBench(databaseUrl: string): Promise<void> {
     servers.push(web);
     const bare = await startBare(databaseUrl, userId);
     servers.push(bare);
-    // A short warm-up of each, so the JIT and the pools are where a long-running server's are.
+    // A warm-up of each, so the JIT and the pools are where a long-running server's are.
     for (const url of [
       `${bare.baseUrl}/api/trpc/system.info`,
       `${bare.baseUrl}/api/trpc/workspaces.list`,
+      `${web.baseUrl}/api/trpc/system.info`,
       `${web.baseUrl}/api/trpc/workspaces.list`,
     ])
       await applyLoad({
         url,
         connections,
-        seconds: 2,
+        seconds: warmupSeconds,
         headers: { authorization: `Bearer ${token}` },
       });
     for (let round = 1; round <= rounds; round++) await benchRound(web, bare, token, round);
