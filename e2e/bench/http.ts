@@ -22,7 +22,8 @@ import { applyLoad, type LoadResult } from "./support/load.ts";
 //
 //   HTTP_BENCH_SECONDS (10), HTTP_BENCH_CONNECTIONS (50), HTTP_BENCH_ROUNDS (2),
 //   HTTP_BENCH_WARMUP_SECONDS (5, per target)
-//   WEB_NODE_ARGS: extra node flags for the web program, e.g. "--cpu-prof --cpu-prof-dir=…"
+//   WEB_NODE_ARGS, BARE_NODE_ARGS: extra node flags for the web program and the baseline,
+//   e.g. "--cpu-prof --cpu-prof-dir=…"
 
 const seconds = Number(process.env.HTTP_BENCH_SECONDS ?? 10);
 const connections = Number(process.env.HTTP_BENCH_CONNECTIONS ?? 50);
@@ -120,7 +121,8 @@ async function startBare(databaseUrl: string, userId: string): Promise<Server> {
   const port = await findFreePort();
   const entry = path.join(projectRoot, "e2e", "bench", "support", "bare-trpc-server.ts");
   const env = { PORT: String(port), DATABASE_URL: databaseUrl, BENCH_USER_ID: userId };
-  return startServer(["--import", "tsx", entry], env, /listening/, port);
+  const extra = (process.env.BARE_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  return startServer([...extra, "--import", "tsx", entry], env, /listening/, port);
 }
 
 async function stopServer({ child }: Server): Promise<void> {
