@@ -18,13 +18,9 @@ export type WorkspaceAccess = {
 export const adminOnlyNotice =
   "Workspaces run on this machine and the control plane does not run as root, so it cannot give each workspace an OS user of its own. Until it does, only admins can create workspaces. Run it as root, or use WORKSPACE_PROVIDER=hetzner.";
 
-// A process's uid does not change while it runs; asked once, since system.info (on every page
-// and SDK start) reads it and a system call per request showed in ADR 0028's profile.
-const processRunsAsRoot = process.getuid?.() === 0;
-
 export function describeWorkspaceAccess(
   provider: WorkspaceProvider,
-  runningAsRoot = processRunsAsRoot,
+  runningAsRoot = process.getuid?.() === 0,
 ): WorkspaceAccess {
   if (provider !== "local" || runningAsRoot) return { provider, allowed: "everyone", notice: null };
   return { provider, allowed: "admins", notice: adminOnlyNotice };
