@@ -1,9 +1,10 @@
 import type { IncomingMessage } from "node:http";
-import { RateLimiterDrizzle, RateLimiterRes } from "rate-limiter-flexible";
+import { RateLimiterDrizzle } from "rate-limiter-flexible";
 import type { Database } from "../../db/client.ts";
 import { rateLimits } from "../../db/schema.ts";
 import { sessionCookieName } from "../auth/lucia.ts";
 import { AppError } from "../errors.ts";
+import { blockSizeFor, createPointLeases, reserveThrough } from "./point-lease.ts";
 
 const safeMethods = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -92,21 +93,34 @@ type MinuteLimiter = (
   points: number,
 ) => Promise<{ retryAfterSeconds: number } | undefined>;
 
-function createMinuteLimiter(db: Database, keyPrefix: string, points: number): MinuteLimiter {
+/**
+ * A fixed window of a minute per key, counted in Postgres for every web process. Points are
+ * reserved in leases (point-lease.ts): most spends of a busy key cost no statement, and all
+ * processes together still never allow more than `points` a minute. `blockSize` 1 reserves
+ * every spend, exactly as an unleased limiter does.
+ */
+function createMinuteLimiter(
+  db: Database,
+  keyPrefix: string,
+  points: number,
+  blockSize = blockSizeFor(points),
+): MinuteLimiter {
+  const duration = 60;
   const limiter = new RateLimiterDrizzle({
     storeClient: db,
     schema: rateLimits,
     keyPrefix,
     points,
-    duration: 60,
+    duration,
+  });
+  const spend = createPointLeases({
+    points,
+    blockSize,
+    windowMs: duration * 1000,
+    reserve: reserveThrough(limiter),
   });
   return async (key, cost) => {
-    try {
-      await limiter.consume(key, cost);
-      return undefined;
-    } catch (rejection) {
-      if (!(rejection instanceof RateLimiterRes)) throw rejection;
-      return { retryAfterSeconds: Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)) };
-    }
+    const refused = await spend(key, cost);
+    return refused && { retryAfterSeconds: Math.max(1, Math.ceil(refused.msBeforeNext / 1000)) };
   };
 }
