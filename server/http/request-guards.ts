@@ -46,7 +46,9 @@ export type ApiRateLimits = { perCaller: number; perUser: number };
 
 /** 100 requests a minute per client address on /auth/*, counted in Postgres for every web process. */
 export function createAuthRateLimiter(db: Database, points = 100): AuthRateLimiter {
-  const consume = createMinuteLimiter(db, "auth", points);
+  // Unleased (a block of one): sign-in traffic is light, so leases would save little, and a
+  // count that is exact in every process keeps what an operator or a test resets simple.
+  const consume = createMinuteLimiter(db, "auth", points, 1);
   return async (key) => {
     const refused = await consume(key, 1);
     if (!refused) return;
