@@ -1,4 +1,6 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { projectRoot } from "./testing/program.ts";
@@ -30,5 +32,33 @@ describe("the logger on standard output", () => {
       .map((line) => JSON.parse(line) as { msg: string });
     expect(lines).toHaveLength(2001);
     expect(lines.at(-1)).toMatchObject({ msg: "last words", level: "fatal" });
+  });
+});
+
+describe("the logger on standard output, when traffic is light", () => {
+  it("writes a lone line out soon, while the process keeps running", async () => {
+    // Lines are gathered into batches (ADR 0028); a line nothing follows must not wait for
+    // the batch to fill or the process to end.
+    const script = `
+      const { createLogger } = await import("./server/logger.ts");
+      createLogger({ level: "info", service: "test" }).info("alone");
+      setTimeout(() => {}, 60_000);`;
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "--input-type=module", "-e", script],
+      {
+        cwd: projectRoot,
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    try {
+      const [firstLine] = (await once(createInterface({ input: child.stdout }), "line")) as [
+        string,
+      ];
+      expect(JSON.parse(firstLine)).toMatchObject({ msg: "alone" });
+      expect(child.exitCode).toBeNull();
+    } finally {
+      child.kill();
+    }
   });
 });
