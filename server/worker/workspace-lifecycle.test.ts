@@ -162,6 +162,16 @@ describe("workspace lifecycle on Hetzner + Cloudflare", () => {
       times: 5,
     });
     await engine.api.workspaces.stop({ id });
+    // Only once a worker runs the stop: a delete while it still waits cancels it instead
+    // (what a loaded machine showed in a fresh-clone run), which is another case.
+    await vi.waitFor(
+      async () => {
+        const [stop] = await engine.database.sql<{ status: string }[]>`
+          select status from jobs where workspace_id = ${id} and kind = 'workspace.stop'`;
+        expect(stop?.status).toBe("running");
+      },
+      { timeout: 60_000, interval: 50 },
+    );
     await engine.api.workspaces.delete({ id });
     await engine.waitForState(id, "deleted");
     expect(engine.serversOf(id)).toEqual([]);
