@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 import { DrizzlePostgreSQLAdapter } from "@lucia-auth/adapter-drizzle";
 import { Lucia, TimeSpan } from "lucia";
 import type { Database } from "../../db/client.ts";
@@ -38,7 +38,7 @@ export function createLucia(db: Database, secureCookies: boolean) {
 export const generateSessionToken = () => randomBytes(32).toString("base64url");
 
 /** The `sessions.id` of a cookie token. */
-export const hashSessionToken = (token: string) => createHash("sha256").update(token).digest("hex");
+export const hashSessionToken = (token: string) => hash("sha256", token, "hex");
 
 /** What every request knows about its signed-in user: the row's public columns. */
 export type UserAttributes = {

@@ -39,6 +39,20 @@ export type AppLoadContextValue = {
   observeOutboundRequest?: OutboundRequestObserver;
 };
 
+/**
+ * The context of one request: what the process shares, then what is the request's own.
+ * Object.assign rather than `{ ...shared, ...own }`: on Node 20, a spread of this ~15-key
+ * object followed by more keys took ~9 µs a request against ~0.5 µs (ADR 0029), and tRPC
+ * calls made two of them.
+ */
+export function joinLoadContext<Shared extends object, Own extends object, More extends object>(
+  shared: Shared,
+  own: Own,
+  more?: More,
+): Shared & Own & More {
+  return Object.assign({}, shared, own, more);
+}
+
 declare module "@remix-run/server-runtime" {
   // eslint-disable-next-line @typescript-eslint/no-empty-object-type
   interface AppLoadContext extends AppLoadContextValue {}

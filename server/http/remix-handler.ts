@@ -3,7 +3,7 @@ import type { ServerBuild } from "@remix-run/node";
 import { createRequestHandler } from "@remix-run/node";
 import { limitRequestBody, refuseDeclaredOversize } from "./body-limit.ts";
 import { sendFetchResponse, toFetchRequest } from "./fetch-adapter.ts";
-import type { AppLoadContextValue } from "./load-context.ts";
+import { joinLoadContext, type AppLoadContextValue } from "./load-context.ts";
 import { applyPagePolicy, createCspNonce } from "./security-headers.ts";
 
 export type SharedLoadContext = Omit<
@@ -55,7 +55,7 @@ export function createRemixHandler(build: ServerBuild, context: SharedLoadContex
   const handleRemix = createRequestHandler(build, "production");
   return createFetchRoute(origin, context.env.API_MAX_BODY_BYTES, async (request, perRequest) => {
     const cspNonce = createCspNonce();
-    const response = await handleRemix(request, { ...context, ...perRequest, cspNonce });
+    const response = await handleRemix(request, joinLoadContext(context, perRequest, { cspNonce }));
     return { response, decorate: (res) => applyPagePolicy(res, response, cspNonce) };
   });
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { AppError, httpStatusOf, retryAfterOf } from "../errors.ts";
 import { limitRequestBody, refuseDeclaredOversize } from "../http/body-limit.ts";
 import { sendFetchResponse, toFetchRequest } from "../http/fetch-adapter.ts";
+import { joinLoadContext } from "../http/load-context.ts";
 import {
   closeAfterResponse,
   type PerRequestContext,
@@ -41,7 +42,7 @@ export function createMcpRoute(context: SharedLoadContext, origin: string) {
           res,
           jsonRpcError(400, "Parse error: the body is not JSON."),
         );
-      const loadContext = { ...context, ...perRequest, cspNonce: "" };
+      const loadContext = joinLoadContext(context, perRequest, { cspNonce: "" });
       await sendFetchResponse(res, await answerMcpRequest(request, messages, loadContext));
     } catch (error) {
       if (!(error instanceof AppError)) throw error;

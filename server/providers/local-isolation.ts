@@ -20,10 +20,25 @@ export const adminOnlyNotice =
 
 export function describeWorkspaceAccess(
   provider: WorkspaceProvider,
-  runningAsRoot = process.getuid?.() === 0,
+  runningAsRoot = isRunningAsRoot(),
 ): WorkspaceAccess {
   if (provider !== "local" || runningAsRoot) return { provider, allowed: "everyone", notice: null };
   return { provider, allowed: "admins", notice: adminOnlyNotice };
+}
+
+// A process's user does not change while it runs, and process.getuid showed in every
+// system.info's profile (ADR 0029): asked again only when getuid itself is another function
+// (a test's stand-in).
+let askedGetuid: (() => number) | undefined;
+let askedAnswer = false;
+
+function isRunningAsRoot(): boolean {
+  const getuid = process.getuid;
+  if (getuid !== askedGetuid) {
+    askedGetuid = getuid;
+    askedAnswer = getuid?.call(process) === 0;
+  }
+  return askedAnswer;
 }
 
 export function assertMayCreateWorkspace(role: UserRole, access: WorkspaceAccess): void {

@@ -1,5 +1,5 @@
 import { authenticateRequest, type RequestAuth } from "../auth/request-auth.ts";
-import type { AppLoadContextValue } from "../http/load-context.ts";
+import { joinLoadContext, type AppLoadContextValue } from "../http/load-context.ts";
 import { tooManyApiCalls } from "../http/request-guards.ts";
 import { toTrpcError } from "./init.ts";
 
@@ -29,7 +29,7 @@ export async function createTrpcContext(options: {
       loadContext.env;
     throw toTrpcError(tooManyApiCalls(refused, { perCaller, perUser }));
   }
-  return { ...loadContext, request, auth };
+  return joinLoadContext(loadContext, { request, auth });
 }
 
 // A token has its own budget (a script cannot starve its owner's browser), a signed-in
