@@ -38,7 +38,9 @@ RUN groupadd --system --gid 10001 app \
  && mkdir -p /var/lib/cloud-ai-workspaces \
  && chown app:app /var/lib/cloud-ai-workspaces
 WORKDIR /app
+# NODE_OPTIONS: the flags of server/process/node-flags.ts (the young generation's size).
 ENV NODE_ENV=production \
+    NODE_OPTIONS="--max-semi-space-size=64" \
     HOST=0.0.0.0 \
     PORT=3000 \
     WORKER_PORT=9464 \

@@ -9,6 +9,7 @@ import { createDb } from "../db/client.ts";
 import { generateEncryptionKeySetting } from "./crypto/envelope.ts";
 import { provideDatabase, type ProvidedDatabase } from "./database/provide-database.ts";
 import { startGitHubStandIn, type GitHubStandIn } from "./github-stand-in/server.ts";
+import { serverNodeFlags } from "./process/node-flags.ts";
 import { readOrCreateSecretFile } from "./process/secret-file.ts";
 import { childEnvironment, readSettingsOrExit } from "./env.ts";
 import { createLogger } from "./logger.ts";
@@ -212,7 +213,7 @@ function startProgram(program: Program, settings: Record<string, string>): Child
           path.join(projectRoot, "node_modules", ".bin", "deno"),
           ["run", "--allow-all", "--no-lock", entries[program]],
         ]
-      : [process.execPath, ["--import", "tsx", entries[program]]];
+      : [process.execPath, [...serverNodeFlags, "--import", "tsx", entries[program]]];
   const child = spawn(command, commandArgs, {
     cwd: projectRoot,
     stdio: ["inherit", "pipe", "pipe"],

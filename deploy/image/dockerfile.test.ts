@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
+import { serverNodeFlags } from "../../server/process/node-flags.ts";
 
 // The Dockerfile's rules, checked on its parsed instructions. (dockerfilelint 1.8 was tried
 // and refused: it flags `FROM ${BASE_IMAGE}` as untagged and HEALTHCHECK's --start-period as
@@ -96,6 +97,12 @@ describe("Dockerfile", () => {
     expect(entries.map((i) => i.keyword)).toEqual(["CMD"]);
     expect(isExecForm(entries[0]!.args)).toBe(true);
     expect(JSON.parse(entries[0]!.args)).toEqual(["node", "build/server/web.js"]);
+  });
+
+  it("runs both programs with the Node flags npm start and the bench use", () => {
+    const env = runtime.filter((i) => i.keyword === "ENV").map((i) => i.args);
+    const options = env.join(" ").match(/\bNODE_OPTIONS="([^"]*)"/)?.[1];
+    expect(options?.split(" ")).toEqual(serverNodeFlags);
   });
 
   it("installs Debian packages without recommends and leaves no package lists", () => {

@@ -8,6 +8,7 @@ import { createDb, type Database } from "../../db/client.ts";
 import { migrateDatabase } from "../../db/migrate.ts";
 import { users, workspaces } from "../../db/schema.ts";
 import { findFreePort } from "../../server/process/free-port.ts";
+import { serverNodeFlags } from "../../server/process/node-flags.ts";
 import { createApiToken } from "../../server/services/api-tokens.ts";
 import { projectRoot } from "../../server/testing/program.ts";
 import { testEncryptionKeys } from "../../server/testing/test-context.ts";
@@ -20,14 +21,20 @@ import { applyLoad, type LoadResult } from "./support/load.ts";
 // measured in the same run: a bare tRPC fetch handler (support/bare-trpc-server.ts: a trivial
 // procedure, and our own workspaces.list query without our request path) and our /healthz. Prints one JSON line per figure on stdout; everything else goes to stderr.
 //
-//   HTTP_BENCH_SECONDS (10), HTTP_BENCH_CONNECTIONS (50), HTTP_BENCH_ROUNDS (2),
-//   HTTP_BENCH_WARMUP_SECONDS (5, per target)
+//   HTTP_BENCH_SECONDS (10 per target and round), HTTP_BENCH_SLICES (5), HTTP_BENCH_CONNECTIONS
+//   (50), HTTP_BENCH_ROUNDS (2), HTTP_BENCH_WARMUP_SECONDS (5, per target)
+//
+// A figure and its baseline are measured in alternating slices (baseline, ours, baseline, …),
+// each HTTP_BENCH_SECONDS / HTTP_BENCH_SLICES long: on a shared machine the load of
+// neighbours drifts by tens of percent within a minute, and alternation spreads that drift
+// over both sides of a ratio instead of onto one.
 //   WEB_NODE_ARGS, BARE_NODE_ARGS: extra node flags for the web program and the baseline,
 //   e.g. "--cpu-prof --cpu-prof-dir=…"
 
 const seconds = Number(process.env.HTTP_BENCH_SECONDS ?? 10);
 const connections = Number(process.env.HTTP_BENCH_CONNECTIONS ?? 50);
 const rounds = Number(process.env.HTTP_BENCH_ROUNDS ?? 2);
+const slices = Math.max(1, Number(process.env.HTTP_BENCH_SLICES ?? 5));
 // Long enough for V8 to have optimised the hot paths of every server, as in a server that has
 // run for a while: with 2 s, our longer request path was still warming in the first round.
 const warmupSeconds = Number(process.env.HTTP_BENCH_WARMUP_SECONDS ?? 5);
@@ -92,7 +99,10 @@ function startServer(args: string[], env: Record<string, string>, ready: RegExp,
 async function startWeb(databaseUrl: string, dataDir: string): Promise<Server> {
   const port = await findFreePort();
   const bundled = path.join(projectRoot, "build", "server", "web.js");
-  const extra = (process.env.WEB_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const extra = [
+    ...serverNodeFlags,
+    ...(process.env.WEB_NODE_ARGS ?? "").split(" ").filter(Boolean),
+  ];
   const entry = existsSync(bundled)
     ? [bundled]
     : ["--import", "tsx", path.join(projectRoot, "server", "main.ts")];
@@ -132,12 +142,7 @@ async function stopServer({ child }: Server): Promise<void> {
   await exited;
 }
 
-function toFigure(
-  metric: string,
-  result: LoadResult & { cpuMsPerRequest: number },
-  bare?: number,
-  sameWork?: number,
-): Figure {
+function toFigure(metric: string, result: Measured, bare?: number, sameWork?: number): Figure {
   if (result.failures > 0)
     throw new Error(`${metric}: ${result.failures} of ${result.n} requests failed or were not 2xx`);
   const { requestsPerSecond, p50, p99, n } = result;
@@ -164,42 +169,77 @@ async function cpuSecondsOf(server: Server): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond;
 }
 
+type Target = { server: Server; path: string; headers?: Record<string, string> };
+type Measured = LoadResult & { cpuMsPerRequest: number };
+
 /**
  * The load's figures, and the server's CPU time per answered request: on a machine shared
  * with other work, req/s moves with the load, while CPU per request is what the code costs.
+ * Several targets are loaded in turn, a slice each, `slices` times; each one's figures are
+ * over all of its slices (p50 and p99: the median of the slices').
  */
-async function loadServer(server: Server, path: string, headers?: Record<string, string>) {
-  const before = await cpuSecondsOf(server);
-  const result = await applyLoad({
-    url: `${server.baseUrl}${path}`,
-    connections,
-    seconds,
-    headers,
-  });
-  const cpu = (await cpuSecondsOf(server)) - before;
-  return { ...result, cpuMsPerRequest: Math.round((cpu / Math.max(1, result.n)) * 1e6) / 1e3 };
+async function measureAlternating(targets: Target[]): Promise<Measured[]> {
+  const totals = targets.map(() => ({
+    n: 0,
+    failures: 0,
+    cpu: 0,
+    p50: [] as number[],
+    p99: [] as number[],
+  }));
+  for (let slice = 0; slice < slices; slice++) {
+    for (const [index, target] of targets.entries()) {
+      const total = totals[index]!;
+      const before = await cpuSecondsOf(target.server);
+      const result = await applyLoad({
+        url: `${target.server.baseUrl}${target.path}`,
+        connections,
+        seconds: seconds / slices,
+        headers: target.headers,
+      });
+      total.cpu += (await cpuSecondsOf(target.server)) - before;
+      total.n += result.n;
+      total.failures += result.failures;
+      total.p50.push(result.p50);
+      total.p99.push(result.p99);
+    }
+  }
+  return totals.map((total) => ({
+    requestsPerSecond: Math.round(total.n / seconds),
+    p50: median(total.p50),
+    p99: median(total.p99),
+    n: total.n,
+    failures: total.failures,
+    cpuMsPerRequest: Math.round((total.cpu / Math.max(1, total.n)) * 1e6) / 1e3,
+  }));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 async function benchRound(web: Server, bare: Server, token: string, round: number) {
   const signedIn = { authorization: `Bearer ${token}` };
-  const bareInfo = await loadServer(bare, "/api/trpc/system.info");
-  const baseline = bareInfo.requestsPerSecond;
-  emit({ ...toFigure("baseline_bare_trpc_req_per_s", bareInfo), round });
+  const [bareInfo, healthz, info] = await measureAlternating([
+    { server: bare, path: "/api/trpc/system.info" },
+    { server: web, path: "/healthz" },
+    { server: web, path: "/api/trpc/system.info", headers: signedIn },
+  ]);
+  const baseline = bareInfo!.requestsPerSecond;
+  emit({ ...toFigure("baseline_bare_trpc_req_per_s", bareInfo!), round });
+  emit({ ...toFigure("baseline_healthz_req_per_s", healthz!, baseline), round });
+  emit({ ...toFigure("system_info_req_per_s", info!, baseline), round });
+  const [bareList, list] = await measureAlternating([
+    { server: bare, path: "/api/trpc/workspaces.list" },
+    { server: web, path: "/api/trpc/workspaces.list", headers: signedIn },
+  ]);
   emit({
-    ...toFigure("baseline_healthz_req_per_s", await loadServer(web, "/healthz"), baseline),
-    round,
-  });
-  const info = await loadServer(web, "/api/trpc/system.info", signedIn);
-  emit({ ...toFigure("system_info_req_per_s", info, baseline), round });
-  const bareList = await loadServer(bare, "/api/trpc/workspaces.list");
-  emit({
-    ...toFigure("baseline_bare_trpc_workspaces_list_req_per_s", bareList, baseline),
+    ...toFigure("baseline_bare_trpc_workspaces_list_req_per_s", bareList!, baseline),
     round,
     workspaces: workspaceCount,
   });
-  const list = await loadServer(web, "/api/trpc/workspaces.list", signedIn);
   emit({
-    ...toFigure("workspaces_list_req_per_s", list, baseline, bareList.requestsPerSecond),
+    ...toFigure("workspaces_list_req_per_s", list!, baseline, bareList!.requestsPerSecond),
     round,
     workspaces: workspaceCount,
   });

@@ -47,6 +47,9 @@ export function createAppServer(options: AppServerOptions): http.Server {
   const clientAddressOf = createClientAddressResolver(context.env.TRUST_PROXY);
   const hsts = new URL(context.env.PUBLIC_URL).protocol === "https:";
   const serveAssets = createAssetHandler(options.publicDir);
+  // The request line holds only fields chosen here (the path without its query), so it skips
+  // redaction: three quarters of the line's cost, a tenth of a tRPC call's (ADR 0029).
+  const requestLog = logger.child({}, { redact: [] });
   const routes: Record<string, Handler> = {
     ...createAgentRoutes(context),
     ...createAgentDownloadRoutes({
@@ -85,8 +88,9 @@ export function createAppServer(options: AppServerOptions): http.Server {
         status: res.statusCode,
         seconds,
       });
-      log[requestLogLevel({ pathname, status: res.statusCode })](
+      requestLog[requestLogLevel({ pathname, status: res.statusCode })](
         {
+          requestId,
           method: req.method,
           path: pathname,
           status: res.statusCode,
