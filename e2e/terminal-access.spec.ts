@@ -13,6 +13,7 @@ import type { AppLoadContextValue } from "../server/http/load-context.ts";
 import { createLogger } from "../server/logger.ts";
 import { findFreePort } from "../server/process/free-port.ts";
 import { readVersion } from "../server/process/version.ts";
+import { stopSessionServer } from "../server/providers/local-agent-process.ts";
 import { issueBootstrapToken } from "../server/services/agents.ts";
 import { projectRoot } from "../server/testing/program.ts";
 import { createTestLoadContext } from "../server/testing/test-context.ts";
@@ -72,6 +73,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stopAgent();
+  // The agent's tmux server outlives it by design (durable sessions): end it with the test.
+  if (dataDir) await stopSessionServer(path.join(dataDir, "agent-state"), null);
   await web?.close();
   await standIn?.close();
   await database?.drop();

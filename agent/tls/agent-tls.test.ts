@@ -11,6 +11,7 @@ import { WebSocket } from "ws";
 import { sessions, workspaces } from "../../db/schema.ts";
 import { startEngineHarness, type EngineHarness } from "../../e2e/support/engine.ts";
 import { findFreePort } from "../../server/process/free-port.ts";
+import { stopSessionServer } from "../../server/providers/local-agent-process.ts";
 import { issueBootstrapToken } from "../../server/services/agents.ts";
 import { startNodeProgram, type RunningProgram } from "../../server/testing/program.ts";
 import { createCallerFactory } from "../../server/trpc/init.ts";
@@ -161,6 +162,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await agent?.stop("SIGKILL");
+  // The agent's tmux server outlives it by design (durable sessions): end it with the test.
+  if (dataDir) await stopSessionServer(stateDir(), null);
   await engine?.close();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });

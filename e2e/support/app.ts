@@ -3,6 +3,10 @@ import os from "node:os";
 import path from "node:path";
 import { findFreePort } from "../../server/process/free-port.ts";
 import {
+  removeWorkspaceAccount,
+  workspaceAccountName,
+} from "../../server/providers/local-accounts.ts";
+import {
   projectRoot,
   startNodeProgram,
   type RunningProgram,
@@ -48,10 +52,27 @@ export async function startApp(settings: Record<string, string> = {}): Promise<R
     database,
     stop: async () => {
       await launcher.stop("SIGTERM");
+      await removeLocalWorkspaceAccounts(database);
       await database.drop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Local workspaces outlive the control plane by design (`npm start` brings them back, issue
+ * #14), so a test's would go on running after it, under their OS users: their agents, agent
+ * supervisors and tmux servers. As root each one has its own account; removing it ends them.
+ */
+async function removeLocalWorkspaceAccounts(database: TestDatabase): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  // No table when the launcher stopped before it migrated (42P01): then there is nothing to end.
+  const rows = await database.sql<{ id: string }[]>`
+    select id from workspaces where provider = 'local'`.catch((error: { code?: string }) => {
+    if (error.code === "42P01") return [];
+    throw error;
+  });
+  for (const { id } of rows) await removeWorkspaceAccount(workspaceAccountName(id));
 }
 
 export async function screenshotPath(name: string): Promise<string> {
