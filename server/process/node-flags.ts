@@ -1,7 +1,8 @@
-// The Node flags of both server programs: `npm start` passes them (server/start.ts), the image
-// sets them as NODE_OPTIONS (Dockerfile, checked by deploy/image/dockerfile.test.ts) and the
-// HTTP bench starts the web program with them. `npm run web` and `npm run worker` do not pass
-// them yet (package.json): there they run with Node's defaults unless NODE_OPTIONS says so.
+// The Node flags both server programs run with, wherever they run: `npm start` passes them
+// (server/start.ts), `npm run web` and `npm run worker` too (package.json), the image sets
+// them as NODE_OPTIONS (Dockerfile) and the HTTP bench starts the web program with them. The
+// copies in package.json and the Dockerfile are checked by node-flags.test.ts and
+// deploy/image/dockerfile.test.ts.
 //
 // A young generation of up to 64 MB a half-space (V8's default is 16): a tRPC call's objects
 // live for the whole call, ~10 ms under load, so with the default most survive two minor
