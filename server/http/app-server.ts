@@ -8,6 +8,7 @@ import { createClientAddressResolver } from "./client-address.ts";
 import type { HttpMetrics } from "./metrics.ts";
 import { createAgentDownloadRoutes, defaultAgentDistDir } from "./agent-download.ts";
 import { createAgentRoutes } from "./agent-routes.ts";
+import { requestUrlOf } from "./fetch-adapter.ts";
 import { sendJson } from "./json.ts";
 import { createJwksRoutes } from "./jwks-route.ts";
 import { sendProblem } from "./problem.ts";
@@ -41,9 +42,9 @@ type Handler = (req: IncomingMessage, res: ServerResponse, log: Logger) => Promi
 export function createAppServer(options: AppServerOptions): http.Server {
   const { context, logger, metrics } = options;
   const origin = new URL(context.env.PUBLIC_URL).origin;
-  const handleRemix = createRemixHandler(options.build, context, origin);
+  const handleRemix = createRemixHandler(options.build, context);
   const handleMcp = createMcpRoute(context, origin);
-  const handleTrpc = createTrpcRoute(context, origin);
+  const handleTrpc = createTrpcRoute(context);
   const clientAddressOf = createClientAddressResolver(context.env.TRUST_PROXY);
   const hsts = new URL(context.env.PUBLIC_URL).protocol === "https:";
   const serveAssets = createAssetHandler(options.publicDir);
@@ -76,8 +77,9 @@ export function createAppServer(options: AppServerOptions): http.Server {
     const requestId = acceptRequestId(req.headers["x-request-id"]) ?? randomUUID();
     const log = logger.child({ requestId });
     const started = performance.now();
+    const url = requestUrlOf(req, origin);
     // Only the path is logged: query strings can carry codes and tokens.
-    const pathname = new URL(req.url ?? "/", origin).pathname;
+    const { pathname } = url;
     res.setHeader("x-request-id", requestId);
     setSecurityHeaders(res, { hsts });
     res.once("finish", () => {
@@ -104,18 +106,20 @@ export function createAppServer(options: AppServerOptions): http.Server {
       if (route) return await route(req, res, log);
       // Before the cookie-based origin rule: /mcp takes API tokens only (server/mcp/mcp-route.ts).
       if (pathname === mcpPath)
-        return await handleMcp(req, res, {
-          logger: log,
-          requestId,
-          clientAddress: clientAddressOf(req),
-        });
+        return await handleMcp(
+          req,
+          res,
+          { logger: log, requestId, clientAddress: clientAddressOf(req) },
+          url,
+        );
       const trpc = isTrpcPath(pathname);
       if (!trpc && (await serveAssets(req, res))) return;
       checkRequestOrigin(req, origin);
       const clientAddress = clientAddressOf(req);
-      if (trpc) return await handleTrpc(req, res, { logger: log, requestId, clientAddress });
+      const perRequest = { logger: log, requestId, clientAddress };
+      if (trpc) return await handleTrpc(req, res, perRequest, url);
       if (pathname.startsWith("/auth/")) await options.limitAuthRequests(clientAddress);
-      await handleRemix(req, res, { logger: log, requestId, clientAddress });
+      await handleRemix(req, res, perRequest, url);
     } catch (error) {
       if (isClientGone(error, res)) return;
       if (error instanceof AppError) log.info({ code: error.code }, "request refused");

@@ -16,10 +16,12 @@ export type PerRequestContext = Pick<AppLoadContextValue, "logger" | "requestId"
 /** A fetch handler's answer, and what to set on the node:http response once it is kept. */
 export type FetchAnswer = { response: Response; decorate?: (res: ServerResponse) => void };
 
+/** `url` is the request's URL on PUBLIC_URL's origin, parsed once by app-server.ts. */
 export type FetchRoute = (
   req: IncomingMessage,
   res: ServerResponse,
   perRequest: PerRequestContext,
+  url: URL,
 ) => Promise<void>;
 
 /**
@@ -27,16 +29,16 @@ export type FetchRoute = (
  * front of it, so no loader, action or tRPC procedure ever buffers an oversized body.
  */
 export function createFetchRoute(
-  origin: string,
   maxBytes: number,
-  answer: (request: Request, perRequest: PerRequestContext) => Promise<FetchAnswer>,
+  answer: (request: Request, perRequest: PerRequestContext, url: URL) => Promise<FetchAnswer>,
 ): FetchRoute {
-  return async (req, res, perRequest) => {
+  return async (req, res, perRequest, url) => {
     refuseDeclaredOversize(req, maxBytes);
     const body = hasBody(req) ? limitRequestBody(req, maxBytes) : undefined;
     const { response, decorate } = await answer(
-      toFetchRequest(req, res, origin, body?.stream),
+      toFetchRequest(req, res, url, body?.stream),
       perRequest,
+      url,
     );
     // Whatever the action or procedure made of its cut-off body, the answer is our 413.
     const overflow = body?.overflow();
@@ -51,9 +53,9 @@ export function createFetchRoute(
 }
 
 /** Pages (and any resource route left in app/routes): Remix, with the page's CSP nonce. */
-export function createRemixHandler(build: ServerBuild, context: SharedLoadContext, origin: string) {
+export function createRemixHandler(build: ServerBuild, context: SharedLoadContext) {
   const handleRemix = createRequestHandler(build, "production");
-  return createFetchRoute(origin, context.env.API_MAX_BODY_BYTES, async (request, perRequest) => {
+  return createFetchRoute(context.env.API_MAX_BODY_BYTES, async (request, perRequest) => {
     const cspNonce = createCspNonce();
     const response = await handleRemix(request, joinLoadContext(context, perRequest, { cspNonce }));
     return { response, decorate: (res) => applyPagePolicy(res, response, cspNonce) };

@@ -85,7 +85,7 @@ describe("a fetch Request's abort signal", () => {
     const signals: AbortSignal[] = [];
     const closed: Promise<void>[] = [];
     const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
-      signals.push(toFetchRequest(req, res, "http://127.0.0.1").signal);
+      signals.push(toFetchRequest(req, res, new URL(req.url!, "http://127.0.0.1")).signal);
       closed.push(new Promise((resolve) => res.once("close", () => setImmediate(resolve))));
       // The first request is answered; the second never is (its client gives up).
       if (req.url === "/answered") res.end("ok");

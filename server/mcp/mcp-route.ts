@@ -26,7 +26,12 @@ const methodMessage =
 /** The /mcp handler app-server.ts routes to. */
 export function createMcpRoute(context: SharedLoadContext, origin: string) {
   const maxBytes = context.env.API_MAX_BODY_BYTES;
-  return async (req: IncomingMessage, res: ServerResponse, perRequest: PerRequestContext) => {
+  return async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    perRequest: PerRequestContext,
+    url: URL,
+  ) => {
     try {
       if (req.method !== "POST")
         return await sendFetchResponse(res, jsonRpcError(405, methodMessage, { allow: "POST" }));
@@ -35,7 +40,7 @@ export function createMcpRoute(context: SharedLoadContext, origin: string) {
       // MCP asks servers to check Origin (DNS rebinding); ours is the site's own CSRF rule.
       checkRequestOrigin(req, origin);
       const text = await readBody(req, maxBytes);
-      const request = toFetchRequest(req, res, origin, new Response(text).body!);
+      const request = toFetchRequest(req, res, url, new Response(text).body!);
       const messages = parseJson(text);
       if (messages === undefined)
         return await sendFetchResponse(

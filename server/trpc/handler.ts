@@ -3,6 +3,7 @@ import { retryAfterOf } from "../errors.ts";
 import { joinLoadContext, type AppLoadContextValue } from "../http/load-context.ts";
 import { createFetchRoute, type SharedLoadContext } from "../http/remix-handler.ts";
 import { createTrpcContext } from "./context.ts";
+import { appErrorOf } from "./init.ts";
 import { appRouter } from "./root.ts";
 
 export const trpcEndpoint = "/api/trpc";
@@ -17,11 +18,11 @@ export const isTrpcPath = (pathname: string) =>
  * wrapping) was 17 % of a tRPC call in ADR 0026's profile and added nothing to it. The body
  * limit, request id, logging and security headers are app-server.ts's, as for Remix.
  */
-export function createTrpcRoute(context: SharedLoadContext, origin: string) {
-  return createFetchRoute(origin, context.env.API_MAX_BODY_BYTES, async (request, perRequest) => {
+export function createTrpcRoute(context: SharedLoadContext) {
+  return createFetchRoute(context.env.API_MAX_BODY_BYTES, async (request, perRequest, url) => {
     // JSON only, never a page: no inline script needs a nonce (the strict CSP stays).
     const loadContext = joinLoadContext(context, perRequest, { cspNonce: "" });
-    return { response: await handleTrpcRequest(request, loadContext) };
+    return { response: await handleTrpcRequest(request, loadContext, url.pathname) };
   });
 }
 
@@ -36,12 +37,13 @@ export function createTrpcRoute(context: SharedLoadContext, origin: string) {
 export function handleTrpcRequest(
   request: Request,
   loadContext: AppLoadContextValue,
+  pathname: string,
 ): Promise<Response> {
   const responseHeaders = new Headers();
   return resolveResponse({
     req: request,
     router: appRouter,
-    path: procedurePathOf(request.url),
+    path: procedurePathOf(pathname),
     error: null,
     maxBatchSize: loadContext.env.API_MAX_BATCH_CALLS,
     createContext: ({ info }) =>
@@ -53,17 +55,17 @@ export function handleTrpcRequest(
       return { headers: responseHeaders };
     },
     onError({ error, path }) {
-      if (error.code === "INTERNAL_SERVER_ERROR") {
+      const code = appErrorOf(error)?.code ?? error.code;
+      if (code === "INTERNAL_SERVER_ERROR") {
         loadContext.logger.error({ err: error.cause ?? error, path }, "tRPC procedure failed");
       } else {
-        loadContext.logger.info({ code: error.code, path }, "tRPC procedure refused the request");
+        loadContext.logger.info({ code, path }, "tRPC procedure refused the request");
       }
     },
   });
 }
 
-/** `workspaces.list` of `/api/trpc/workspaces.list?input=…` (a batch's paths joined by commas). */
-function procedurePathOf(url: string): string {
-  const { pathname } = new URL(url);
+/** `workspaces.list` of `/api/trpc/workspaces.list` (a batch's paths joined by commas). */
+function procedurePathOf(pathname: string): string {
   return pathname.slice(trpcEndpoint.length).replace(/^\/+|\/+$/g, "");
 }
