@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestLoadContext } from "../testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../testing/test-database.ts";
 import { startTestWebServer } from "../testing/test-web-server.ts";
+import { createLogger } from "../logger.ts";
 import { enqueueJob } from "../jobs/queue.ts";
 
 const run = promisify(execFile);
@@ -125,3 +126,43 @@ async function findPromtool(): Promise<string | undefined> {
     return undefined;
   }
 }
+
+describe("the request log", () => {
+  it("holds a line per request, with no credential or query string in it", async () => {
+    const database = await createTestDatabase();
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: "info",
+      service: "web",
+      destination: { write: (line: string) => void lines.push(line) },
+    });
+    const server = await startTestWebServer(await createTestLoadContext(database), logger);
+    const secrets = ["caw_bearer-secret-1", "session-secret-2", "query-secret-3"];
+    try {
+      for (const path of ["/api/trpc/system.info", "/api/trpc/workspaces.list", "/"]) {
+        await fetch(`${server.baseUrl}${path}?input=${secrets[2]}&token=${secrets[2]}`, {
+          headers: {
+            authorization: `Bearer ${secrets[0]}`,
+            cookie: `caw_session=${secrets[1]}`,
+            "x-request-id": "log-check",
+          },
+        }).then((response) => response.arrayBuffer());
+      }
+    } finally {
+      await server.close();
+      await database.drop();
+    }
+    const requestLines = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.msg === "request");
+    expect(requestLines.map((line) => line.path)).toEqual([
+      "/api/trpc/system.info",
+      "/api/trpc/workspaces.list",
+      "/",
+    ]);
+    expect(requestLines[0]).toMatchObject({ requestId: "log-check", method: "GET", status: 200 });
+    // The request line skips redaction (ADR 0029): whatever field is added to it must not
+    // carry what a caller sent.
+    for (const secret of secrets) expect(lines.join("\n")).not.toContain(secret);
+  });
+});
