@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the image with podman and runs it as an orchestrator would: migrations, then the web
 # and the worker on a real PostgreSQL (Debian's, started here), each on a read-only root with
-# no capabilities. Checks /healthz and /readyz, that PID 1 is node as a non-root user, the
+# no capabilities. Checks /healthz, /readyz and /metrics, that PID 1 is node as a non-root user, the
 # image's HEALTHCHECK, and that SIGTERM drains and stops each program with status 0.
 #
 #   deploy/image/smoke-test.sh           # build (cached layers are reused), then test
@@ -80,17 +80,16 @@ settings=(-e DATABASE_URL="postgres://caw@127.0.0.1:$pg_port/caw" -e ENCRYPTION_
 hardening=(--read-only --tmpfs /tmp --tmpfs /var/lib/cloud-ai-workspaces --cap-drop ALL
   --security-opt no-new-privileges --network host "${limits[@]}")
 
-# The bundled entries come from `npm run build` once build/server/ is part of it; until then
-# the same programs run from source through tsx (the image has tsx and the sources).
+# The programs as the image and the chart start them: the bundled entries of `npm run build`.
+# (This probe once ran without the ulimits, failed on this machine, and fell back to tsx: it
+# must fail instead.)
 entry_of() {
-  if "${podman[@]}" run --rm --entrypoint test "$image" -f "build/server/$1.js" 2>/dev/null; then
-    echo "node build/server/$1.js"
-  else
-    echo "node --import tsx $2"
-  fi
+  "${podman[@]}" run --rm "${limits[@]}" --entrypoint test "$image" -f "build/server/$1.js" ||
+    fail "the image has no build/server/$1.js"
+  echo "node build/server/$1.js"
 }
-web_entry="$(entry_of web server/main.ts)"
-worker_entry="$(entry_of worker server/worker/main.ts)"
+web_entry="$(entry_of web)"
+worker_entry="$(entry_of worker)"
 say "web entry: $web_entry; worker entry: $worker_entry"
 
 say "migrate"
@@ -110,6 +109,11 @@ check_program() { # name entry health-url ready-url stopped-pattern
   say "$name: $3 answered 200"
   wait_for "$4" 200 30
   say "$name: $4 answered 200"
+  local metrics="${3%/healthz}/metrics"
+  node -e 'fetch(process.argv[1]).then(async (r) => { const t = await r.text();
+    process.exit(r.ok && /^process_cpu_seconds_total /m.test(t) ? 0 : 1) }, () => process.exit(1))' \
+    "$metrics" || fail "$name: $metrics did not answer Prometheus metrics"
+  say "$name: $metrics answered Prometheus metrics"
   uid="$("${podman[@]}" exec "$id" sh -c 'grep ^Uid: /proc/1/status' | awk '{print $2}')"
   [ "$uid" != "0" ] || fail "$name: PID 1 runs as root"
   say "$name: PID 1 is '$("${podman[@]}" exec "$id" cat /proc/1/comm)' with uid $uid"
