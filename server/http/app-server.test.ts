@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { connect } from "node:net";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestLoadContext } from "../testing/test-context.ts";
@@ -48,6 +49,21 @@ describe("the web server", () => {
       headers: { "x-request-id": "a\tb {}" },
     });
     expect(response.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("answers a request target that is no URL with 400, and goes on serving", async () => {
+    const { port } = new URL(server.base);
+    const statusLine = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), "127.0.0.1", () =>
+        socket.write("GET http://[x/ HTTP/1.1\r\nHost: caw.example\r\nConnection: close\r\n\r\n"),
+      );
+      let answer = "";
+      socket.on("data", (chunk) => (answer += String(chunk)));
+      socket.on("close", () => resolve(answer.split("\r\n")[0] ?? ""));
+      socket.on("error", reject);
+    });
+    expect(statusLine).toBe("HTTP/1.1 400 Bad Request");
+    expect((await fetch(`${server.base}/healthz`)).status).toBe(200);
   });
 
   it("serves system.info over tRPC", async () => {

@@ -79,7 +79,7 @@ export function createAppServer(options: AppServerOptions): http.Server {
     const started = performance.now();
     const url = requestUrlOf(req, origin);
     // Only the path is logged: query strings can carry codes and tokens.
-    const { pathname } = url;
+    const pathname = url?.pathname ?? "(not a URL)";
     res.setHeader("x-request-id", requestId);
     setSecurityHeaders(res, { hsts });
     res.once("finish", () => {
@@ -102,6 +102,7 @@ export function createAppServer(options: AppServerOptions): http.Server {
       );
     });
     try {
+      if (!url) throw new AppError("BAD_REQUEST", unparsableTargetMessage);
       const route = routes[pathname];
       if (route) return await route(req, res, log);
       // Before the cookie-based origin rule: /mcp takes API tokens only (server/mcp/mcp-route.ts).
@@ -132,6 +133,11 @@ export function createAppServer(options: AppServerOptions): http.Server {
     }
   });
 }
+
+// Thrown from the request handler, `new URL` of such a target was an unhandled rejection:
+// one request ended the web process.
+const unparsableTargetMessage =
+  "The request target is not a URL this server can read. Send a path such as /workspaces.";
 
 function createAssetHandler(publicDir: string) {
   const assets = sirv(publicDir, {

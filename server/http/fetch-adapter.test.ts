@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { requestUrlOf } from "./fetch-adapter.ts";
 
 const origin = "https://caw.example";
-const urlOf = (target: string) => requestUrlOf({ url: target } as IncomingMessage, origin).href;
+const urlOf = (target: string) => requestUrlOf({ url: target } as IncomingMessage, origin)?.href;
 
 describe("a request's URL", () => {
   it("is its path and query on PUBLIC_URL's origin", () => {
@@ -17,5 +17,9 @@ describe("a request's URL", () => {
     expect(urlOf("http://other.example/auth/callback?code=1")).toBe(
       "https://caw.example/auth/callback?code=1",
     );
+  });
+
+  it("is undefined for a target that is no URL", () => {
+    expect(urlOf("http://[x/")).toBeUndefined();
   });
 });

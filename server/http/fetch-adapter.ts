@@ -60,14 +60,19 @@ export function toFetchRequest(
  * The request's URL: its path and query on PUBLIC_URL's origin, never the Host header's, so
  * a forged Host cannot change the links and redirects we generate. A target that would
  * bring its own origin (`//other/x` or `/\\other/x`, both "scheme-relative" to the URL
- * parser, or the absolute form `http://other/x`) keeps only its path and query.
+ * parser, or the absolute form `http://other/x`) keeps only its path and query. Undefined
+ * for a target that is no URL at all (`http://[x/`, which node:http lets through).
  */
-export function requestUrlOf(req: IncomingMessage, origin: string): URL {
+export function requestUrlOf(req: IncomingMessage, origin: string): URL | undefined {
   const target = req.url ?? "/";
   const second = target[1];
-  if (target.startsWith("/") && second !== "/" && second !== "\\") return new URL(target, origin);
-  const parsed = new URL(target, origin);
-  return new URL(`${parsed.pathname}${parsed.search}`, origin);
+  try {
+    if (target.startsWith("/") && second !== "/" && second !== "\\") return new URL(target, origin);
+    const parsed = new URL(target, origin);
+    return new URL(`${parsed.pathname}${parsed.search}`, origin);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Writes a Fetch `Response` to a node:http response, streaming its body. */
