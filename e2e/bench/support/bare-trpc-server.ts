@@ -1,10 +1,9 @@
-import http from "node:http";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { initTRPC } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import superjson from "superjson";
 import { createDb } from "../../../db/client.ts";
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { sendFetchResponse } from "../../../server/http/fetch-adapter.ts";
 import { listWorkspaces } from "../../../server/services/workspaces.ts";
 
