@@ -19,22 +19,41 @@ export default async function handleRequest(
   // Every inline script of the page (Remix's and React's streaming ones) carries the nonce
   // the Content-Security-Policy of this response allows; no other inline script runs.
   const nonce = loadContext.cspNonce;
-  const body = await renderToReadableStream(
+  const timeout = startRenderTimeout();
+  const rendering = renderToReadableStream(
     <NonceProvider value={nonce}>
       <RemixServer context={remixContext} url={request.url} nonce={nonce} />
     </NonceProvider>,
     {
       nonce,
-      signal: AbortSignal.any([request.signal, AbortSignal.timeout(streamTimeout + 1_000)]),
+      signal: AbortSignal.any([request.signal, timeout.signal]),
       onError(error: unknown) {
         status = 500;
-        // Errors during streaming have no request context left; React reports them here.
-        if (!request.signal.aborted) console.error(error);
+        // Errors while streaming reach no ErrorBoundary; React reports them here. A client that
+        // left is no error of ours.
+        if (!request.signal.aborted)
+          loadContext.logger.error({ err: error }, "error while streaming a page");
       },
     },
   );
+  // A shell that failed to render has nothing to abort either (Remix renders the error page).
+  const body = await rendering.catch((error: unknown) => {
+    timeout.clear();
+    throw error;
+  });
+  // Rendered in full, the page has nothing left to abort; React 18 keeps listening, and an
+  // abort after its stream closed logs "Controller is already closed" once per page view.
+  body.allReady.then(timeout.clear, timeout.clear);
   responseHeaders.set("Content-Type", "text/html; charset=utf-8");
   return new Response(body, { headers: responseHeaders, status });
+}
+
+/** Aborts a render still streaming deferred data a second after Remix gave up on it. */
+function startRenderTimeout() {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), streamTimeout + 1_000);
+  timer.unref();
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }
 
 export const handleError: HandleErrorFunction = (error, { request, context }) => {

@@ -229,7 +229,9 @@ function describeFailure(error: unknown): string {
   const response = (error.meta as { response?: Response } | undefined)?.response;
   const retryAfter = response?.headers.get("retry-after");
   if (response?.status === 503 && retryAfter) return `503 retry-after ${retryAfter}`;
-  return `${response?.status ?? "no answer"} ${(error.data as { code?: string })?.code}: ${error.message}`;
+  const cause = (error.cause as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+  const why = cause ? ` (${cause.code ?? ""} ${cause.message ?? ""})` : "";
+  return `${response?.status ?? "no answer"} ${(error.data as { code?: string })?.code}: ${error.message}${why} at ${new Date().toISOString()}`;
 }
 
 async function waitForSettled(database: DatabaseHandle, deleted: Set<string>): Promise<void> {

@@ -93,6 +93,7 @@ const server = createAppServer({
   publicDir: path.join(installRoot, "public"),
   metrics,
   limitAuthRequests: createAuthRateLimiter(database.db),
+  isDraining: () => drainSwitch.draining,
 });
 
 server.listen(env.PORT, env.HOST, () => {

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accessEndedCloseCode } from "../../protocol/agent-protocol.ts";
+import { advertisedKeepAliveSeconds } from "../../protocol/http-keep-alive.ts";
+import { getTwiceOnOneConnection } from "../../server/testing/keep-alive-probe.ts";
 import { createTerminalGrants } from "../auth/terminal-grants.ts";
 import {
   connectClient,
@@ -31,6 +33,14 @@ describe("terminal server over HTTP", () => {
     expect(response.headers.get("cache-control")).toBe("no-store");
     expect(await response.json()).toMatchObject({ status: "ok", sessions: expect.any(Number) });
   });
+
+  it("outlasts the keep-alive it advertises, as Cloudflare's edge expects of an origin", async () => {
+    const pause = (advertisedKeepAliveSeconds + 1.5) * 1000;
+    const port = Number(new URL(agent.origin).port);
+    const [first, second] = await getTwiceOnOneConnection(port, "/health", pause);
+    expect(first).toMatch(new RegExp(`^keep-alive: timeout=${advertisedKeepAliveSeconds}$`, "im"));
+    expect(second, "the server closed the idle connection").toMatch(/^HTTP\/1.1 200 /);
+  }, 30_000);
 
   it("serves the page to signed-in users only, with a strict policy", async () => {
     expect((await fetch(`${agent.origin}/`)).status).toBe(401);

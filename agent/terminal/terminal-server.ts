@@ -4,6 +4,7 @@ import https from "node:https";
 import type { SecureContextOptions } from "node:tls";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
+import { advertiseKeepAlive, keepIdleConnectionsOpen } from "../../protocol/http-keep-alive.ts";
 import {
   attachTerminalSocket,
   type TerminalSessionSource,
@@ -65,6 +66,7 @@ export function createTerminalServer(
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   const onError = options.onError ?? ((error: unknown) => console.error(error));
   const handle = (req: IncomingMessage, res: ServerResponse) => {
+    advertiseKeepAlive(res);
     routeRequest(options, req, res).catch((error: unknown) => {
       onError(error);
       if (!res.headersSent) sendText(res, 500, "The terminal agent failed to answer.");
@@ -75,6 +77,8 @@ export function createTerminalServer(
   const server = tls
     ? https.createServer({ ...tls, minVersion: "TLSv1.2" }, handle)
     : http.createServer(handle);
+  // Cloudflare's edge keeps an idle origin connection for 900 s; we outlast it (a 520 otherwise).
+  keepIdleConnectionsOpen(server);
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // The socket is ours from here; a peer that vanishes mid-handshake must not crash us.
     socket.on("error", () => {});

@@ -3,6 +3,7 @@ import net, { type AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startEngineHarness, type EngineHarness } from "../../e2e/support/engine.ts";
+import { keepAliveHeader } from "../../protocol/http-keep-alive.ts";
 import { findFreePort } from "../process/free-port.ts";
 import { projectRoot, startProgram, type RunningProgram } from "../testing/program.ts";
 import { testEncryptionKeys } from "../testing/test-context.ts";
@@ -198,7 +199,9 @@ describe("build/server/web.js", () => {
         WEB_DRAIN_GRACE_SECONDS: "10",
       });
       await web.waitForLog("web server listening");
-      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      const before = await fetch(`${base}/readyz`);
+      expect(before.status).toBe(200);
+      expect(before.headers.get("keep-alive")).toBe(keepAliveHeader);
       web.child.kill("SIGTERM");
       await web.waitForLog("draining: /readyz answers 503");
       const readiness = await fetch(`${base}/readyz`);
@@ -207,6 +210,9 @@ describe("build/server/web.js", () => {
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       const info = await fetch(`${base}/api/trpc/system.info`);
       expect(info.status).toBe(200);
+      // Each answer while draining closes its connection: none is left idle to be cut.
+      expect(info.headers.get("connection")).toBe("close");
+      expect(info.headers.get("keep-alive")).toBeNull();
       expect(web.output()).not.toContain('"msg":"web server stopped"');
       expect(await web.exited).toEqual({ code: 0, signal: null });
       expect(web.output()).toContain('"msg":"web server stopped"');

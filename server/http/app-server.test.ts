@@ -1,11 +1,17 @@
 import { execFile } from "node:child_process";
 import { connect } from "node:net";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ServerBuild } from "@remix-run/node";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTestLoadContext } from "../testing/test-context.ts";
 import { createTestDatabase, type TestDatabase } from "../testing/test-database.ts";
 import { startTestWebServer } from "../testing/test-web-server.ts";
+import { getTwiceOnOneConnection } from "../testing/keep-alive-probe.ts";
+import { advertisedKeepAliveSeconds } from "../../protocol/http-keep-alive.ts";
 import { createLogger } from "../logger.ts";
+import { projectRoot } from "../testing/program.ts";
 import { enqueueJob } from "../jobs/queue.ts";
 
 const run = promisify(execFile);
@@ -65,6 +71,21 @@ describe("the web server", () => {
     expect(statusLine).toBe("HTTP/1.1 400 Bad Request");
     expect((await fetch(`${server.base}/healthz`)).status).toBe(200);
   });
+
+  it("keeps an idle connection open well past the keep-alive it advertises", async () => {
+    // A client that waits longer than the hint (a proxy, or undici with a stalled event loop)
+    // must still be answered: the server closing first is what loses a request.
+    const pause = (advertisedKeepAliveSeconds + 1.5) * 1000;
+    const [first, second] = await getTwiceOnOneConnection(
+      Number(new URL(server.base).port),
+      "/healthz",
+      pause,
+    );
+    expect(first).toMatch(/^HTTP\/1.1 200 /);
+    expect(first).toMatch(new RegExp(`^keep-alive: timeout=${advertisedKeepAliveSeconds}$`, "im"));
+    expect(first).toMatch(/^connection: keep-alive$/im);
+    expect(second, "the server closed the idle connection").toMatch(/^HTTP\/1.1 200 /);
+  }, 30_000);
 
   it("serves system.info over tRPC", async () => {
     const response = await fetch(`${server.base}/api/trpc/system.info`);
@@ -132,6 +153,45 @@ describe("readiness with pending migrations", () => {
       await database.drop();
     }
   });
+});
+
+describe("a page's render", () => {
+  it("logs no error once the page is sent, not even when its stream timeout passes", async () => {
+    const database = await createTestDatabase();
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: "info",
+      service: "web",
+      destination: { write: (line: string) => void lines.push(line) },
+    });
+    // The timeout app/entry.server.tsx gives a render, as the build the server runs has it.
+    const build = (await import(
+      pathToFileURL(path.join(projectRoot, "build", "index.js")).href
+    )) as ServerBuild;
+    const { streamTimeout } = build.entry.module as { streamTimeout?: number };
+    expect(streamTimeout).toBeGreaterThan(0);
+    const consoleErrors = vi.spyOn(console, "error");
+    let consoleCalls: unknown[][] = [];
+    const server = await startTestWebServer(await createTestLoadContext(database), logger);
+    try {
+      const page = await fetch(`${server.baseUrl}/`);
+      expect(page.status).toBe(200);
+      await page.text();
+      // React 18 still listens to the render's abort signal after the stream closed.
+      await new Promise((resolve) => setTimeout(resolve, streamTimeout! + 1_500));
+    } finally {
+      await server.close();
+      await database.drop();
+      consoleCalls = [...consoleErrors.mock.calls];
+      consoleErrors.mockRestore();
+    }
+    const levels = new Set(["warn", "error", "fatal"]);
+    const problems = lines.filter((line) =>
+      levels.has((JSON.parse(line) as { level: string }).level),
+    );
+    expect(problems).toEqual([]);
+    expect(consoleCalls).toEqual([]);
+  }, 30_000);
 });
 
 async function findPromtool(): Promise<string | undefined> {

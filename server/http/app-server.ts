@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { ServerBuild } from "@remix-run/node";
 import sirv from "sirv";
+import { advertiseKeepAlive, keepIdleConnectionsOpen } from "../../protocol/http-keep-alive.ts";
 import { AppError, retryAfterOf, toProblemDetails } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { createClientAddressResolver } from "./client-address.ts";
@@ -34,6 +35,8 @@ export type AppServerOptions = {
   agentDistDir?: string;
   /** The built workspace toolchain archives: `<installRoot>/dist/toolchain` by default. */
   toolchainDistDir?: string;
+  /** Whether shutdown has begun: every answer then closes its connection. */
+  isDraining?: () => boolean;
 };
 
 type Handler = (req: IncomingMessage, res: ServerResponse, log: Logger) => Promise<void>;
@@ -73,7 +76,7 @@ export function createAppServer(options: AppServerOptions): http.Server {
     },
   };
 
-  return http.createServer(async (req, res) => {
+  const server = http.createServer(async (req, res) => {
     const requestId = acceptRequestId(req.headers["x-request-id"]) ?? randomUUID();
     const log = logger.child({ requestId });
     const started = performance.now();
@@ -81,6 +84,9 @@ export function createAppServer(options: AppServerOptions): http.Server {
     // Only the path is logged: query strings can carry codes and tokens.
     const pathname = url?.pathname ?? "(not a URL)";
     res.setHeader("x-request-id", requestId);
+    // Draining, each connection ends with an answer, so no client sends on one we close idle.
+    if (options.isDraining?.()) closeAfterResponse(res);
+    else advertiseKeepAlive(res);
     setSecurityHeaders(res, { hsts });
     res.once("finish", () => {
       const seconds = (performance.now() - started) / 1000;
@@ -132,6 +138,10 @@ export function createAppServer(options: AppServerOptions): http.Server {
       sendProblem(res, toProblemDetails(error, requestId));
     }
   });
+  // The client, told 5 s, closes an idle connection first; a proxy that keeps it longer is
+  // still answered (protocol/http-keep-alive.ts).
+  keepIdleConnectionsOpen(server);
+  return server;
 }
 
 // Thrown from the request handler, `new URL` of such a target was an unhandled rejection:

@@ -102,6 +102,8 @@ describe("tRPC request bodies over API_MAX_BODY_BYTES", () => {
     });
     expect(outcome.status).toBe(413);
     expect(outcome.head).toMatch(/^connection: close$/im);
+    // A connection about to close promises no keep-alive.
+    expect(outcome.head).not.toMatch(/^keep-alive:/im);
     expect(outcome.head).toMatch(/application\/problem\+json/i);
     // The answer came while the client still had most of its body to send.
     expect(outcome.finishedSending).toBe(false);

@@ -73,5 +73,6 @@ function hasBody(req: IncomingMessage): boolean {
  * alive would take): the connection closes once the answer is sent.
  */
 export function closeAfterResponse(res: ServerResponse): void {
+  res.removeHeader("keep-alive");
   res.setHeader("connection", "close");
 }
