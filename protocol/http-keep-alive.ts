@@ -4,14 +4,14 @@
 // Whoever closes an idle connection first decides whether a request is lost: a client that
 // sends on a connection the server has just closed gets no answer ("fetch failed", a proxy's
 // 502 or Cloudflare's 520), and a POST cannot safely be sent again. So the client must always
-// be the side that closes. Node's servers close after 5 s and say `Keep-Alive: timeout=5`:
+// be the side that closes. Node 20's servers say `Keep-Alive: timeout=5` and close after 6 s:
 // - undici (Node's fetch, our SDK, the agent) closes at that hint less 2 s, by a clock that
 //   gains only 499 ms a tick however late the tick runs, so a client whose event loop stalls
-//   for ~1.5 s sends on a connection the server has already closed;
+//   can send on a connection the server has already closed;
 // - proxies ignore the hint and keep upstream connections far longer: nginx 60 s, Traefik
 //   90 s, Caddy 2 min, Cloudflare 900 s (its "Proxy Idle Timeout").
-// Node 24's `keepAliveTimeoutBuffer` is the same idea (keep longer than advertised); Node 20
-// has none, so the header is set by us and the socket's timeout is the long one.
+// Node 24's `keepAliveTimeoutBuffer` is the same idea (keep longer than advertised), a second
+// long; we need minutes, so the header is set by us and the socket's timeout is the long one.
 
 /** What clients are told: reuse an idle connection for at most this long. */
 export const advertisedKeepAliveSeconds = 5;
