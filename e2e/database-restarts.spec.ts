@@ -35,6 +35,12 @@ const users = ["ada", "grace", "linus"];
 
 type Outcome = { user: string; key: string; id?: string; failures: string[] };
 
+// A restart takes seconds: a request still unanswered after a minute is a violation, and is
+// reported as one then, with what the database was doing, not after undici's 300 s.
+const answerDeadlineMs = 60_000;
+const answerWithin: typeof fetch = (input, init) =>
+  fetch(input, { ...init, signal: AbortSignal.timeout(answerDeadlineMs) });
+
 describe.skipIf(Boolean(unavailable) && !process.env.CI)(
   `PostgreSQL restarts under write load${unavailable ? ` (${unavailable})` : ""}`,
   () => {
@@ -106,7 +112,7 @@ describe.skipIf(Boolean(unavailable) && !process.env.CI)(
         const { token } = await api.tokens.create({ name: "restarts" });
         clients.push({
           user: login,
-          web: webUrls.map((baseUrl) => createClient({ baseUrl, token })),
+          web: webUrls.map((baseUrl) => createClient({ baseUrl, token, fetch: answerWithin })),
         });
       }
       for (const port of ports)
@@ -157,9 +163,11 @@ describe.skipIf(Boolean(unavailable) && !process.env.CI)(
         expect(worker.output().match(/"listening for new jobs"/g)?.length).toBeGreaterThan(1);
       const failures = outcomes.flatMap((outcome) => outcome.failures);
       // Each failure was a 503 with Retry-After (anything else is recorded as a violation).
-      expect(failures.filter((failure) => !/^(delete: )?503 retry-after \d/.test(failure))).toEqual(
-        [],
+      const violations = failures.filter(
+        (failure) => !/^(delete: )?503 retry-after \d/.test(failure),
       );
+      if (violations.length > 0) await reportState(database, programs);
+      expect(violations).toEqual([]);
       // The restarts did land on requests: some creates and deletes were answered 503.
       expect(failures.length).toBeGreaterThan(0);
       expect(outcomes.every((outcome) => outcome.id)).toBe(true);
@@ -229,9 +237,31 @@ function describeFailure(error: unknown): string {
   const response = (error.meta as { response?: Response } | undefined)?.response;
   const retryAfter = response?.headers.get("retry-after");
   if (response?.status === 503 && retryAfter) return `503 retry-after ${retryAfter}`;
-  const cause = (error.cause as { cause?: { code?: string; message?: string } } | undefined)?.cause;
-  const why = cause ? ` (${cause.code ?? ""} ${cause.message ?? ""})` : "";
-  return `${response?.status ?? "no answer"} ${(error.data as { code?: string })?.code}: ${error.message}${why} at ${new Date().toISOString()}`;
+  return `${response?.status ?? "no answer"} ${(error.data as { code?: string })?.code}: ${error.message}${causeOf(error)} at ${new Date().toISOString()}`;
+}
+
+/** Why a fetch got no answer: undici's socket error, or our deadline. */
+function causeOf(error: TRPCClientError<never>): string {
+  const failure = error.cause as
+    { name?: string; cause?: { code?: string; message?: string } } | undefined;
+  if (failure?.name === "TimeoutError") return ` (no answer within ${answerDeadlineMs / 1000} s)`;
+  return failure?.cause ? ` (${failure.cause.code ?? ""} ${failure.cause.message ?? ""})` : "";
+}
+
+/** For a violation: the database's sessions and what the programs logged as failures. */
+async function reportState(database: DatabaseHandle, programs: RunningProgram[]): Promise<void> {
+  const sessions = await database.sql`
+    select pid, application_name, state, wait_event_type, wait_event, left(query, 120) as query,
+      now() - xact_start as in_transaction, now() - state_change as in_state
+    from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`;
+  process.stdout.write(`database-restarts: sessions ${JSON.stringify(sessions)}\n`);
+  for (const program of programs) {
+    const failed = program
+      .output()
+      .split("\n")
+      .filter((line) => /"level":"(warn|error|fatal)"|procedure failed|request failed/.test(line));
+    if (failed.length > 0) process.stdout.write(`${failed.slice(-20).join("\n")}\n`);
+  }
 }
 
 async function waitForSettled(database: DatabaseHandle, deleted: Set<string>): Promise<void> {
